@@ -1,0 +1,139 @@
+"""The ``clustersim`` command: one simulation from the Hydra configuration.
+
+Examples::
+
+    clustersim                                   # Piedmont 2009-2020, 12 clusters
+    clustersim clusters=seven funding=erdf_5m seed=3
+    clustersim clusters=reform staffing=lean population=small
+
+Bad input (an unknown key or option, a wrong type, a value out of range) ends the command
+with one message naming the key and what is allowed, exit status 2, and nothing written.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import sys
+
+import hydra
+import pandas as pd
+from omegaconf import DictConfig
+
+from clustersim.config import ConfigError, config_dir, register_configs, to_config
+from clustersim.metrics import KPI_BY_NAME
+from clustersim.runner import run_and_save
+
+logger = logging.getLogger("clustersim")
+
+EXIT_BAD_CONFIG = 2
+
+
+def format_value(value: float, unit: str) -> str:
+    """A KPI value for the terminal: integers with separators, shares as percentages."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if unit == "share":
+        return f"{100 * value:.1f}%"
+    if unit == "EUR":
+        return f"EUR {value:,.0f}"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.3f}"
+
+
+def kpi_table(summary: pd.DataFrame) -> str:
+    """The end-of-run KPIs (whole region) as an aligned text table."""
+    rows = summary[summary["cluster"] == "all"]
+    arrow = {"max": "higher", "min": "lower", "info": ""}
+    lines = [f"{'KPI':<30} {'value':>18}  {'unit':<18} better"]
+    lines.append("-" * len(lines[0]))
+    for r in rows.itertuples(index=False):
+        kpi = KPI_BY_NAME.get(r.kpi)
+        unit = kpi.unit if kpi else r.unit
+        lines.append(f"{r.kpi:<30} {format_value(r.value, unit):>18}  {unit:<18} {arrow.get(r.direction, '')}")
+    return "\n".join(lines)
+
+
+def run(cfg: DictConfig) -> int:
+    """Validate, run (unless already complete), write and print; return the exit status."""
+    try:
+        config = to_config(cfg)
+    except ConfigError as err:
+        print(f"clustersim: error: {err}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    result = run_and_save(config, progress=config.progress)
+    if result.written:
+        logger.info("results written to %s", result.folder)
+    else:
+        logger.info("already complete, nothing overwritten: %s", result.folder)
+    print(kpi_table(result.tables["summary"]))
+    print(f"\nresults: {result.folder}")
+    return 0
+
+
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
+def _hydra_entry(cfg: DictConfig) -> None:
+    status = run(cfg)
+    if status:
+        sys.exit(status)
+
+
+def explain_override_error(exc: Exception) -> str:
+    """One line from a Hydra composition error: the key or option, and what is allowed."""
+    text = str(exc)
+    missing = re.search(r"Could not find '([^/']+)/([^']+)'", text)
+    if missing:
+        group, option = missing.groups()
+        options = re.findall(r"^\t(\S+)$", text, flags=re.M)
+        allowed = ", ".join(o for o in options if not o.endswith("_schema"))
+        return f"{group}={option}: no such option; allowed: {allowed}"
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    detail = str(cause)
+    key = re.search(r"full_key: (\S+)", detail)
+    first = detail.strip().splitlines()[0] if detail.strip() else text
+    if key and "not in" in first:
+        return f"{key.group(1)}: no such key; allowed: the keys of the schema (see conf/ and docs/ODD.md)"
+    if key:
+        return f"{key.group(1)}: {first}"
+    return "; ".join(ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("Set the env"))
+
+
+def check_overrides(overrides: list[str]) -> str | None:
+    """Compose the configuration with ``overrides``; return an error line, or None if valid."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from clustersim.config import load_config
+
+    try:
+        load_config(overrides)
+    except ConfigError as err:
+        return str(err)
+    except (HydraException, OmegaConfBaseException) as err:
+        return "invalid configuration: " + explain_override_error(err)
+    return None
+
+
+def main() -> None:
+    """Console entry point (``clustersim``).
+
+    A single run's overrides are checked first, so that bad input gives one line and
+    exit status 2 before Hydra starts; Hydra's own flags (``--help``, ``-m``...) pass
+    through untouched.
+    """
+    args = sys.argv[1:]
+    if not any(a.startswith("-") for a in args):
+        error = check_overrides(args)
+        if error:
+            print(f"clustersim: error: {error}", file=sys.stderr)
+            sys.exit(EXIT_BAD_CONFIG)
+    _hydra_entry()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,294 @@
+"""Outputs: the monthly table, the end-of-run summary and the ERDF common indicators.
+
+Each KPI is declared once in :data:`KPIS` with its unit, its direction (``max``: more is
+better, ``min``: less is better, ``info``: neither) and its definition; docs/ODD.md
+section 7.3 lists the same definitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from clustersim.model import ClusterModel
+
+MAXIMIZE, MINIMIZE, INFO = "max", "min", "info"
+
+
+@dataclass(frozen=True)
+class KPI:
+    """A named outcome with its unit, direction and definition."""
+
+    name: str
+    unit: str
+    direction: str
+    definition: str
+
+
+KPIS: tuple[KPI, ...] = (
+    KPI("members", "firms", MAXIMIZE, "firms that are members of a cluster in the last month"),
+    KPI("members_hhi", "index 0-1", INFO, "Herfindahl index of member shares across the clusters in force, last month"),
+    KPI("firms_in_no_cluster", "firms", MINIMIZE, "firms of the pool in no cluster, last month"),
+    KPI("aware_firms", "firms", MAXIMIZE, "firms aware of the cluster scheme, last month"),
+    KPI("ties_firm_firm", "ties", MAXIMIZE, "firm-firm collaborations formed in the report window (all origins)"),
+    KPI("ties_brokered", "ties", MAXIMIZE, "firm-firm and firm-research ties formed through CMO introductions"),
+    KPI("research_collaborations", "ties", MAXIMIZE, "firm-research organisation collaborations formed in the window"),
+    KPI("international_collaborations", "ties", MAXIMIZE, "firm ties with partners in other regions or countries formed in the window"),
+    KPI("cross_domain_share", "share", MAXIMIZE, "share of window firm-firm ties whose firms have different primary domains (fixed 12-domain taxonomy)"),
+    KPI("cross_cluster_share", "share", MAXIMIZE, "share of window firm-firm ties whose firms' domains lie in different clusters of the configuration in force"),
+    KPI("modularity_clusters", "Q", INFO, "Newman modularity of the window's firm-firm network against the clusters in force at the end"),
+    KPI("modularity_domains", "Q", INFO, "Newman modularity of the window's firm-firm network against the 12 domains"),
+    KPI("proposals_submitted", "proposals", MAXIMIZE, "proposals submitted to calls closing in the window"),
+    KPI("projects_funded", "projects", MAXIMIZE, "projects funded by calls closing in the window"),
+    KPI("success_rate", "share", INFO, "projects funded / proposals submitted in the window"),
+    KPI("firms_per_project", "firms", INFO, "mean number of firms in a funded project"),
+    KPI("grant_per_project_eur", "EUR", INFO, "mean grant of a funded project"),
+    KPI("mean_quality_funded", "score 0-1", MAXIMIZE, "mean quality score of funded projects"),
+    KPI("training_agreements", "agreements", MAXIMIZE, "agreements signed by CMOs with training agencies in the window"),
+    KPI("international_links", "links", MAXIMIZE, "links of CMOs with external partners made in the window"),
+    KPI("cluster_meetings", "meetings", INFO, "coordination meetings of the Region with a CMO (one per cluster), whole run"),
+    KPI("plenary_meetings", "meetings", INFO, "plenary meetings of the Region with all CMOs, whole run"),
+    KPI("innovations", "innovations", MAXIMIZE, "product innovations introduced by all firms in the window"),
+    KPI("innovations_per_member", "per firm", MAXIMIZE, "window innovations per firm among last-month members"),
+    KPI("innovations_per_non_member", "per firm", INFO, "window innovations per firm among firms never members"),
+    KPI("turnover_growth_gap_pp", "percentage points", MAXIMIZE, "window turnover growth of last-month members minus that of never-members of the same size class and primary domain (exact matching, member-weighted)"),
+    KPI("cmo_staff_utilisation", "share", MAXIMIZE, "service hours used for delivered services / service hours available, CMOs in force at the end, whole period in force"),
+    KPI("public_eur_allocated", "EUR", INFO, "programme money within the run (CMO grants and calls)"),
+    KPI("public_eur_spent", "EUR", INFO, "CMO grant tranches paid plus project grants awarded, whole run"),
+    KPI("public_eur_left", "EUR", INFO, "allocated minus spent: undisbursed Region money plus unawarded call money"),
+    KPI("public_eur_spent_window", "EUR", INFO, "CMO grant tranches paid plus project grants awarded in the window"),
+    KPI("cost_per_collaboration_eur", "EUR", MINIMIZE, "public euros spent in the window / collaborations of all types formed in the window"),
+    KPI("cost_per_funded_project_eur", "EUR", MINIMIZE, "public euros spent in the window / projects funded in the window"),
+    KPI("CO01", "enterprises", MAXIMIZE, "ERDF CO01: enterprises receiving support (grants or non-financial), each counted once, window"),
+    KPI("CO02", "enterprises", MAXIMIZE, "ERDF CO02: enterprises receiving grants, window"),
+    KPI("CO04", "enterprises", MAXIMIZE, "ERDF CO04: enterprises receiving non-financial support (CMO services), window"),
+    KPI("CO26", "enterprises", MAXIMIZE, "ERDF CO26: enterprises cooperating with research institutions in supported R&D projects, window"),
+    KPI("CO27_eur", "EUR", MAXIMIZE, "ERDF CO27: private investment matching public support to innovation or R&D projects, window"),
+    KPI("CO28", "enterprises", MAXIMIZE, "ERDF CO28: supported enterprises introducing new-to-market products after support, window"),
+    KPI("CO29", "enterprises", MAXIMIZE, "ERDF CO29: supported enterprises introducing new-to-firm products after support, window"),
+    KPI("RCO01", "enterprises", MAXIMIZE, "ERDF 2021-27 RCO01: enterprises supported (same count as CO01)"),
+    KPI("RCO02", "enterprises", MAXIMIZE, "ERDF 2021-27 RCO02: enterprises supported by grants (as CO02)"),
+    KPI("RCO04", "enterprises", MAXIMIZE, "ERDF 2021-27 RCO04: enterprises with non-financial support (as CO04)"),
+    KPI("RCO10", "enterprises", MAXIMIZE, "ERDF 2021-27 RCO10: enterprises cooperating with research organisations (as CO26)"),
+)
+KPI_BY_NAME = {k.name: k for k in KPIS}
+
+
+def month_label(model_start_index: int, month: int) -> str:
+    """``YYYY-MM`` of model month ``month``."""
+    m = model_start_index + month
+    return f"{m // 12:04d}-{m % 12 + 1:02d}"
+
+
+def hhi(counts: np.ndarray) -> float:
+    """Herfindahl-Hirschman index of shares (0..1); NaN when there is nothing to share."""
+    total = counts.sum()
+    if total <= 0:
+        return float("nan")
+    s = counts / total
+    return float((s * s).sum())
+
+
+class MonthlyRecorder:
+    """Collects one row of scalars and one row per cluster each month."""
+
+    def __init__(self, model: ClusterModel) -> None:
+        """Start empty."""
+        self.model = model
+        self._notes: dict[str, float] = {}
+        self.rows: list[dict[str, Any]] = []
+        self.cluster_rows: list[tuple[int, str, str, float]] = []
+        self._last_ties = 0
+        self._last_grants = 0
+        self._last_cmo_grants = 0
+
+    def note(self, **values: float) -> None:
+        """Add this month's counts from a process."""
+        self._notes.update(values)
+
+    def collect(self) -> None:
+        """Write this month's rows."""
+        m = self.model
+        row: dict[str, Any] = {"month": m.month}
+        row.update(self._notes)
+        self._notes = {}
+        counts = np.array([c.n_members for c in m.cmos], dtype=np.float64)
+        row["members"] = int(counts.sum())
+        row["members_hhi"] = hhi(counts)
+        row["clusters_in_force"] = len(m.cmos)
+        row["aware_firms"] = int(m.firms.aware.sum())
+        grants = sum(p["grant_cents"] for p in m.projects)
+        row["project_grants_eur"] = (grants - self._last_grants) / 100.0
+        self._last_grants = grants
+        paid = m.counters["cmo_grants_paid_cents"]
+        row["cmo_grants_paid_eur"] = (paid - self._last_cmo_grants) / 100.0
+        self._last_cmo_grants = paid
+        row["region_balance_eur"] = m.region.account.balance / 100.0
+        row["cmo_balance_eur"] = sum(c.account.balance for c in m.cmos) / 100.0
+        row["cmo_staff_fte"] = sum(c.staff_fte for c in m.cmos)
+        row["cmo_hours_available"] = sum(c.hours_available for c in m.cmos)
+        row["cmo_hours_service"] = sum(c.hours_service for c in m.cmos)
+        row["cmo_hours_used"] = sum(c.hours_used for c in m.cmos)
+        self.rows.append(row)
+        for c in m.cmos:
+            for kpi, value in (
+                ("members", c.n_members),
+                ("staff_fte", c.staff_fte),
+                ("service_hours", c.hours_service),
+                ("balance_eur", c.account.balance / 100.0),
+            ):
+                self.cluster_rows.append((m.month, c.name, kpi, float(value)))
+
+    def monthly_table(self) -> pd.DataFrame:
+        """The monthly table in long form: month, date, kpi, cluster, value."""
+        m = self.model
+        wide = pd.DataFrame(self.rows).fillna(0.0)
+        long = wide.melt(id_vars="month", var_name="kpi", value_name="value")
+        long["cluster"] = "all"
+        per = pd.DataFrame(self.cluster_rows, columns=["month", "cluster", "kpi", "value"])
+        out = pd.concat([long, per], ignore_index=True)
+        out["date"] = [month_label(m.start_index, int(x)) for x in out["month"]]
+        out = out[["month", "date", "kpi", "cluster", "value"]]
+        out["value"] = out["value"].astype(np.float64)
+        out["month"] = out["month"].astype(np.int32)
+        return out.sort_values(["month", "kpi", "cluster"], kind="stable").reset_index(drop=True)
+
+
+def _modularity(edges: pd.DataFrame, labels: np.ndarray) -> float:
+    """Newman modularity of an undirected multigraph (edges weighted by count)."""
+    if edges.empty:
+        return float("nan")
+    a = edges["source"].to_numpy()
+    b = edges["target"].to_numpy()
+    m2 = 2.0 * len(a)
+    la, lb = labels[a], labels[b]
+    k = max(int(labels.max()) + 1, 1)
+    inside = np.bincount(la[la == lb], minlength=k).astype(np.float64)
+    degree = np.bincount(la, minlength=k) + np.bincount(lb, minlength=k)
+    return float((inside * 2.0 / m2 - (degree / m2) ** 2).sum())
+
+
+def summary(model: ClusterModel) -> pd.DataFrame:
+    """End-of-run KPIs in long form: kpi, cluster ('all' or a cluster name), value, unit, direction."""
+    m = model
+    f = m.firms
+    w0 = m.report_month
+    ties = m.ledger.to_frame()
+    win = ties[ties["month"] >= w0]
+    ff = win[win["kind"] == "firm_firm"]
+    vals: dict[str, float] = {}
+    counts = np.array([c.n_members for c in m.cmos], dtype=np.float64)
+    vals["members"] = float(counts.sum())
+    vals["members_hhi"] = hhi(counts)
+    vals["firms_in_no_cluster"] = float(f.n - counts.sum())
+    vals["aware_firms"] = float(f.aware.sum())
+    vals["ties_firm_firm"] = float(len(ff))
+    vals["ties_brokered"] = float((win["origin"] == "brokered").sum())
+    vals["research_collaborations"] = float((win["kind"] == "firm_ro").sum())
+    vals["international_collaborations"] = float((win["kind"] == "firm_international").sum())
+    vals["cross_domain_share"] = float(ff["cross_domain"].mean()) if len(ff) else float("nan")
+    vals["cross_cluster_share"] = float(ff["cross_cluster"].mean()) if len(ff) else float("nan")
+    vals["modularity_clusters"] = _modularity(ff, m.cluster_of_domain[f.primary_domain].astype(np.int64))
+    vals["modularity_domains"] = _modularity(ff, f.primary_domain.astype(np.int64))
+    in_window_calls = [c for c in m.region.calls if c.closes >= w0]
+    submitted = sum(c.submitted for c in in_window_calls)
+    projects = [p for p in m.projects if p["month"] >= w0]
+    vals["proposals_submitted"] = float(submitted)
+    vals["projects_funded"] = float(len(projects))
+    vals["success_rate"] = len(projects) / submitted if submitted else float("nan")
+    vals["firms_per_project"] = float(np.mean([p["n_firms"] for p in projects])) if projects else float("nan")
+    grants_w = sum(p["grant_cents"] for p in projects)
+    vals["grant_per_project_eur"] = grants_w / 100.0 / len(projects) if projects else float("nan")
+    vals["mean_quality_funded"] = float(np.mean([p["quality"] for p in projects])) if projects else float("nan")
+    monthly = pd.DataFrame(m.recorder.rows).fillna(0.0)
+    mw = monthly[monthly["month"] >= w0]
+    vals["training_agreements"] = float(mw.get("training_agreements", pd.Series(dtype=float)).sum())
+    vals["international_links"] = float(mw.get("international_links", pd.Series(dtype=float)).sum())
+    vals["cluster_meetings"] = float(m.region.cluster_meetings_held)
+    vals["plenary_meetings"] = float(m.region.plenaries_held)
+    vals["innovations"] = float(f.innovations.sum())
+    member_end = f.member_of >= 0
+    never = ~f.ever_member
+    vals["innovations_per_member"] = float(f.innovations[member_end].mean()) if member_end.any() else float("nan")
+    vals["innovations_per_non_member"] = float(f.innovations[never].mean()) if never.any() else float("nan")
+    vals["turnover_growth_gap_pp"] = turnover_gap_pp(m)
+    hours_service = sum(c.totals["hours_service"] for c in m.cmos)
+    hours_used = sum(c.totals["hours_used"] for c in m.cmos)
+    vals["cmo_staff_utilisation"] = hours_used / hours_service if hours_service > 0 else float("nan")
+    region = m.region.account
+    call_spent = sum(c.account.spent for c in m.region.calls)
+    call_left = sum(c.account.balance for c in m.region.calls)
+    vals["public_eur_allocated"] = region.allocated / 100.0
+    vals["public_eur_spent"] = (m.counters["cmo_grants_paid_cents"] + call_spent) / 100.0
+    vals["public_eur_left"] = (region.balance + call_left) / 100.0
+    spent_w = float(mw["cmo_grants_paid_eur"].sum() + mw["project_grants_eur"].sum())
+    vals["public_eur_spent_window"] = spent_w
+    collab = len(win)
+    vals["cost_per_collaboration_eur"] = spent_w / collab if collab else float("nan")
+    vals["cost_per_funded_project_eur"] = spent_w / len(projects) if projects else float("nan")
+    grant = f.first_grant >= 0
+    nonfin = f.first_nonfinancial >= 0
+    vals["CO01"] = float((grant | nonfin).sum())
+    vals["CO02"] = float(grant.sum())
+    vals["CO04"] = float(nonfin.sum())
+    vals["CO26"] = float((f.first_ro_cooperation >= 0).sum())
+    vals["CO27_eur"] = sum(p["cost_cents"] - p["grant_cents"] for p in projects) / 100.0
+    vals["CO28"] = float((f.first_new_to_market_after_support >= 0).sum())
+    vals["CO29"] = float((f.first_new_to_firm_after_support >= 0).sum())
+    vals["RCO01"], vals["RCO02"], vals["RCO04"] = vals["CO01"], vals["CO02"], vals["CO04"]
+    vals["RCO10"] = vals["CO26"]
+    rows = [(k.name, "all", vals[k.name], k.unit, k.direction) for k in KPIS]
+    for c in m.cmos:
+        rows.append(("members", c.name, float(c.n_members), "firms", MAXIMIZE))
+        rows.append(("cmo_staff_utilisation", c.name, c.utilisation, "share", MAXIMIZE))
+    out = pd.DataFrame(rows, columns=["kpi", "cluster", "value", "unit", "direction"])
+    out["value"] = out["value"].astype(np.float64)
+    return out
+
+
+def turnover_gap_pp(model: ClusterModel) -> float:
+    """Member minus matched never-member turnover growth over the window, in points.
+
+    Cells are size class x primary domain; the gap is the member-weighted mean over cells
+    that hold both groups.
+    """
+    f = model.firms
+    base = f.turnover_at_report_start
+    ok = np.isfinite(base) & (base > 0)
+    growth = np.where(ok, f.turnover_eur / np.where(ok, base, 1.0) - 1.0, np.nan)
+    member = (f.member_of >= 0) & ok
+    never = (~f.ever_member) & ok
+    cell = f.size_class.astype(np.int64) * model.n_domains + f.primary_domain
+    k = 4 * model.n_domains
+    nm = np.bincount(cell[member], minlength=k)
+    nn = np.bincount(cell[never], minlength=k)
+    sm = np.bincount(cell[member], weights=growth[member], minlength=k)
+    sn = np.bincount(cell[never], weights=growth[never], minlength=k)
+    both = (nm > 0) & (nn > 0)
+    if not both.any():
+        return float("nan")
+    gap = sm[both] / nm[both] - sn[both] / nn[both]
+    return float(100.0 * np.average(gap, weights=nm[both]))
+
+
+def accounts_table(model: ClusterModel) -> pd.DataFrame:
+    """Every account in integer cents: allocated = spent + transferred_out + left_over."""
+    rows = [
+        {
+            "account": a.name,
+            "kind": a.kind,
+            "allocated_cents": a.allocated,
+            "spent_cents": a.spent,
+            "transferred_out_cents": a.transferred_out,
+            "left_over_cents": a.balance,
+        }
+        for a in model.accounts()
+    ]
+    out = pd.DataFrame(rows)
+    for col in ("allocated_cents", "spent_cents", "transferred_out_cents", "left_over_cents"):
+        out[col] = out[col].astype(np.int64)
+    return out

@@ -1,0 +1,81 @@
+"""Exact euro accounting in integer cents.
+
+Every account keeps ``allocated = spent + transferred_out + balance`` exactly, in Python
+integers (never floats), and refuses to go negative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def eur_to_cents(eur: float) -> int:
+    """Convert a configured euro amount to integer cents (rounded half away from zero)."""
+    cents = abs(eur) * 100.0
+    whole = int(cents + 0.5)
+    return whole if eur >= 0 else -whole
+
+
+def share_of(cents: int, share: float) -> int:
+    """Return ``floor(cents * share)`` for a share in [0, 1], exactly, in cents.
+
+    The share is first rounded to basis points of a basis point (1e-8), so that the
+    product is an exact integer computation.
+    """
+    scaled = int(round(share * 100_000_000))
+    return (cents * scaled) // 100_000_000
+
+
+def split_evenly(cents: int, weights: list[int]) -> list[int]:
+    """Split ``cents`` over integer weights by largest remainders; parts sum to ``cents``."""
+    total = sum(weights)
+    if total <= 0:
+        raise ValueError("weights must have a positive sum")
+    base = [cents * w // total for w in weights]
+    rest = cents - sum(base)
+    order = sorted(range(len(weights)), key=lambda i: (-(cents * weights[i] % total), i))
+    for i in order[:rest]:
+        base[i] += 1
+    return base
+
+
+@dataclass
+class Account:
+    """One money account (the Region's budget line, a CMO, a call)."""
+
+    name: str
+    kind: str
+    allocated: int = 0
+    spent: int = 0
+    transferred_out: int = 0
+
+    @property
+    def balance(self) -> int:
+        """Cents allocated and neither spent nor transferred."""
+        return self.allocated - self.spent - self.transferred_out
+
+    def allocate(self, cents: int) -> None:
+        """Add money to the account."""
+        if cents < 0:
+            raise ValueError(f"{self.name}: cannot allocate a negative amount")
+        self.allocated += cents
+
+    def spend(self, cents: int) -> int:
+        """Spend up to ``cents`` from the balance; return what was spent."""
+        amount = max(0, min(int(cents), self.balance))
+        self.spent += amount
+        return amount
+
+    def transfer_to(self, other: Account, cents: int | None = None) -> int:
+        """Move ``cents`` (default: the whole balance) to another account."""
+        amount = self.balance if cents is None else max(0, min(int(cents), self.balance))
+        self.transferred_out += amount
+        other.allocate(amount)
+        return amount
+
+    def check(self) -> None:
+        """Raise if the account's identity fails or any amount is negative."""
+        if min(self.allocated, self.spent, self.transferred_out, self.balance) < 0:
+            raise AssertionError(f"negative amount in account {self.name}")
+        if self.allocated != self.spent + self.transferred_out + self.balance:
+            raise AssertionError(f"account {self.name} does not balance")

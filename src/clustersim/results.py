@@ -1,0 +1,146 @@
+"""Results on disk: one folder per run, written atomically, keyed by the config hash.
+
+A run folder holds ``monthly.parquet`` (the monthly table, long form),
+``summary.parquet`` (end-of-run KPIs, long form), ``accounts.parquet`` (every account in
+integer cents), ``projects.parquet`` (funded projects), ``ties.parquet`` (every tie),
+``config.yaml`` (the resolved configuration) and ``metadata.json``. The folder is first
+written under a temporary name beside its final place and renamed when complete, so a
+folder that exists is always whole; an existing folder is never overwritten.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from omegaconf import OmegaConf
+
+from clustersim import __version__
+from clustersim.config import Config
+
+FORMAT_VERSION = 1
+TABLES = ("monthly", "summary", "accounts", "projects", "ties")
+# Keys that change where or how a run is shown, not what it computes.
+_NOT_HASHED = ("output_dir", "progress")
+
+
+def config_yaml(cfg: Config) -> str:
+    """The resolved configuration as YAML (keys in schema order)."""
+    return OmegaConf.to_yaml(OmegaConf.structured(cfg))
+
+
+def config_hash(cfg: Config) -> str:
+    """SHA-256 of the configuration's content, ignoring output-only keys."""
+    data = dataclasses.asdict(cfg)
+    for key in _NOT_HASHED:
+        data.pop(key, None)
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def run_name(cfg: Config) -> str:
+    """Folder name of a run: its scenario, seed and config hash prefix."""
+    parts = (cfg.clusters.name, cfg.funding.name, cfg.staffing.name, cfg.population.name)
+    return "-".join(parts) + f"-seed{cfg.seed}-{config_hash(cfg)[:12]}"
+
+
+def git_revision() -> str:
+    """The git commit of the source tree, with ``-dirty`` if it has changes, or 'unknown'."""
+    here = Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return rev + ("-dirty" if dirty else "")
+
+
+def metadata(cfg: Config, wall_seconds: float) -> dict[str, Any]:
+    """Provenance of a run: versions, revision, config hash, seed."""
+    import mesa
+    import numpy
+
+    return {
+        "format_version": FORMAT_VERSION,
+        "package": "clustersim",
+        "package_version": __version__,
+        "git_revision": git_revision(),
+        "config_hash": config_hash(cfg),
+        "seed": cfg.seed,
+        "seed_sequence": {"entropy": cfg.seed, "spawn_key": []},
+        "scenario": {
+            "clusters": cfg.clusters.name,
+            "funding": cfg.funding.name,
+            "staffing": cfg.staffing.name,
+            "population": cfg.population.name,
+            "behaviour": cfg.behaviour.name,
+            "region": cfg.region.name,
+        },
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "mesa": mesa.__version__,
+        "pandas": pd.__version__,
+        "created_unix": round(time.time(), 3),
+        "wall_seconds": round(wall_seconds, 3),
+        "tables": {t: f"{t}.parquet" for t in TABLES},
+    }
+
+
+def is_complete(folder: Path) -> bool:
+    """A run folder is complete when its metadata (written last) is there."""
+    return (folder / "metadata.json").is_file()
+
+
+def write_run(folder: Path, tables: dict[str, pd.DataFrame], cfg: Config, meta: dict[str, Any]) -> bool:
+    """Write a run folder atomically; return False (and write nothing) if it exists.
+
+    Everything goes to a temporary sibling folder first, metadata last; the folder is then
+    renamed into place in one step.
+    """
+    folder = Path(folder)
+    if folder.exists():
+        return False
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        for name in TABLES:
+            tables[name].to_parquet(tmp / f"{name}.parquet", index=False, compression="zstd")
+        (tmp / "config.yaml").write_text(config_yaml(cfg))
+        (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        try:
+            os.rename(tmp, folder)
+        except OSError:  # someone else completed it first: theirs stands
+            shutil.rmtree(tmp, ignore_errors=True)
+            return False
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return True
+
+
+def read_table(folder: Path | str, name: str) -> pd.DataFrame:
+    """Read one table of a run folder."""
+    if name not in TABLES:
+        raise ValueError(f"unknown table {name!r}; allowed: {list(TABLES)}")
+    return pd.read_parquet(Path(folder) / f"{name}.parquet")
