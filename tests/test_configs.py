@@ -58,3 +58,26 @@ def test_named_scenarios_match_the_practice() -> None:
     assert (half, double) == (2_500_000, 10_000_000)
     reform = load_config(["clusters=reform"]).clusters.periods
     assert [len(p.mapping) for p in reform] == [12, 7] and reform[1].start == "2016-09"
+
+
+def test_behaviour_default_sets_every_parameter_explicitly() -> None:
+    """Parameters come from configuration files, not from defaults in src/."""
+    import dataclasses
+
+    import yaml
+
+    from clustersim.config import BehaviourConfig
+
+    data = yaml.safe_load((Path(config_dir()) / "behaviour" / "default.yaml").read_text())
+
+    def walk(schema: type, node: dict, path: str) -> None:
+        for f in dataclasses.fields(schema):
+            assert f.name in node, f"{path}{f.name} is not set in conf/behaviour/default.yaml"
+            if dataclasses.is_dataclass(f.type if isinstance(f.type, type) else None):
+                walk(f.type, node[f.name], f"{path}{f.name}.")
+
+    hints = {f.name: f for f in dataclasses.fields(BehaviourConfig)}
+    assert set(hints) <= set(data)
+    for name in ("membership", "cmo", "ties", "calls", "training", "international", "dynamics"):
+        sub = getattr(BehaviourConfig(), name)
+        walk(type(sub), data[name], f"behaviour.{name}.")

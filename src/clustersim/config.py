@@ -163,7 +163,7 @@ class MembershipParams:
     """Membership as a discrete choice with inertia (a logit)."""
 
     review_rate: float = 0.08
-    beta0: float = -1.0
+    beta0: float = -1.9
     beta_service: float = 1.5
     beta_fee: float = 1.0
     beta_satisfaction: float = 1.0
@@ -192,7 +192,7 @@ class CmoParams:
     merger_efficiency_loss: float = 0.3
     hours_per_introduction: float = 12.0
     hours_per_prescreen: float = 16.0
-    hours_per_training_agreement: float = 120.0
+    hours_per_training_agreement: float = 300.0
     hours_per_international_link: float = 150.0
     hours_per_consortium_support: float = 30.0
     meeting_alignment_boost: float = 0.2
@@ -211,7 +211,7 @@ class TieParams:
     spontaneous_tie_rate: float = 0.0004
     cross_cluster_share: float = 0.1
     plenary_introductions_per_cmo: int = 10
-    ro_introduction_share: float = 0.3
+    ro_introduction_share: float = 0.15
     secondary_same_family: float = 0.7
 
 
@@ -255,7 +255,7 @@ class TrainingParams:
 class InternationalParams:
     """International links of CMOs and ties of their members abroad."""
 
-    ties_per_link_month: float = 0.08
+    ties_per_link_month: float = 0.07
 
 
 @dataclass
@@ -383,9 +383,7 @@ def _validate_region(r: RegionConfig) -> None:
         "hours in (0, 744]",
     )
     _non_negative(r.staff_cost_eur_per_fte_month, "region.staff_cost_eur_per_fte_month")
-    _non_negative(
-        r.activity_cost_eur_per_service_hour, "region.activity_cost_eur_per_service_hour"
-    )
+    _non_negative(r.activity_cost_eur_per_service_hour, "region.activity_cost_eur_per_service_hour")
     _check(
         set(r.member_fee_eur_per_year) == set(SIZE_CLASSES),
         "region.member_fee_eur_per_year",

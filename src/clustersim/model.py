@@ -58,13 +58,14 @@ class ClusterModel(mesa.Model):
         self.research_orgs = self._make_research_orgs()
         self.training_agencies = [TrainingAgency(self) for _ in range(region.n_training_agencies)]
         self.external_partners = [
-            ExternalPartner(self, inter_regional=bool(self.rng.random() < 0.3)) for _ in range(region.n_external_partners)
+            ExternalPartner(self, inter_regional=bool(self.rng.random() < 0.3))
+            for _ in range(region.n_external_partners)
         ]
         self.ledger = TieLedger(beh.ties.trust_decay)
         self.benefit = np.zeros(self.firms.n, dtype=np.float32)
         self.fee_eur_per_year = np.array([region.member_fee_eur_per_year[s] for s in SIZE_CLASSES])
         self.fee_cents_per_month = np.array(
-            [int(round(region.member_fee_eur_per_year[s] * 100 / 12)) for s in SIZE_CLASSES], dtype=np.int64
+            [round(region.member_fee_eur_per_year[s] * 100 / 12) for s in SIZE_CLASSES], dtype=np.int64
         )
         self.staff_cost_cents_per_hour = region.staff_cost_eur_per_fte_month * 100.0 / region.hours_per_fte_month
         self.activity_cost_cents_per_hour = region.activity_cost_eur_per_service_hour * 100.0
@@ -232,9 +233,9 @@ class ClusterModel(mesa.Model):
         firms.member_of[m] = new_of_domain[firms.primary_domain[m]]
         self.cmos = new_cmos
         self.cluster_of_domain = new_of_domain
-        self.firms_per_cluster = np.bincount(
-            new_of_domain[firms.primary_domain], minlength=len(new_cmos)
-        ).astype(np.float64)
+        self.firms_per_cluster = np.bincount(new_of_domain[firms.primary_domain], minlength=len(new_cmos)).astype(
+            np.float64
+        )
         self.refresh_members()
         logger.debug("month %d: configuration %s with %d clusters", self.month, period.label, len(new_cmos))
 

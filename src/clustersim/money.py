@@ -22,7 +22,7 @@ def share_of(cents: int, share: float) -> int:
     The share is first rounded to basis points of a basis point (1e-8), so that the
     product is an exact integer computation.
     """
-    scaled = int(round(share * 100_000_000))
+    scaled = round(share * 100_000_000)
     return (cents * scaled) // 100_000_000
 
 

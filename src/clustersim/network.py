@@ -104,12 +104,8 @@ class TieLedger:
         return pd.DataFrame(
             {
                 "month": np.asarray(c["month"], dtype=np.int32),
-                "kind": pd.Categorical.from_codes(
-                    np.asarray(c["kind"], dtype=np.int8), categories=list(TIE_KINDS)
-                ),
-                "origin": pd.Categorical.from_codes(
-                    np.asarray(c["origin"], dtype=np.int8), categories=list(ORIGINS)
-                ),
+                "kind": pd.Categorical.from_codes(np.asarray(c["kind"], dtype=np.int8), categories=list(TIE_KINDS)),
+                "origin": pd.Categorical.from_codes(np.asarray(c["origin"], dtype=np.int8), categories=list(ORIGINS)),
                 "source": np.asarray(c["source"], dtype=np.int64),
                 "target": np.asarray(c["target"], dtype=np.int64),
                 "cluster": np.asarray(c["cluster"], dtype=np.int16),

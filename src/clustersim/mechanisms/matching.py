@@ -26,7 +26,7 @@ BENEFIT_INTRODUCTION = 0.3
 
 
 def tie_probability(model: ClusterModel, distance: float, credit: float) -> float:
-    """p = p_min + (p_max - p_min) * (w * 4d(1-d) + (1 - w) * credit)."""
+    """P = p_min + (p_max - p_min) * (w * 4d(1-d) + (1 - w) * credit)."""
     t = model.cfg.behaviour.ties
     score = t.distance_weight * nooteboom_value(distance) + (1.0 - t.distance_weight) * credit
     return t.p_min + (t.p_max - t.p_min) * score
@@ -103,7 +103,6 @@ def broker_introductions(model: ClusterModel) -> int:
     t = model.cfg.behaviour.ties
     hours_each = model.cfg.behaviour.cmo.hours_per_introduction
     rng = model.rng
-    firms = model.firms
     formed = 0
     all_members = model.members
     for c, cmo in enumerate(model.cmos):
@@ -128,8 +127,11 @@ def broker_introductions(model: ClusterModel) -> int:
 
 
 def introduce_research_organisation(model: ClusterModel, i: int, c: int, origin: int) -> int:
-    """Introduce firm ``i`` to a research organisation; a tie forms with a chance rising
-    with the firm's absorptive capacity and the organisation's fit to its profile."""
+    """Introduce firm ``i`` to a research organisation; return 1 if a tie forms.
+
+    The chance rises with the firm's absorptive capacity and the organisation's fit to
+    the firm's competence profile.
+    """
     rng = model.rng
     ros = model.research_orgs
     firms = model.firms
