@@ -5,10 +5,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from conftest import small_config
-
 from clustersim.results import TABLES
 from clustersim.runner import run_and_save
+from conftest import small_config
 
 
 def digests(folder: Path) -> dict[str, str]:
