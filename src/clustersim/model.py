@@ -15,6 +15,7 @@ from clustersim.agents import ExternalPartner, LargeFirm, ResearchOrganisation, 
 from clustersim.cmo import CMO
 from clustersim.config import SIZE_CLASSES, Config, month_index, to_config
 from clustersim.mechanisms import calls, dynamics, international, matching, membership, training
+from clustersim.mechanisms.membership import unique_ints
 from clustersim.metrics import MonthlyRecorder
 from clustersim.money import Account
 from clustersim.network import TieLedger
@@ -167,7 +168,7 @@ class ClusterModel(mesa.Model):
             n = cmo.use("innovation", beh.cmo.hours_per_consortium_support, members.size)
             if n == 0:
                 continue
-            who = np.unique(members[self.rng.integers(0, members.size, size=n)])
+            who = unique_ints(members[self.rng.integers(0, members.size, size=n)])
             k = self.firms.knowledge
             k[who] += (0.5 * beh.calls.knowledge_gain * self.firms.absorptive[who] * (1.0 - k[who])).astype(np.float32)
             self.mark_nonfinancial(who)

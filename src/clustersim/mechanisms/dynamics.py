@@ -26,22 +26,28 @@ def firm_dynamics(model: ClusterModel) -> tuple[int, int]:
     month = model.month
     firms.knowledge *= np.float32(1.0 - d.knowledge_depreciation_month)
     k = firms.knowledge
-    lift = np.where(firms.innovation_boost_until >= month, 1.0 + boost, 1.0)
-    p = d.innovation_rate_month * (0.5 + k) * lift
-    innovators = np.flatnonzero(rng.random(firms.n) < p)
+    # float32 throughout: this is the hottest loop of the model (O(N) each month)
+    p = np.float32(0.5) + k
+    p *= np.float32(d.innovation_rate_month)
+    boosted = firms.innovation_boost_until >= month
+    p[boosted] *= np.float32(1.0 + boost)
+    innovators = np.flatnonzero(rng.random(firms.n, dtype=np.float32) < p)
     if innovators.size:
         ntm = rng.random(innovators.size) < d.new_to_market_share * (0.5 + k[innovators])
         firms.turnover_eur[innovators] *= 1.0 + d.innovation_turnover_gain
         if model.in_report_window:
             firms.innovations[innovators] += 1
-            supported = innovators[model.supported_mask(innovators)]
-            ntm_s = ntm[model.supported_mask(innovators)]
+            supported = model.supported_mask(innovators)
             for arr, sel in (
-                (firms.first_new_to_market_after_support, supported[ntm_s]),
-                (firms.first_new_to_firm_after_support, supported[~ntm_s]),
+                (firms.first_new_to_market_after_support, innovators[supported & ntm]),
+                (firms.first_new_to_firm_after_support, innovators[supported & ~ntm]),
             ):
                 fresh = sel[arr[sel] < 0]
                 arr[fresh] = month
-    firms.turnover_eur *= np.exp(d.turnover_growth_month + d.turnover_growth_sd * rng.standard_normal(firms.n))
+    growth = rng.standard_normal(firms.n, dtype=np.float32)
+    growth *= np.float32(d.turnover_growth_sd)
+    growth += np.float32(d.turnover_growth_month)
+    np.exp(growth, out=growth)
+    firms.turnover_eur *= growth
     in_members = int((firms.member_of[innovators] >= 0).sum()) if innovators.size else 0
     return int(innovators.size), in_members

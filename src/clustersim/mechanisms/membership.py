@@ -12,6 +12,17 @@ if TYPE_CHECKING:
     from clustersim.model import ClusterModel
 
 
+def unique_ints(x: np.ndarray) -> np.ndarray:
+    """Sorted unique values of an integer array (a sort, cheaper than np.unique's hash)."""
+    if x.size < 2:
+        return x
+    x = np.sort(x)
+    keep = np.empty(x.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
+    return x[keep]
+
+
 def logistic(x: np.ndarray) -> np.ndarray:
     """The logistic function 1 / (1 + exp(-x))."""
     return 1.0 / (1.0 + np.exp(-x))
@@ -32,9 +43,10 @@ def spread_awareness(model: ClusterModel) -> int:
         c.hours_used += c.hours["communication"]
         c.hours["communication"] = 0.0
     per_thousand = hours / np.maximum(model.firms_per_cluster, 1) * 1000.0
-    p_cluster = 1.0 - np.exp(-a * per_thousand)
-    p = p_cluster[model.cluster_of_domain[firms.primary_domain]]
-    newly = (~firms.aware) & (model.rng.random(firms.n) < p)
+    p_domain = (1.0 - np.exp(-a * per_thousand))[model.cluster_of_domain].astype(np.float32)
+    p = p_domain[firms.primary_domain]
+    newly = model.rng.random(firms.n, dtype=np.float32) < p
+    newly &= ~firms.aware
     firms.aware |= newly
     return int(newly.sum())
 
@@ -75,7 +87,7 @@ def choose_membership(model: ClusterModel) -> tuple[int, int]:
     k = int(rng.binomial(firms.n, p.review_rate))
     if k == 0:
         return 0, 0
-    idx = np.unique(rng.integers(0, firms.n, size=k))
+    idx = unique_ints(rng.integers(0, firms.n, size=k))
     u = membership_utility(model, idx)
     draw = rng.random(idx.size)
     member = firms.member_of[idx] != NO_CLUSTER

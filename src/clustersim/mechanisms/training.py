@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from clustersim.mechanisms.membership import unique_ints
+
 if TYPE_CHECKING:
     from clustersim.model import ClusterModel
 
@@ -49,7 +51,7 @@ def sign_and_train(model: ClusterModel) -> tuple[int, int]:
         k = int(rng.poisson(active * p.trainees_per_agreement_month))
         if k == 0:
             continue
-        who = np.unique(members[rng.integers(0, members.size, size=k)])
+        who = unique_ints(members[rng.integers(0, members.size, size=k)])
         firms.absorptive[who] = learn(firms.absorptive[who], p.half_life_months).astype(np.float32)
         model.benefit[who] += BENEFIT_TRAINING
         model.mark_nonfinancial(who)
