@@ -32,3 +32,25 @@ def test_other_seed_gives_other_results(tmp_path: Path) -> None:
     da, db = digests(a.folder), digests(b.folder)
     for table in ("monthly", "summary", "ties"):
         assert da[table] != db[table], table
+
+
+def test_twelve_and_reform_share_their_history_up_to_the_reform() -> None:
+    """Same seed: the arms are identical month by month until the reform, then differ.
+
+    This is what lets the paired design compare 12 and 7 clusters from one history.
+    """
+    from clustersim.runner import simulate
+
+    window = ("start=2015-01", "end=2017-06", "report_start=2016-01", "seed=11")
+    twelve = simulate(small_config("clusters=twelve", *window))["monthly"]
+    reform = simulate(small_config("clusters=reform", *window))["monthly"]
+    reform_month = 20  # 2016-09 counted from 2015-01
+    pick = ["members", "ties_brokered", "ties_spontaneous", "aware_firms", "cmo_balance_eur", "innovations"]
+
+    def scalars(table, months):
+        t = table[(table["cluster"] == "all") & table["kpi"].isin(pick) & table["month"].isin(months)]
+        return t.sort_values(["month", "kpi"]).reset_index(drop=True)
+
+    before, after = range(reform_month), range(reform_month, 30)
+    assert scalars(twelve, before).equals(scalars(reform, before))
+    assert not scalars(twelve, after).equals(scalars(reform, after))

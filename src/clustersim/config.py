@@ -211,7 +211,7 @@ class TieParams:
     spontaneous_tie_rate: float = 0.0004
     cross_cluster_share: float = 0.1
     plenary_introductions_per_cmo: int = 10
-    ro_introduction_share: float = 0.15
+    ro_introduction_share: float = 0.05
     secondary_same_family: float = 0.7
 
 
@@ -255,7 +255,7 @@ class TrainingParams:
 class InternationalParams:
     """International links of CMOs and ties of their members abroad."""
 
-    ties_per_link_month: float = 0.07
+    ties_per_link_month: float = 0.025
 
 
 @dataclass

@@ -197,7 +197,8 @@ class ClusterModel(mesa.Model):
         A CMO of the new configuration that absorbs k > 1 former CMOs is a merger: it runs
         with the merger loss for ``transition_months``. Every new CMO is set up for
         ``staffing.setup_months`` on set-up staffing. Former CMOs hand their cash to the
-        new CMO that takes over their first domain; their members follow their domain.
+        new CMO that takes over their first domain, with their international links and the
+        training agreements still in force; their members follow their domain.
         """
         period = self.cfg.clusters.periods[period_index]
         domains = list(self.cfg.region.domains)
@@ -226,6 +227,9 @@ class ClusterModel(mesa.Model):
         for c_old, cmo in enumerate(old):
             heir = new_cmos[int(new_of_domain[cmo.domains[0]])]
             cmo.account.transfer_to(heir.account)
+            # the same organisations run the merged CMO: partnerships carry over
+            heir.links |= cmo.links
+            heir.agreements.extend(a for a in cmo.agreements if a[1] > self.month)
             self.retired_cmos.append(cmo)
             cmo.remove()
             del c_old
