@@ -44,6 +44,12 @@ KPIS: tuple[KPI, ...] = (
         "firm ties with partners in other regions or countries formed in the window",
     ),
     KPI(
+        "inter_regional_collaborations",
+        "ties",
+        INFO,
+        "of the international collaborations, those with partners in other Italian regions",
+    ),
+    KPI(
         "cross_domain_share",
         "share",
         MAXIMIZE,
@@ -271,6 +277,9 @@ def summary(model: ClusterModel) -> pd.DataFrame:
     vals["ties_brokered"] = float((win["origin"] == "brokered").sum())
     vals["research_collaborations"] = float((win["kind"] == "firm_ro").sum())
     vals["international_collaborations"] = float((win["kind"] == "firm_international").sum())
+    abroad = win[win["kind"] == "firm_international"]["target"].to_numpy()
+    inter_regional = np.array([p.inter_regional for p in m.external_partners], dtype=bool)
+    vals["inter_regional_collaborations"] = float(inter_regional[abroad].sum()) if abroad.size else 0.0
     vals["cross_domain_share"] = float(ff["cross_domain"].mean()) if len(ff) else float("nan")
     vals["cross_cluster_share"] = float(ff["cross_cluster"].mean()) if len(ff) else float("nan")
     vals["modularity_clusters"] = _modularity(ff, m.cluster_of_domain[f.primary_domain].astype(np.int64))
