@@ -59,6 +59,7 @@ class CMO(mesa.Agent):
         self.merged_from = merged_from
         self.transition_until = transition_until
         self.setup_until = setup_until
+        self.label = ""
         self.account = Account(name=f"cmo:{name}", kind="cmo")
         self.staff_fte = 0.0
         self.alignment = 0.0
@@ -80,6 +81,11 @@ class CMO(mesa.Agent):
             "agreements": 0,
             "links": 0,
         }
+
+    @property
+    def key(self) -> str:
+        """Unique name across configurations: ``<configuration label>/<cluster name>``."""
+        return f"{self.label}/{self.name}" if self.label else self.name
 
     # ------------------------------------------------------------------ staff time
     def in_setup(self, month: int) -> bool:

@@ -28,6 +28,7 @@ SERVICE_LINES: tuple[str, ...] = (
 )
 CALL_LINES: tuple[str, ...] = ("members", "never_members", "all")
 STAFF_ALLOCATIONS: tuple[str, ...] = ("equal", "by_members")
+BENEFITS: tuple[str, ...] = ("tie", "introduction", "prescreen", "funded_project", "training", "international_tie")
 _MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
@@ -61,6 +62,7 @@ class RegionConfig:
     research_organisations: ResearchOrgConfig = field(default_factory=ResearchOrgConfig)
     n_training_agencies: int = 60
     n_external_partners: int = 40
+    inter_regional_partner_share: float = 0.3
     hours_per_fte_month: float = 143.0
     staff_cost_eur_per_fte_month: float = 5000.0
     activity_cost_eur_per_service_hour: float = 30.0
@@ -80,6 +82,7 @@ class PopulationConfig:
     employees_max: list[int] = field(default_factory=lambda: [9, 49, 249, 5000])
     turnover_eur_per_employee: float = 200000.0
     initial_awareness_share: float = 0.15
+    secondary_same_family_share: float = 0.7
 
 
 # ------------------------------------------------------------------------- clusters
@@ -173,6 +176,16 @@ class MembershipParams:
     fee_reference_share: float = 0.001
     satisfaction_memory: float = 0.9
     awareness_per_comm_hour: float = 0.004
+    benefits: dict[str, float] = field(
+        default_factory=lambda: {
+            "tie": 1.0,
+            "introduction": 0.3,
+            "prescreen": 0.3,
+            "funded_project": 3.0,
+            "training": 0.5,
+            "international_tie": 1.0,
+        }
+    )
 
 
 @dataclass
@@ -212,7 +225,6 @@ class TieParams:
     cross_cluster_share: float = 0.1
     plenary_introductions_per_cmo: int = 10
     ro_introduction_share: float = 0.05
-    secondary_same_family: float = 0.7
 
 
 @dataclass
@@ -376,6 +388,7 @@ def _validate_region(r: RegionConfig) -> None:
     )
     _positive_int(r.n_training_agencies, "region.n_training_agencies")
     _positive_int(r.n_external_partners, "region.n_external_partners")
+    _share(r.inter_regional_partner_share, "region.inter_regional_partner_share")
     _check(
         0 < r.hours_per_fte_month <= 744,
         "region.hours_per_fte_month",
@@ -416,6 +429,7 @@ def _validate_population(p: PopulationConfig) -> None:
         "a number > 0",
     )
     _share(p.initial_awareness_share, "population.initial_awareness_share")
+    _share(p.secondary_same_family_share, "population.secondary_same_family_share")
 
 
 def _validate_clusters(c: ClustersConfig, domains: list[str], start: int, end: int) -> None:
@@ -532,6 +546,14 @@ def _validate_behaviour(b: BehaviourConfig) -> None:
         m.service_reference_hours,
         "a number > 0",
     )
+    _check(
+        set(m.benefits) == set(BENEFITS),
+        "behaviour.membership.benefits",
+        dict(m.benefits),
+        f"one value for each benefit {list(BENEFITS)}",
+    )
+    for k, v in m.benefits.items():
+        _non_negative(v, f"behaviour.membership.benefits.{k}")
     c = b.cmo
     _check(
         set(c.action_plan) == set(SERVICE_LINES),
@@ -562,7 +584,6 @@ def _validate_behaviour(b: BehaviourConfig) -> None:
         "spontaneous_tie_rate",
         "cross_cluster_share",
         "ro_introduction_share",
-        "secondary_same_family",
     ):
         _share(getattr(t, k), f"behaviour.ties.{k}")
     _check(t.p_min <= t.p_max, "behaviour.ties.p_max", t.p_max, f">= p_min ({t.p_min})")

@@ -110,7 +110,8 @@ KPIS: tuple[KPI, ...] = (
         "cost_per_collaboration_eur",
         "EUR",
         MINIMIZE,
-        "public euros spent in the window / collaborations of all types formed in the window",
+        "public euros spent in the window / collaborations of all types formed in the window"
+        " through the policy (brokered, plenary, project and CMO-link ties; spontaneous ties excluded)",
     ),
     KPI(
         "cost_per_funded_project_eur",
@@ -228,12 +229,12 @@ class MonthlyRecorder:
                 ("service_hours", c.hours_service),
                 ("balance_eur", c.account.balance / 100.0),
             ):
-                self.cluster_rows.append((m.month, c.name, kpi, float(value)))
+                self.cluster_rows.append((m.month, c.key, kpi, float(value)))
 
     def monthly_table(self) -> pd.DataFrame:
         """The monthly table in long form: month, date, kpi, cluster, value."""
         m = self.model
-        wide = pd.DataFrame(self.rows).fillna(0.0)
+        wide = pd.DataFrame(self.rows)  # members_hhi is NaN in months with no member
         long = wide.melt(id_vars="month", var_name="kpi", value_name="value")
         long["cluster"] = "all"
         per = pd.DataFrame(self.cluster_rows, columns=["month", "cluster", "kpi", "value"])
@@ -317,7 +318,7 @@ def summary(model: ClusterModel) -> pd.DataFrame:
     vals["public_eur_left"] = (region.balance + call_left) / 100.0
     spent_w = float(mw["cmo_grants_paid_eur"].sum() + mw["project_grants_eur"].sum())
     vals["public_eur_spent_window"] = spent_w
-    collab = len(win)
+    collab = int((win["origin"] != "spontaneous").sum())
     vals["cost_per_collaboration_eur"] = spent_w / collab if collab else float("nan")
     vals["cost_per_funded_project_eur"] = spent_w / len(projects) if projects else float("nan")
     grant = f.first_grant >= 0
@@ -333,8 +334,8 @@ def summary(model: ClusterModel) -> pd.DataFrame:
     vals["RCO10"] = vals["CO26"]
     rows = [(k.name, "all", vals[k.name], k.unit, k.direction) for k in KPIS]
     for c in m.cmos:
-        rows.append(("members", c.name, float(c.n_members), "firms", MAXIMIZE))
-        rows.append(("cmo_staff_utilisation", c.name, c.utilisation, "share", MAXIMIZE))
+        rows.append(("members", c.key, float(c.n_members), "firms", MAXIMIZE))
+        rows.append(("cmo_staff_utilisation", c.key, c.utilisation, "share", MAXIMIZE))
     out = pd.DataFrame(rows, columns=["kpi", "cluster", "value", "unit", "direction"])
     out["value"] = out["value"].astype(np.float64)
     return out

@@ -54,12 +54,12 @@ class ClusterModel(mesa.Model):
         region = cfg.region
         beh = cfg.behaviour
         self.n_domains = len(region.domains)
-        self.firms = build_population(self.rng, cfg.population, region, beh.ties.secondary_same_family)
+        self.firms = build_population(self.rng, cfg.population, region)
         self.large_firms = [LargeFirm(self, i) for i in range(cfg.population.n_smes, self.firms.n)]
         self.research_orgs = self._make_research_orgs()
         self.training_agencies = [TrainingAgency(self) for _ in range(region.n_training_agencies)]
         self.external_partners = [
-            ExternalPartner(self, inter_regional=bool(self.rng.random() < 0.3))
+            ExternalPartner(self, inter_regional=bool(self.rng.random() < region.inter_regional_partner_share))
             for _ in range(region.n_external_partners)
         ]
         self.ledger = TieLedger(beh.ties.trust_decay)
@@ -129,6 +129,7 @@ class ClusterModel(mesa.Model):
 
     def choose_membership(self) -> None:
         """Awareness spreads, firms join or leave, members pay this month's fee."""
+        self.members_call_open = any(c.line == "members" for c in self.region.open_calls)
         newly = membership.spread_awareness(self)
         joined, left = membership.choose_membership(self)
         self.refresh_members()
@@ -149,7 +150,6 @@ class ClusterModel(mesa.Model):
 
     def run_calls(self) -> None:
         """Evaluate calls that close this month; CMOs support members' consortia."""
-        self.members_call_open = any(c.line == "members" for c in self.region.open_calls)
         submitted, funded = self.region.evaluate_calls()
         self.support_innovation()
         self.recorder.note(proposals_submitted=submitted, projects_funded=funded)
@@ -221,7 +221,8 @@ class ClusterModel(mesa.Model):
                 transition_until=self.month_start(period_index) + period.transition_months,
                 setup_until=self.month_start(period_index) + self.cfg.staffing.setup_months,
             )
-            cmo.account.name = f"cmo:{period.label}/{name}"
+            cmo.label = period.label
+            cmo.account.name = f"cmo:{cmo.key}"
             new_cmos.append(cmo)
             self.cluster_names.append(name)
         for c_old, cmo in enumerate(old):
@@ -262,6 +263,7 @@ class ClusterModel(mesa.Model):
 
     def _run_dated_events(self) -> None:
         month = int(self.time)
+        self.month = month  # dated events act in the month they are dated
         for fn, args in self._dated.pop(month, []):
             fn(*args)
 
@@ -323,7 +325,6 @@ class ClusterModel(mesa.Model):
             arr.fill(-1)
         f.innovations.fill(0)
         f.turnover_at_report_start[:] = f.turnover_eur
-        self.report_members = f.member_of.copy()
         self.in_report_window = True
 
     def record_project(self, call: calls.Call, prop: calls.Proposal) -> None:

@@ -104,7 +104,6 @@ def build_population(
     rng: np.random.Generator,
     pop: PopulationConfig,
     region: RegionConfig,
-    secondary_same_family: float,
 ) -> FirmArrays:
     """Create the initial firm population from the configuration."""
     n_smes, n_large = pop.n_smes, pop.n_large_firms
@@ -121,7 +120,7 @@ def build_population(
     shares = np.asarray(region.domain_firm_shares, dtype=np.float64)
     shares = shares / shares.sum()
     profile, primary, secondary = draw_profiles(
-        rng, n, shares, np.asarray(region.domain_families), secondary_same_family
+        rng, n, shares, np.asarray(region.domain_families), pop.secondary_same_family_share
     )
     # Knowledge and absorptive capacity rise with size (larger firms have R&D units).
     size_lift = np.array([0.0, 0.05, 0.1, 0.2], dtype=np.float32)[size]

@@ -25,7 +25,6 @@ class Region(mesa.Agent):
     def __init__(self, model: ClusterModel) -> None:
         """Build the budget and schedule the calendar from the configuration."""
         super().__init__(model)
-        cfg = model.cfg
         self.account = Account(name="region", kind="region")
         self.calls: list[Call] = []
         self.closing: list[Call] = []
@@ -34,7 +33,34 @@ class Region(mesa.Agent):
         self.plenaries_held = 0
         self.plenary_pending = False
         self.skipped: list[str] = []
-        start = model.start_index
+        # Configurations first: a grant paid in the month a configuration starts goes to
+        # the CMOs of that configuration (dated events of a month run in this order).
+        self._schedule_configurations(model)
+        self._schedule_programmes(model)
+
+    def _schedule_configurations(self, model: ClusterModel) -> None:
+        cfg, start = model.cfg, model.start_index
+        for p, period in enumerate(cfg.clusters.periods):
+            begin = max(0, month_index(period.start) - start)
+            end = (
+                month_index(cfg.clusters.periods[p + 1].start) - start
+                if p + 1 < len(cfg.clusters.periods)
+                else model.n_months
+            )
+            if begin >= model.n_months or end <= 0:
+                continue
+            model.schedule_month(begin, model.apply_configuration, p)
+            for d in period.cluster_meetings:
+                m = month_index(d) - start
+                if max(begin, 0) <= m < min(end, model.n_months):
+                    model.schedule_month(m, self.hold_cluster_meetings)
+            for d in period.plenary_meetings:
+                m = month_index(d) - start
+                if max(begin, 0) <= m < min(end, model.n_months):
+                    model.schedule_month(m, self.hold_plenary)
+
+    def _schedule_programmes(self, model: ClusterModel) -> None:
+        cfg, start = model.cfg, model.start_index
         for prog_name, prog in cfg.funding.programmes.items():
             tranches = [month_index(d) - start for d in prog.cmo_grant_disbursements]
             in_window = [m for m in tranches if 0 <= m < model.n_months]
@@ -61,24 +87,6 @@ class Region(mesa.Agent):
                 self.calls.append(call)
                 model.schedule_month(o, self.open_call, call)
                 model.schedule_month(c, self.close_call, call)
-        for p, period in enumerate(cfg.clusters.periods):
-            begin = max(0, month_index(period.start) - start)
-            end = (
-                month_index(cfg.clusters.periods[p + 1].start) - start
-                if p + 1 < len(cfg.clusters.periods)
-                else model.n_months
-            )
-            if begin >= model.n_months or end <= 0:
-                continue
-            model.schedule_month(begin, model.apply_configuration, p)
-            for d in period.cluster_meetings:
-                m = month_index(d) - start
-                if max(begin, 0) <= m < min(end, model.n_months):
-                    model.schedule_month(m, self.hold_cluster_meetings)
-            for d in period.plenary_meetings:
-                m = month_index(d) - start
-                if max(begin, 0) <= m < min(end, model.n_months):
-                    model.schedule_month(m, self.hold_plenary)
 
     # ---------------------------------------------------------------- dated events
     def disburse_cmo_grant(self, programme: str, cents: int) -> None:

@@ -25,8 +25,6 @@ if TYPE_CHECKING:
     from clustersim.model import ClusterModel
 
 PROJECT = ORIGINS.index("project")
-BENEFIT_FUNDED = 3.0
-BENEFIT_PRESCREEN = 0.3
 
 
 @dataclass
@@ -205,7 +203,7 @@ def prescreen(model: ClusterModel, prop: Proposal) -> bool:
     prop.prescreened = True
     for f in prop.partners:
         model.mark_nonfinancial(f)
-        model.benefit[f] += BENEFIT_PRESCREEN
+        model.benefit[f] += model.cfg.behaviour.membership.benefits["prescreen"]
     prop.quality = min(1.0, prop.quality + p.prescreen_quality_lift * (1.0 + cmo.alignment))
     return prop.quality >= p.prescreen_withdraw_below
 
@@ -232,8 +230,9 @@ def run_call(model: ClusterModel, call: Call) -> None:
         team = form_consortium(model, call, lead, eligible)
         if not team:
             continue
-        ro = choose_research_org(model, team)
-        if ro < 0 and call.cfg.min_ro_share > 0:
+        needs_ro = call.cfg.min_ro_share > 0
+        ro = choose_research_org(model, team) if needs_ro else -1
+        if needs_ro and ro < 0:
             continue
         duration, costs = cost_plan(model, call, team)
         prop = Proposal(call.cfg.name, lead, team, ro, duration, costs, proposal_quality(model, team))
@@ -252,6 +251,11 @@ def run_call(model: ClusterModel, call: Call) -> None:
         grant = grant_for(call, prop, model)
         if grant > call.account.balance:
             break
+        if prop.ro >= 0 and not model.research_orgs[prop.ro].has_capacity:
+            # the organisation filled up with better-ranked projects: find another
+            prop.ro = choose_research_org(model, prop.partners)
+            if prop.ro < 0:
+                continue
         call.account.spend(grant)
         prop.grant_cents = grant
         call.funded += 1
@@ -269,7 +273,7 @@ def start_project(model: ClusterModel, call: Call, prop: Proposal) -> None:
     for f in prop.partners:
         if firms.first_grant[f] < 0:
             firms.first_grant[f] = month
-        model.benefit[f] += BENEFIT_FUNDED
+        model.benefit[f] += model.cfg.behaviour.membership.benefits["funded_project"]
         if prop.ro >= 0:
             if firms.first_ro_cooperation[f] < 0:
                 firms.first_ro_cooperation[f] = month

@@ -12,7 +12,6 @@ if TYPE_CHECKING:
     from clustersim.model import ClusterModel
 
 CMO_LINK = ORIGINS.index("cmo_link")
-BENEFIT_INTERNATIONAL = 1.0
 
 
 def build_links_and_ties(model: ClusterModel) -> tuple[int, int]:
@@ -56,6 +55,6 @@ def build_links_and_ties(model: ClusterModel) -> tuple[int, int]:
             model.external_partners[e].firm_ties += 1
             ties += 1
         firms.international[who] = True
-        model.benefit[who] += BENEFIT_INTERNATIONAL
+        model.benefit[who] += model.cfg.behaviour.membership.benefits["international_tie"]
         model.mark_nonfinancial(who)
     return new_links, ties

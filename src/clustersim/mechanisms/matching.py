@@ -20,10 +20,6 @@ BROKERED = ORIGINS.index("brokered")
 PLENARY = ORIGINS.index("plenary")
 SPONTANEOUS = ORIGINS.index("spontaneous")
 
-# Benefit (satisfaction units) a member draws from one service; documented in the ODD.
-BENEFIT_TIE = 1.0
-BENEFIT_INTRODUCTION = 0.3
-
 
 def tie_probability(model: ClusterModel, distance: float, credit: float) -> float:
     """P = p_min + (p_max - p_min) * (w * 4d(1-d) + (1 - w) * credit)."""
@@ -87,8 +83,9 @@ def form_firm_tie(model: ClusterModel, i: int, j: int, d: float, credit: float, 
         cross_cluster=ci != cj,
     )
     learn_from_tie(model, i, j, d)
-    model.benefit[i] += BENEFIT_TIE
-    model.benefit[j] += BENEFIT_TIE
+    gain = model.cfg.behaviour.membership.benefits["tie"]
+    model.benefit[i] += gain
+    model.benefit[j] += gain
     return True
 
 
@@ -103,23 +100,25 @@ def broker_introductions(model: ClusterModel) -> int:
     t = model.cfg.behaviour.ties
     hours_each = model.cfg.behaviour.cmo.hours_per_introduction
     rng = model.rng
+    benefits = model.cfg.behaviour.membership.benefits
     formed = 0
-    all_members = model.members
     for c, cmo in enumerate(model.cmos):
         members = model.members_by_cluster[c]
         if members.size == 0:
             continue
         n = cmo.use("business_opportunities", hours_each, wanted=members.size)
         cmo.totals["introductions"] += n
+        others = model.members[model.firms.member_of[model.members] != c] if n else members
         for _ in range(n):
             i = int(members[rng.integers(0, members.size)])
             model.mark_nonfinancial(i)
-            model.benefit[i] += BENEFIT_INTRODUCTION
+            model.benefit[i] += benefits["introduction"]
             u = rng.random()
             if u < t.ro_introduction_share:
                 formed += introduce_research_organisation(model, i, c, BROKERED)
                 continue
-            pool = all_members if u < t.ro_introduction_share + t.cross_cluster_share else members
+            cross = u < t.ro_introduction_share + t.cross_cluster_share and others.size > 0
+            pool = others if cross else members
             j, d, credit = best_partner(model, i, pool)
             if j >= 0 and form_firm_tie(model, i, j, d, credit, BROKERED):
                 formed += 1
@@ -145,7 +144,7 @@ def introduce_research_organisation(model: ClusterModel, i: int, c: int, origin:
         return 0
     model.ledger.add(model.month, FIRM_RO, origin, i, r, model.cmos[c].cluster_id)
     ros[r].collaborations += 1
-    model.benefit[i] += BENEFIT_TIE
+    model.benefit[i] += model.cfg.behaviour.membership.benefits["tie"]
     return 1
 
 

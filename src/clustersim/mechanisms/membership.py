@@ -56,7 +56,8 @@ def membership_utility(model: ClusterModel, idx: np.ndarray) -> np.ndarray:
 
     U = beta0 + beta_service * log(1 + s_c / s_ref) - beta_fee * fee_i / (f_ref * turnover_i)
         + beta_call * [a members-only call is open]
-    where ``s_c`` is last month's service hours per member of cluster ``c``.
+    where ``s_c`` is the service hours per member that cluster ``c``'s CMO plans this month
+    (its service hours over its members at the start of the month).
     """
     p = model.cfg.behaviour.membership
     firms = model.firms

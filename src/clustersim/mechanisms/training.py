@@ -16,8 +16,6 @@ from clustersim.mechanisms.membership import unique_ints
 if TYPE_CHECKING:
     from clustersim.model import ClusterModel
 
-BENEFIT_TRAINING = 0.5
-
 
 def learn(absorptive: np.ndarray, half_life_months: float) -> np.ndarray:
     """One month of training: a <- a + (1 - a)(1 - 0.5^(1/h)), h = h0 (1.5 - a)."""
@@ -53,7 +51,7 @@ def sign_and_train(model: ClusterModel) -> tuple[int, int]:
             continue
         who = unique_ints(members[rng.integers(0, members.size, size=k)])
         firms.absorptive[who] = learn(firms.absorptive[who], p.half_life_months).astype(np.float32)
-        model.benefit[who] += BENEFIT_TRAINING
+        model.benefit[who] += model.cfg.behaviour.membership.benefits["training"]
         model.mark_nonfinancial(who)
         trained += int(who.size)
     return signed, trained
