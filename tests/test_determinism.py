@@ -54,3 +54,17 @@ def test_twelve_and_reform_share_their_history_up_to_the_reform() -> None:
     before, after = range(reform_month), range(reform_month, 30)
     assert scalars(twelve, before).equals(scalars(reform, before))
     assert not scalars(twelve, after).equals(scalars(reform, after))
+
+
+def test_replications_are_children_of_the_root_seed_sequence() -> None:
+    import numpy as np
+
+    from clustersim.model import ClusterModel, seed_sequence
+
+    child = np.random.SeedSequence(42).spawn(3)[2]
+    assert seed_sequence(42, 2).generate_state(4).tolist() == child.generate_state(4).tolist()
+    a = ClusterModel(small_config("seed=42", "replication=2"))
+    b = ClusterModel(small_config("seed=42", "replication=2"))
+    c = ClusterModel(small_config("seed=42", "replication=3"))
+    assert (a.firms.primary_domain == b.firms.primary_domain).all()
+    assert not (a.firms.primary_domain == c.firms.primary_domain).all()

@@ -303,6 +303,7 @@ class Config:
     """The whole configuration of one simulation run."""
 
     seed: int = 0
+    replication: int = 0
     start: str = "2009-01"
     end: str = "2020-12"
     report_start: str = "2016-01"
@@ -665,6 +666,7 @@ def validate(cfg: Config) -> Config:
         f"a month between start ({cfg.start}) and end ({cfg.end})",
     )
     _check(cfg.seed >= 0, "seed", cfg.seed, "an integer >= 0")
+    _check(cfg.replication >= 0, "replication", cfg.replication, "an integer >= 0")
     _check(bool(cfg.output_dir), "output_dir", cfg.output_dir, "a non-empty path")
     _validate_region(cfg.region)
     _validate_population(cfg.population)

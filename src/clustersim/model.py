@@ -27,20 +27,30 @@ logger = logging.getLogger(__name__)
 DATED_EVENT_OFFSET = 0.5  # dated events of month m run at time m + 0.5, before step m (time m + 1)
 
 
+def seed_sequence(root_seed: int, replication: int) -> np.random.SeedSequence:
+    """Child ``replication`` of the root ``SeedSequence(root_seed)``.
+
+    Equal to ``SeedSequence(root_seed).spawn(replication + 1)[replication]``, without
+    spawning the children before it: every replication has its own independent stream.
+    """
+    return np.random.SeedSequence(root_seed, spawn_key=(replication,))
+
+
 class ClusterModel(mesa.Model):
     """An agent-based model of a region's innovation-cluster policy, one step a month.
 
     Args:
         cfg: the configuration (a :class:`~clustersim.config.Config`, or a Hydra/plain
             mapping that validates into one).
-        rng: optional generator or seed; by default ``SeedSequence(cfg.seed)``.
+        rng: optional generator or seed; by default the replication's child of the root
+            seed sequence, ``SeedSequence(cfg.seed).spawn(...)[cfg.replication]``.
     """
 
     def __init__(self, cfg: Config | DictConfig | dict, rng: Any = None) -> None:
         """Build the population, the actors and the Region's calendar."""
         cfg = to_config(cfg)
         if rng is None:
-            rng = np.random.default_rng(np.random.SeedSequence(cfg.seed))
+            rng = np.random.default_rng(seed_sequence(cfg.seed, cfg.replication))
         super().__init__(rng=rng)
         self.cfg = cfg
         self.start_index = month_index(cfg.start)

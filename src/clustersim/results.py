@@ -50,7 +50,7 @@ def config_hash(cfg: Config) -> str:
 def run_name(cfg: Config) -> str:
     """Folder name of a run: its scenario, seed and config hash prefix."""
     parts = (cfg.clusters.name, cfg.funding.name, cfg.staffing.name, cfg.population.name)
-    return "-".join(parts) + f"-seed{cfg.seed}-{config_hash(cfg)[:12]}"
+    return "-".join(parts) + f"-seed{cfg.seed}-rep{cfg.replication}-{config_hash(cfg)[:12]}"
 
 
 def git_revision() -> str:
@@ -85,7 +85,8 @@ def metadata(cfg: Config, wall_seconds: float) -> dict[str, Any]:
         "git_revision": git_revision(),
         "config_hash": config_hash(cfg),
         "seed": cfg.seed,
-        "seed_sequence": {"entropy": cfg.seed, "spawn_key": []},
+        "replication": cfg.replication,
+        "seed_sequence": {"entropy": cfg.seed, "spawn_key": [cfg.replication]},
         "scenario": {
             "clusters": cfg.clusters.name,
             "funding": cfg.funding.name,
