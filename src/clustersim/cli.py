@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import sys
 
 import hydra
@@ -83,39 +82,14 @@ def _hydra_entry(cfg: DictConfig) -> None:
         sys.exit(status)
 
 
-def explain_override_error(exc: Exception) -> str:
-    """One line from a Hydra composition error: the key or option, and what is allowed."""
-    text = str(exc)
-    missing = re.search(r"Could not find '([^/']+)/([^']+)'", text)
-    if missing:
-        group, option = missing.groups()
-        options = re.findall(r"^\t(\S+)$", text, flags=re.M)
-        allowed = ", ".join(o for o in options if not o.endswith("_schema"))
-        return f"{group}={option}: no such option; allowed: {allowed}"
-    cause = exc.__cause__ if exc.__cause__ is not None else exc
-    detail = str(cause)
-    key = re.search(r"full_key: (\S+)", detail)
-    first = detail.strip().splitlines()[0] if detail.strip() else text
-    if key and "not in" in first:
-        return f"{key.group(1)}: no such key; allowed: the keys of the schema (see conf/ and docs/ODD.md)"
-    if key:
-        return f"{key.group(1)}: {first}"
-    return "; ".join(ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("Set the env"))
-
-
 def check_overrides(overrides: list[str]) -> str | None:
     """Compose the configuration with ``overrides``; return an error line, or None if valid."""
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
     from clustersim.config import load_config
 
     try:
         load_config(overrides)
     except ConfigError as err:
         return str(err)
-    except (HydraException, OmegaConfBaseException) as err:
-        return "invalid configuration: " + explain_override_error(err)
     return None
 
 

@@ -652,8 +652,27 @@ def _validate_behaviour(b: BehaviourConfig) -> None:
     )
 
 
+def _check_finite(node: Any, key: str) -> None:
+    """Every number in the configuration must be finite (no inf, no nan)."""
+    import dataclasses
+    import math
+
+    if dataclasses.is_dataclass(node):
+        for f in dataclasses.fields(node):
+            _check_finite(getattr(node, f.name), f"{key}.{f.name}" if key else f.name)
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            _check_finite(v, f"{key}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _check_finite(v, f"{key}[{i}]")
+    elif isinstance(node, float):
+        _check(math.isfinite(node), key, node, "a finite number")
+
+
 def validate(cfg: Config) -> Config:
     """Check ranges and cross-group consistency; return ``cfg`` or raise ConfigError."""
+    _check_finite(cfg, "")
     start = month_index(cfg.start, "start")
     end = month_index(cfg.end, "end")
     _check(end >= start, "end", cfg.end, f"a month on or after start ({cfg.start})")
@@ -711,10 +730,46 @@ def load_config(overrides: list[str] | None = None) -> Config:
     """
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
 
+    overrides = list(overrides or [])
     register_configs()
     if GlobalHydra.instance().is_initialized():
         GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=list(overrides or []))
+        try:
+            cfg = compose(config_name="config", overrides=overrides)
+        except (HydraException, OmegaConfBaseException) as exc:
+            raise composition_error(exc, overrides) from None
     return to_config(cfg)
+
+
+def composition_error(exc: Exception, overrides: list[str]) -> ConfigError:
+    """Turn a Hydra/OmegaConf composition error into one ConfigError naming the key."""
+    import re
+
+    text = str(exc)
+    missing = re.search(r"Could not find '([^/']+)/([^']+)'", text)
+    if missing:
+        group, option = missing.groups()
+        options = re.findall(r"^\t(\S+)$", text, flags=re.M)
+        allowed = ", ".join(o for o in options if not o.endswith("_schema"))
+        return ConfigError(group, f"got {option!r}; allowed: {allowed}")
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    detail = str(cause).strip()
+    first = detail.splitlines()[0] if detail else text
+    key = re.search(r"full_key: (\S+)", detail)
+    if key and "not in" in first:
+        return ConfigError(key.group(1), "no such key; allowed: the keys of the schema (see conf/ and docs/ODD.md)")
+    if key:
+        return ConfigError(key.group(1), first)
+    bad = getattr(exc, "override", None)
+    if isinstance(bad, str) and bad:
+        name = bad.lstrip("+~").split("=", 1)[0]
+        return ConfigError(name, f"cannot read the override {bad!r}: {first}; allowed: Hydra's key=value syntax")
+    for o in overrides:
+        if o in text:
+            name = o.lstrip("+~").split("=", 1)[0]
+            return ConfigError(name, f"cannot read the override {o!r}; allowed: key=value in Hydra's override syntax")
+    return ConfigError("overrides", text.splitlines()[0] if text else type(exc).__name__)

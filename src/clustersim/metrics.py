@@ -347,6 +347,9 @@ def turnover_gap_pp(model: ClusterModel) -> float:
     Cells are size class x primary domain; the gap is the member-weighted mean over cells
     that hold both groups.
     """
+    from clustersim.mechanisms.dynamics import catch_up_turnover
+
+    catch_up_turnover(model)
     f = model.firms
     base = f.turnover_at_report_start
     ok = np.isfinite(base) & (base > 0)

@@ -85,6 +85,8 @@ class ClusterModel(mesa.Model):
         self.retired_cmos: list[CMO] = []
         self.cluster_names: list[str] = []
         self.cluster_of_domain = np.zeros(self.n_domains, dtype=np.int16)
+        self.cluster_of_firm = np.zeros(self.firms.n, dtype=np.int16)
+        self.dynamics_done = False
         self.firms_per_cluster = np.zeros(0)
         self.members = np.zeros(0, dtype=np.int64)
         self.members_by_cluster: list[np.ndarray] = []
@@ -99,6 +101,7 @@ class ClusterModel(mesa.Model):
     def step(self) -> None:
         """One month, in the order of the ODD's process overview."""
         self.month = self.steps - 1  # 1. the Region's dated events ran just before this
+        self.dynamics_done = False
         self.plan_staff_time()  # 2. CMOs turn staff and money into service hours
         self.choose_membership()  # 3. awareness, join / stay / leave, fees
         self.form_ties()  # 4. brokered, plenary and spontaneous ties
@@ -249,6 +252,7 @@ class ClusterModel(mesa.Model):
         firms.member_of[m] = new_of_domain[firms.primary_domain[m]]
         self.cmos = new_cmos
         self.cluster_of_domain = new_of_domain
+        self.cluster_of_firm = new_of_domain[firms.primary_domain]
         self.firms_per_cluster = np.bincount(new_of_domain[firms.primary_domain], minlength=len(new_cmos)).astype(
             np.float64
         )
@@ -274,6 +278,7 @@ class ClusterModel(mesa.Model):
     def _run_dated_events(self) -> None:
         month = int(self.time)
         self.month = month  # dated events act in the month they are dated
+        self.dynamics_done = False
         for fn, args in self._dated.pop(month, []):
             fn(*args)
 
@@ -334,6 +339,7 @@ class ClusterModel(mesa.Model):
         ):
             arr.fill(-1)
         f.innovations.fill(0)
+        dynamics.catch_up_turnover(self)
         f.turnover_at_report_start[:] = f.turnover_eur
         self.in_report_window = True
 
@@ -378,4 +384,5 @@ class ClusterModel(mesa.Model):
             profile = np.zeros(self.n_domains, dtype=np.float32)
             profile[doms] = 1.0 / ro_cfg.domains_per_org
             orgs.append(ResearchOrganisation(self, profile, ro_cfg.concurrent_projects))
+        self.ro_profiles = np.stack([o.profile for o in orgs]) if orgs else np.zeros((0, self.n_domains))
         return orgs

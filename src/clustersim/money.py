@@ -6,14 +6,21 @@ integers (never floats), and refuses to go negative.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 
 def eur_to_cents(eur: float) -> int:
-    """Convert a configured euro amount to integer cents (rounded half away from zero)."""
-    cents = abs(eur) * 100.0
-    whole = int(cents + 0.5)
-    return whole if eur >= 0 else -whole
+    """Convert a configured euro amount to integer cents, rounded half away from zero.
+
+    The amount is read as written (its shortest decimal representation, so 1.005 is
+    1.005 and not 1.00499999...), then rounded in decimal arithmetic.
+    """
+    if not math.isfinite(eur):
+        raise ValueError(f"not a finite amount: {eur!r}")
+    cents = (Decimal(repr(float(eur))) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return int(cents)
 
 
 def share_of(cents: int, share: float) -> int:

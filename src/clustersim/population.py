@@ -25,7 +25,8 @@ class FirmArrays:
     n_smes: int
     size_class: np.ndarray  # int8: 0 micro, 1 small, 2 medium, 3 large
     employees: np.ndarray  # int32
-    turnover_eur: np.ndarray  # float64
+    turnover_eur: np.ndarray  # float64, grown through month turnover_month (lazily)
+    turnover_month: np.ndarray  # int32: last month whose growth is in turnover_eur
     profile: np.ndarray  # float32 (n, n_domains): competence shares, rows sum to 1
     primary_domain: np.ndarray  # int8: argmax of profile
     secondary_domain: np.ndarray  # int8
@@ -134,6 +135,7 @@ def build_population(
         size_class=size,
         employees=employees,
         turnover_eur=turnover,
+        turnover_month=minus_one.copy(),
         profile=profile,
         primary_domain=primary,
         secondary_domain=secondary,

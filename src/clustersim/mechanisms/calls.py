@@ -137,15 +137,15 @@ def form_consortium(model: ClusterModel, call: Call, lead: int, eligible: np.nda
 
 def choose_research_org(model: ClusterModel, team: list[int]) -> int:
     """The organisation with spare capacity that best fits the team's competences."""
-    firms = model.firms
-    need = firms.profile[team].mean(axis=0)
-    best, best_fit = -1, -1.0
-    for r, ro in enumerate(model.research_orgs):
-        if ro.has_capacity:
-            fit = float(np.minimum(ro.profile, need).sum())
-            if fit > best_fit:
-                best, best_fit = r, fit
-    return best
+    if not model.research_orgs:
+        return -1
+    need = model.firms.profile[team].mean(axis=0)
+    fit = np.minimum(model.ro_profiles, need).sum(axis=1)
+    free = np.array([ro.has_capacity for ro in model.research_orgs])
+    if not free.any():
+        return -1
+    fit[~free] = -np.inf
+    return int(np.argmax(fit))
 
 
 def cost_plan(model: ClusterModel, call: Call, team: list[int]) -> tuple[int, list[int]]:
@@ -268,7 +268,7 @@ def start_project(model: ClusterModel, call: Call, prop: Proposal) -> None:
     firms = model.firms
     month = model.month
     lead = prop.lead
-    cluster_idx = int(model.cluster_of_domain[firms.primary_domain[lead]])
+    cluster_idx = int(model.cluster_of_firm[lead])
     cluster_id = model.cmos[cluster_idx].cluster_id
     for f in prop.partners:
         if firms.first_grant[f] < 0:
@@ -279,7 +279,7 @@ def start_project(model: ClusterModel, call: Call, prop: Proposal) -> None:
                 firms.first_ro_cooperation[f] = month
             model.ledger.add(month, FIRM_RO, PROJECT, f, prop.ro, cluster_id)
     for f in prop.partners[1:]:
-        cf = int(model.cluster_of_domain[firms.primary_domain[f]])
+        cf = int(model.cluster_of_firm[f])
         model.ledger.add(
             month,
             FIRM_FIRM,

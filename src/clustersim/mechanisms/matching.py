@@ -59,7 +59,10 @@ def best_partner(model: ClusterModel, i: int, pool: np.ndarray) -> tuple[int, fl
     if cands.size == 0:
         return -1, 0.0, 0.0
     d = cognitive_distance(firms.profile[cands], firms.profile[i])
-    credit = np.array([ledger.credit(month, i, int(j)) for j in cands])
+    if i in ledger.partners:
+        credit = np.array([ledger.credit(month, i, int(j)) for j in cands])
+    else:  # no past partner: neither relational nor structural credit
+        credit = np.zeros(cands.size)
     score = t.distance_weight * nooteboom_value(d) + (1.0 - t.distance_weight) * credit
     best = int(np.argmax(score))
     return int(cands[best]), float(d[best]), float(credit[best])
@@ -70,8 +73,8 @@ def form_firm_tie(model: ClusterModel, i: int, j: int, d: float, credit: float, 
     if model.rng.random() >= tie_probability(model, d, credit):
         return False
     firms = model.firms
-    ci = int(model.cluster_of_domain[firms.primary_domain[i]])
-    cj = int(model.cluster_of_domain[firms.primary_domain[j]])
+    ci = int(model.cluster_of_firm[i])
+    cj = int(model.cluster_of_firm[j])
     model.ledger.add(
         model.month,
         FIRM_FIRM,
@@ -136,10 +139,10 @@ def introduce_research_organisation(model: ClusterModel, i: int, c: int, origin:
     firms = model.firms
     k = min(len(ros), model.cfg.behaviour.ties.candidates_per_introduction)
     picks = rng.choice(len(ros), size=k, replace=False)
-    fit = np.array([float(np.minimum(ros[r].profile, firms.profile[i]).sum()) for r in picks])
+    fit = np.minimum(model.ro_profiles[picks], firms.profile[i]).sum(axis=1)
     r = int(picks[int(np.argmax(fit))])
     t = model.cfg.behaviour.ties
-    p = t.p_min + (t.p_max - t.p_min) * 0.5 * (float(firms.absorptive[i]) + fit.max())
+    p = t.p_min + (t.p_max - t.p_min) * 0.5 * (float(firms.absorptive[i]) + float(fit.max()))
     if rng.random() >= p:
         return 0
     model.ledger.add(model.month, FIRM_RO, origin, i, r, model.cmos[c].cluster_id)
@@ -190,8 +193,8 @@ def spontaneous_ties(model: ClusterModel) -> int:
     db = d[rows, best]
     p = t.p_min + (t.p_max - t.p_min) * t.distance_weight * nooteboom_value(db)
     ok = (rng.random(k) < p) & (j != i)
-    ci = model.cluster_of_domain[firms.primary_domain[i]]
-    cj = model.cluster_of_domain[firms.primary_domain[j]]
+    ci = model.cluster_of_firm[i]
+    cj = model.cluster_of_firm[j]
     for a, b, dist, ca, cb in zip(i[ok], j[ok], db[ok], ci[ok], cj[ok], strict=True):
         model.ledger.add(
             model.month,

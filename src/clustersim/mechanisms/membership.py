@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from clustersim.mechanisms.dynamics import bernoulli_thinned, catch_up_turnover
 from clustersim.population import NO_CLUSTER
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def spread_awareness(model: ClusterModel) -> int:
     """Communication and marketing hours make firms of a CMO's domains aware of it.
 
     A firm not yet aware, whose primary domain a CMO covers, becomes aware this month
-    with probability 1 - exp(-a * h), where ``h`` is the CMO's communication hours per
+    (drawn by thinning) with probability 1 - exp(-a * h), where ``h`` is the CMO's communication hours per
     thousand firms of its domains and ``a`` is ``awareness_per_comm_hour``.
     Returns the number of firms that became aware.
     """
@@ -43,12 +44,13 @@ def spread_awareness(model: ClusterModel) -> int:
         c.hours_used += c.hours["communication"]
         c.hours["communication"] = 0.0
     per_thousand = hours / np.maximum(model.firms_per_cluster, 1) * 1000.0
-    p_domain = (1.0 - np.exp(-a * per_thousand))[model.cluster_of_domain].astype(np.float32)
-    p = p_domain[firms.primary_domain]
-    newly = model.rng.random(firms.n, dtype=np.float32) < p
-    newly &= ~firms.aware
-    firms.aware |= newly
-    return int(newly.sum())
+    p_cluster = 1.0 - np.exp(-a * per_thousand)
+    cand = bernoulli_thinned(
+        model.rng, None, float(p_cluster.max(initial=0.0)), firms.n, lambda c: p_cluster[model.cluster_of_firm[c]]
+    )
+    newly = cand[~firms.aware[cand]]
+    firms.aware[newly] = True
+    return int(newly.size)
 
 
 def membership_utility(model: ClusterModel, idx: np.ndarray) -> np.ndarray:
@@ -61,7 +63,7 @@ def membership_utility(model: ClusterModel, idx: np.ndarray) -> np.ndarray:
     """
     p = model.cfg.behaviour.membership
     firms = model.firms
-    cluster = model.cluster_of_domain[firms.primary_domain[idx]]
+    cluster = model.cluster_of_firm[idx]
     service = np.array([c.service_per_member for c in model.cmos])[cluster]
     fee = model.fee_eur_per_year[firms.size_class[idx]]
     relative_fee = fee / (p.fee_reference_share * firms.turnover_eur[idx])
@@ -89,15 +91,19 @@ def choose_membership(model: ClusterModel) -> tuple[int, int]:
     if k == 0:
         return 0, 0
     idx = unique_ints(rng.integers(0, firms.n, size=k))
-    u = membership_utility(model, idx)
     draw = rng.random(idx.size)
     member = firms.member_of[idx] != NO_CLUSTER
+    # only members (stay or leave) and aware non-members (join or not) have a choice
+    deciding = member | firms.aware[idx]
+    idx, draw, member = idx[deciding], draw[deciding], member[deciding]
+    catch_up_turnover(model, idx)
+    u = membership_utility(model, idx)
     stay = logistic(u + p.beta_satisfaction * firms.satisfaction[idx] + p.switching_cost)
     join = logistic(u - p.switching_cost)
-    joiners = idx[(~member) & firms.aware[idx] & (draw < join)]
+    joiners = idx[(~member) & (draw < join)]
     leavers = idx[member & (draw >= stay)]
     month = model.month
-    firms.member_of[joiners] = model.cluster_of_domain[firms.primary_domain[joiners]]
+    firms.member_of[joiners] = model.cluster_of_firm[joiners]
     firms.member_since[joiners] = month
     firms.ever_member[joiners] = True
     firms.satisfaction[joiners] = 0.0
