@@ -95,8 +95,10 @@ class CMO(mesa.Agent):
     def plan_hours(self, month: int, domain_counts: np.ndarray) -> None:
         """Turn this month's affordable staff time into service hours per line.
 
-        Staff cost and activity cost are paid from the CMO's account; if it cannot pay for
-        all its staff, the hours shrink in proportion (money is binding). A fixed
+        Staff cost and activity cost are paid from the CMO's account, at most its balance
+        divided by the months until the Region's next grant tranche (or until the end of
+        the run when none is due); if that does not pay for all its staff, the hours shrink
+        in proportion (money is binding). A fixed
         management overhead comes off first; the rest is scaled by skill, thematic
         breadth and, during a merger's transition, the merger loss.
         """
@@ -108,7 +110,10 @@ class CMO(mesa.Agent):
             hours - overhead
         )
         cost_cents = int(cost)
-        paid = self.account.spend(cost_cents)
+        # Budgeting: the CMO spreads its cash evenly until the Region's next grant tranche
+        # (the calendar is public), so money binds as a lower, steady level of activity.
+        months_left = self.model.region.months_to_next_grant(month)
+        paid = self.account.spend(min(cost_cents, self.account.balance // months_left))
         affordable = 1.0 if cost_cents == 0 else paid / cost_cents
         hours *= affordable
         overhead *= affordable

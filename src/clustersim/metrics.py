@@ -58,8 +58,9 @@ KPIS: tuple[KPI, ...] = (
     KPI(
         "cross_cluster_share",
         "share",
-        MAXIMIZE,
-        "share of window firm-firm ties whose firms' domains lie in different clusters of the configuration in force",
+        INFO,
+        "share of window firm-firm ties whose firms' domains lie in different clusters of the configuration in force"
+        " (partition-dependent: compare configurations with cross_domain_share)",
     ),
     KPI(
         "modularity_clusters",

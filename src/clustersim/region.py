@@ -33,6 +33,7 @@ class Region(mesa.Agent):
         self.plenaries_held = 0
         self.plenary_pending = False
         self.skipped: list[str] = []
+        self.tranche_months: list[int] = []
         # Configurations first: a grant paid in the month a configuration starts goes to
         # the CMOs of that configuration (dated events of a month run in this order).
         self._schedule_configurations(model)
@@ -67,6 +68,7 @@ class Region(mesa.Agent):
             parts = split_evenly(eur_to_cents(prog.cmo_grant_eur), [1] * len(tranches)) if tranches else []
             for m, cents in zip(tranches, parts, strict=True):
                 if m in in_window:
+                    self.tranche_months.append(m)
                     self.account.allocate(cents)
                     model.schedule_month(m, self.disburse_cmo_grant, prog_name, cents)
                 else:
@@ -87,6 +89,11 @@ class Region(mesa.Agent):
                 self.calls.append(call)
                 model.schedule_month(o, self.open_call, call)
                 model.schedule_month(c, self.close_call, call)
+
+    def months_to_next_grant(self, month: int) -> int:
+        """Months from ``month`` (counted) to the next CMO grant tranche, or to the run's end."""
+        later = [m for m in self.tranche_months if m > month]
+        return (min(later) if later else self.model.n_months) - month
 
     # ---------------------------------------------------------------- dated events
     def disburse_cmo_grant(self, programme: str, cents: int) -> None:
