@@ -77,6 +77,18 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
 def _hydra_entry(cfg: DictConfig) -> None:
+    from pathlib import Path
+
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hc = HydraConfig.get()
+    if hc.mode == RunMode.MULTIRUN:
+        from clustersim.sweep import run_job
+
+        status = run_job(cfg, Path(hc.sweep.dir), list(hc.overrides.task))
+        logger.info("%s: %s", status["status"], status["run"])
+        return
     status = run(cfg)
     if status:
         sys.exit(status)

@@ -297,6 +297,23 @@ class BehaviourConfig:
     dynamics: DynamicsParams = field(default_factory=DynamicsParams)
 
 
+# ---------------------------------------------------------------------- comparison
+@dataclass
+class ComparisonConfig:
+    """How a sweep's runs are compared (used by the merge and the report)."""
+
+    name: str = "single_run"
+    title: str = ""
+    arm: str = "clusters"
+    baseline: str = "twelve"
+    treatment: str = "reform"
+    pairing: str = "common"
+    by: list[str] = field(default_factory=list)
+
+
+PAIRINGS: tuple[str, ...] = ("common", "independent")
+
+
 # ---------------------------------------------------------------------------- root
 @dataclass
 class Config:
@@ -315,6 +332,7 @@ class Config:
     funding: FundingConfig = field(default_factory=FundingConfig)
     staffing: StaffingConfig = field(default_factory=StaffingConfig)
     behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)
+    comparison: ComparisonConfig = field(default_factory=ComparisonConfig)
 
 
 def register_configs() -> None:
@@ -693,6 +711,12 @@ def validate(cfg: Config) -> Config:
     _validate_funding(cfg.funding)
     _validate_staffing(cfg.staffing)
     _validate_behaviour(cfg.behaviour)
+    comp = cfg.comparison
+    _check(comp.arm == "clusters", "comparison.arm", comp.arm, "'clusters' (the arms are cluster configurations)")
+    _check(comp.pairing in PAIRINGS, "comparison.pairing", comp.pairing, f"one of {list(PAIRINGS)}")
+    for i, col in enumerate(comp.by):
+        allowed = ("funding", "staffing", "population", "behaviour")
+        _check(col in allowed, f"comparison.by[{i}]", col, f"one of {list(allowed)}")
     return cfg
 
 

@@ -27,13 +27,24 @@ logger = logging.getLogger(__name__)
 DATED_EVENT_OFFSET = 0.5  # dated events of month m run at time m + 0.5, before step m (time m + 1)
 
 
-def seed_sequence(root_seed: int, replication: int) -> np.random.SeedSequence:
+def seed_sequence(root_seed: int, replication: int, stream: int | None = None) -> np.random.SeedSequence:
     """Child ``replication`` of the root ``SeedSequence(root_seed)``.
 
     Equal to ``SeedSequence(root_seed).spawn(replication + 1)[replication]``, without
     spawning the children before it: every replication has its own independent stream.
+    With ``stream``, the grandchild ``stream`` of that child (independent arms).
     """
-    return np.random.SeedSequence(root_seed, spawn_key=(replication,))
+    key = (replication,) if stream is None else (replication, stream)
+    return np.random.SeedSequence(root_seed, spawn_key=key)
+
+
+def arm_stream(cfg: Config) -> int | None:
+    """None for common random numbers; a stable per-arm number for independent arms."""
+    if cfg.comparison.pairing != "independent":
+        return None
+    import zlib
+
+    return zlib.crc32(cfg.clusters.name.encode())
 
 
 class ClusterModel(mesa.Model):
@@ -50,7 +61,7 @@ class ClusterModel(mesa.Model):
         """Build the population, the actors and the Region's calendar."""
         cfg = to_config(cfg)
         if rng is None:
-            rng = np.random.default_rng(seed_sequence(cfg.seed, cfg.replication))
+            rng = np.random.default_rng(seed_sequence(cfg.seed, cfg.replication, arm_stream(cfg)))
         super().__init__(rng=rng)
         self.cfg = cfg
         self.start_index = month_index(cfg.start)

@@ -61,6 +61,7 @@ def run_job(cfg: Any, sweep_dir: Path, overrides: list[str]) -> dict[str, Any]:
         status.update(run=name, status="failed", error=str(err))
         write_json_atomic(sweep_dir / "jobs" / f"{name}.json", status)
         return status
+    config.output_dir = str(sweep_dir / "runs")  # a sweep's runs live in the sweep folder
     name = run_name(config)
     status["run"] = name
     try:
@@ -142,3 +143,41 @@ def experiment_spec(sweep_dir: Path) -> dict[str, Any]:
     """The experiment's comparison spec saved beside the sweep (``experiment.yaml``)."""
     path = Path(sweep_dir) / "experiment.yaml"
     return yaml.safe_load(path.read_text()) if path.is_file() else {}
+
+
+try:  # Hydra is a dependency; the callback only matters inside a Hydra multirun
+    from hydra.experimental.callback import Callback
+except ImportError:  # pragma: no cover
+    Callback = object  # type: ignore[misc,assignment]
+
+
+class SweepCallback(Callback):
+    """Hydra callback: record the comparison spec, then merge and report at the end.
+
+    ``on_multirun_start`` and ``on_multirun_end`` run in the launching process, whatever
+    the launcher (basic, joblib, Ray, submitit), so the merge sees every job's record.
+    """
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        """Write ``experiment.yaml`` (the comparison spec) into the sweep folder."""
+        from omegaconf import OmegaConf
+
+        sweep_dir = Path(config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        spec = OmegaConf.to_container(config.comparison, resolve=True)
+        tmp = sweep_dir / f".experiment.yaml.tmp-{os.getpid()}"
+        tmp.write_text(yaml.safe_dump(spec, sort_keys=False))
+        os.replace(tmp, sweep_dir / "experiment.yaml")
+
+    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        """Merge the sweep's runs, build the report, print the table; exit 1 if a run failed."""
+        import sys
+
+        from clustersim.report import build_report
+
+        sweep_dir = Path(config.hydra.sweep.dir)
+        out = build_report(sweep_dir, merge=True)
+        print(out["text"])
+        print(f"\nreport: {sweep_dir / 'report.html'}")
+        if len(out["failed"]):
+            sys.exit(1)

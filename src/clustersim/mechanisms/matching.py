@@ -152,15 +152,15 @@ def introduce_research_organisation(model: ClusterModel, i: int, c: int, origin:
 
 
 def plenary_introductions(model: ClusterModel) -> int:
-    """At a plenary meeting each CMO introduces members to other clusters' members."""
+    """At a plenary meeting each staffed CMO introduces members to other clusters' members."""
     per_cmo = model.cfg.behaviour.ties.plenary_introductions_per_cmo
     rng = model.rng
     formed = 0
-    for c, _cmo in enumerate(model.cmos):
+    for c, cmo in enumerate(model.cmos):
         members = model.members_by_cluster[c]
         others = model.members[model.firms.member_of[model.members] != c]
-        if members.size == 0 or others.size == 0:
-            continue
+        if members.size == 0 or others.size == 0 or cmo.staff_fte <= 0:
+            continue  # a CMO with no staff brings no member to the plenary
         for _ in range(per_cmo):
             i = int(members[rng.integers(0, members.size)])
             model.mark_nonfinancial(i)

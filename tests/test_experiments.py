@@ -1,0 +1,159 @@
+"""Experiments: Hydra sweeps end to end, merge, report, resume after a kill, failed runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from clustersim.analysis import independent_effects, paired_effects, verdict, wide_summary
+from clustersim.config import load_config
+from clustersim.runner import simulate
+from conftest import small_config
+
+# a short window that still contains the reform (2016-09) and the 2017-2018 calls
+FAST = ["population=small", "start=2015-06", "end=2018-06", "report_start=2016-09"]
+CLUSTERSIM = str(Path(sys.executable).parent / "clustersim")
+
+
+def sweep(tmp_path: Path, *args: str, wait: bool = True) -> subprocess.CompletedProcess[str] | subprocess.Popen[str]:
+    cmd = [CLUSTERSIM, "-m", *args, *FAST, f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    if not wait:
+        return subprocess.Popen(
+            cmd, cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize(
+    "name", ["twelve_vs_seven", "twelve_vs_seven_independent", "budget_staffing_grid", "reform_timeline"]
+)
+def test_every_experiment_composes(name: str) -> None:
+    cfg = load_config([f"experiment={name}"])
+    assert cfg.comparison.name == name
+    assert cfg.seed > 0  # pinned
+
+
+def test_headline_sweep_merges_and_reports(tmp_path: Path) -> None:
+    proc = sweep(tmp_path, "experiment=twelve_vs_seven", "replication=range(0,3)", "hydra/launcher=basic")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = tmp_path / "sweep"
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert len(runs) == 6 and (runs["status"] == "complete").all()
+    assert sorted(runs["clusters"].unique()) == ["reform", "twelve"]
+    summary = pd.read_parquet(out / "summary.parquet")
+    assert {"run", "clusters", "seed", "replication", "kpi", "value"} <= set(summary.columns)
+    effects = pd.read_csv(out / "effects.csv")
+    assert (effects["n_pairs"] == 3).all()
+    for f in ("report.html", "report.md", "figures/series.png", "figures/forest.png"):
+        assert (out / f).stat().st_size > 1000, f
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and "ERDF common indicators" in html
+    assert "difference [95% CI]" in proc.stdout and "verdict" in proc.stdout
+    # clustersim-report rebuilds the same table from saved results only
+    again = subprocess.run(
+        [str(Path(sys.executable).parent / "clustersim-report"), str(out)], capture_output=True, text=True, timeout=300
+    )
+    assert again.returncode == 0, again.stderr
+    assert pd.read_csv(out / "effects.csv").equals(effects)
+
+
+def test_same_sweep_same_results_under_basic_and_joblib(tmp_path: Path) -> None:
+    tables = {}
+    for launcher in ("basic", "joblib"):
+        d = tmp_path / launcher
+        d.mkdir()
+        proc = sweep(d, "experiment=twelve_vs_seven", "replication=range(0,2)", f"hydra/launcher={launcher}")
+        assert proc.returncode == 0, proc.stdout
+        s = pd.read_parquet(d / "sweep" / "summary.parquet")
+        tables[launcher] = s.sort_values(["run", "kpi", "cluster"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(tables["basic"], tables["joblib"])
+
+
+def test_killed_sweep_resumes_without_duplicates(tmp_path: Path) -> None:
+    args = ("experiment=twelve_vs_seven", "replication=range(0,5)", "hydra/launcher=basic")
+    proc = sweep(tmp_path, *args, wait=False)
+    jobs = tmp_path / "sweep" / "jobs"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(jobs.glob("*.json"))) < 3:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # kill the sweep wherever it is
+    proc.wait()
+    done_before = {p.stem: p.stat().st_mtime_ns for p in jobs.glob("*.json")}
+    assert 3 <= len(done_before) < 10
+    again = sweep(tmp_path, *args)
+    assert again.returncode == 0, again.stdout
+    runs_dir = tmp_path / "sweep" / "runs"
+    folders = [p.name for p in runs_dir.iterdir() if not p.name.startswith(".")]
+    assert len(folders) == 10 and len(set(folders)) == 10
+    assert not list(runs_dir.glob(".*.tmp-*"))  # a half-written folder is never counted
+    statuses = {p.stem: json.loads(p.read_text()) for p in jobs.glob("*.json")}
+    assert all(s["status"] == "complete" for s in statuses.values())
+    for name in done_before:  # what was complete was not run again
+        assert statuses[name]["reused"] is True
+    runs = pd.read_parquet(tmp_path / "sweep" / "runs.parquet")
+    assert len(runs) == 10 and runs["run"].is_unique
+
+
+def test_failed_run_is_recorded_and_the_others_finish(tmp_path: Path) -> None:
+    proc = sweep(
+        tmp_path, "experiment=twelve_vs_seven", "replication=0", "staffing.run_fte=21,-1", "hydra/launcher=basic"
+    )
+    assert proc.returncode == 1  # the sweep says something failed
+    runs = pd.read_parquet(tmp_path / "sweep" / "runs.parquet")
+    failed = runs[runs["status"] == "failed"]
+    assert len(failed) == 2 and failed["error"].str.contains("staffing.run_fte").all()
+    assert (runs["status"] == "complete").sum() == 2
+    report = (tmp_path / "sweep" / "report.md").read_text()
+    assert "Failed runs" in report and "staffing.run_fte" in report
+
+
+def test_pairing_narrows_the_confidence_interval() -> None:
+    """Common random numbers: same number of runs, a narrower CI of the headline effect."""
+    frames = []
+    for pairing in ("common", "independent"):
+        for arm in ("twelve", "reform"):
+            for r in range(6):
+                cfg = small_config(f"clusters={arm}", f"replication={r}", f"comparison.pairing={pairing}", *FAST[1:])
+                s = simulate(cfg)["summary"]
+                frames.append(s.assign(clusters=arm, replication=r, seed=cfg.seed, pairing=pairing))
+    df = pd.concat(frames)
+    ids = ["clusters", "replication", "seed"]
+    paired = paired_effects(
+        wide_summary(df[df["pairing"] == "common"], ids), "clusters", "twelve", "reform", ["seed", "replication"]
+    )
+    indep = independent_effects(wide_summary(df[df["pairing"] == "independent"], ids), "clusters", "twelve", "reform")
+    width = {
+        name: e.set_index("kpi").loc["members", "ci_high"] - e.set_index("kpi").loc["members", "ci_low"]
+        for name, e in (("paired", paired), ("independent", indep))
+    }
+    assert width["paired"] < width["independent"]
+
+
+def test_verdict_reads_direction() -> None:
+    assert verdict("max", 1.0, 2.0) == "better"
+    assert verdict("max", -2.0, -1.0) == "worse"
+    assert verdict("min", -2.0, -1.0) == "better"
+    assert verdict("min", -1.0, 2.0) == "no clear difference"
+    assert verdict("info", 1.0, 2.0) == "n/a"
+
+
+def test_paired_effects_on_known_numbers() -> None:
+    wide = pd.DataFrame(
+        {
+            "clusters": ["twelve"] * 4 + ["reform"] * 4,
+            "replication": [0, 1, 2, 3] * 2,
+            "members": [10.0, 12.0, 14.0, 16.0, 11.0, 13.0, 15.0, 17.0],
+        }
+    )
+    e = paired_effects(wide, "clusters", "twelve", "reform", ["replication"], kpis=["members"]).iloc[0]
+    assert e["difference"] == pytest.approx(1.0)
+    assert e["ci_low"] == pytest.approx(1.0) and e["ci_high"] == pytest.approx(1.0)  # no spread in differences
+    assert e["verdict"] == "better" and e["n_pairs"] == 4
