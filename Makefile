@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 
-.PHONY: setup run test test-fast lint format bench clean
+.PHONY: setup run run-one test test-fast lint format bench clean
 
 setup: $(STAMP)
 
@@ -17,10 +17,13 @@ $(STAMP): pyproject.toml requirements.lock
 	@if [ -z "$(PYTHON)" ]; then echo "clustersim needs Python >= 3.12 (none found on PATH)" >&2; exit 1; fi
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,dist,slurm]"
 	@touch $(STAMP)
 
-run: setup  ## the default scenario: Piedmont 2009-2020, 12 clusters, EUR 5M, 6/21 staff
+run: setup  ## the headline comparison: 30 pairs of 12 vs 7 clusters (EUR 5M, 6/21 staff)
+	$(BIN)/clustersim experiment=twelve_vs_seven
+
+run-one: setup  ## one run of the default scenario: Piedmont 2009-2020, 12 clusters
 	$(BIN)/clustersim
 
 test: setup lint  ## lint, format check, and the whole test suite

@@ -65,16 +65,57 @@ def test_headline_sweep_merges_and_reports(tmp_path: Path) -> None:
     assert pd.read_csv(out / "effects.csv").equals(effects)
 
 
-def test_same_sweep_same_results_under_basic_and_joblib(tmp_path: Path) -> None:
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def ray_head():
+    """A real local Ray instance on 127.0.0.1, started for the test and stopped after."""
+    import shutil
+    import tempfile
+
+    ray = str(Path(sys.executable).parent / "ray")
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    port = free_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    start = [ray, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2"]
+    start += ["--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"]
+    subprocess.run(start, check=True, capture_output=True, timeout=180, env=env)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120, env=env)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_same_sweep_same_results_on_every_launcher(tmp_path: Path, ray_head: str) -> None:
+    """basic, joblib, a real Ray instance and submitit's local executor: identical results."""
+    launchers = {
+        "basic": ["hydra/launcher=basic"],
+        "joblib": ["hydra/launcher=joblib_progress"],
+        "ray": [
+            "hydra/launcher=ray",
+            f"hydra.launcher.ray.init.address={ray_head}",
+            "+hydra.launcher.ray.init.object_store_memory=null",
+        ],
+        "submitit_local": ["hydra/launcher=submitit_local"],
+    }
     tables = {}
-    for launcher in ("basic", "joblib"):
-        d = tmp_path / launcher
+    for name, args in launchers.items():
+        d = tmp_path / name
         d.mkdir()
-        proc = sweep(d, "experiment=twelve_vs_seven", "replication=range(0,2)", f"hydra/launcher={launcher}")
+        proc = sweep(d, "experiment=twelve_vs_seven", "replication=range(0,2)", *args)
         assert proc.returncode == 0, proc.stdout
         s = pd.read_parquet(d / "sweep" / "summary.parquet")
-        tables[launcher] = s.sort_values(["run", "kpi", "cluster"]).reset_index(drop=True)
-    pd.testing.assert_frame_equal(tables["basic"], tables["joblib"])
+        tables[name] = s.sort_values(["run", "kpi", "cluster"]).reset_index(drop=True)
+        assert len(tables[name]["run"].unique()) == 4
+    for name in ("joblib", "ray", "submitit_local"):
+        pd.testing.assert_frame_equal(tables["basic"], tables[name], obj=name)
 
 
 def test_killed_sweep_resumes_without_duplicates(tmp_path: Path) -> None:

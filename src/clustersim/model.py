@@ -17,7 +17,7 @@ from clustersim.config import SIZE_CLASSES, Config, month_index, to_config
 from clustersim.mechanisms import calls, dynamics, international, matching, membership, training
 from clustersim.mechanisms.membership import unique_ints
 from clustersim.metrics import MonthlyRecorder
-from clustersim.money import Account
+from clustersim.money import Account, eur_to_cents
 from clustersim.network import TieLedger
 from clustersim.population import NO_CLUSTER, build_population
 from clustersim.region import Region
@@ -87,7 +87,7 @@ class ClusterModel(mesa.Model):
         self.benefit = np.zeros(self.firms.n, dtype=np.float32)
         self.fee_eur_per_year = np.array([region.member_fee_eur_per_year[s] for s in SIZE_CLASSES])
         self.fee_cents_per_month = np.array(
-            [round(region.member_fee_eur_per_year[s] * 100 / 12) for s in SIZE_CLASSES], dtype=np.int64
+            [eur_to_cents(region.member_fee_eur_per_year[s] / 12) for s in SIZE_CLASSES], dtype=np.int64
         )
         self.staff_cost_cents_per_hour = region.staff_cost_eur_per_fte_month * 100.0 / region.hours_per_fte_month
         self.activity_cost_cents_per_hour = region.activity_cost_eur_per_service_hour * 100.0

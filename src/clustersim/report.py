@@ -70,6 +70,13 @@ def fmt_diff(row: pd.Series) -> str:
     return f"{f(row['difference'])}{suffix} [{f(row['ci_low'])}, {f(row['ci_high'])}]"
 
 
+def fmt_p(p: float) -> str:
+    """A p-value: three decimals, or '<0.001'."""
+    if not math.isfinite(p):
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def comparison_table(effects: pd.DataFrame, baseline: str, treatment: str) -> pd.DataFrame:
     """The effects as a readable table (strings)."""
     out = pd.DataFrame(
@@ -82,7 +89,7 @@ def comparison_table(effects: pd.DataFrame, baseline: str, treatment: str) -> pd
                 fmt(v, u) for v, u in zip(effects[treatment], effects["unit"], strict=True)
             ],
             "difference [95% CI]": [fmt_diff(r) for _, r in effects.iterrows()],
-            "p": [("n/a" if not math.isfinite(p) else f"{p:.3f}") for p in effects["p_value"]],
+            "p": [fmt_p(p) for p in effects["p_value"]],
             "verdict": effects["verdict"],
         }
     )

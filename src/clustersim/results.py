@@ -27,6 +27,14 @@ from omegaconf import OmegaConf
 from clustersim import __version__
 from clustersim.config import Config
 
+
+def seed_sequence_of(cfg: Config):
+    """The SeedSequence the model of ``cfg`` is seeded from."""
+    from clustersim.model import arm_stream, seed_sequence
+
+    return seed_sequence(cfg.seed, cfg.replication, arm_stream(cfg))
+
+
 FORMAT_VERSION = 1
 TABLES = ("monthly", "summary", "accounts", "projects", "ties")
 # Keys that change where or how a run is shown, not what it computes.
@@ -86,7 +94,7 @@ def metadata(cfg: Config, wall_seconds: float) -> dict[str, Any]:
         "config_hash": config_hash(cfg),
         "seed": cfg.seed,
         "replication": cfg.replication,
-        "seed_sequence": {"entropy": cfg.seed, "spawn_key": [cfg.replication]},
+        "seed_sequence": {"entropy": cfg.seed, "spawn_key": list(seed_sequence_of(cfg).spawn_key)},
         "scenario": {
             "clusters": cfg.clusters.name,
             "funding": cfg.funding.name,

@@ -305,7 +305,8 @@ def finish_project(model: ClusterModel, prop: Proposal) -> None:
     team = np.asarray(prop.partners)
     gain = p.knowledge_gain * firms.absorptive[team] * (1.0 - firms.knowledge[team])
     firms.knowledge[team] += gain.astype(np.float32)
-    firms.innovation_boost_until[team] = model.month + p.innovation_boost_months
+    # the boost covers this month and the next innovation_boost_months - 1
+    firms.innovation_boost_until[team] = model.month + p.innovation_boost_months - 1
     for a in range(len(prop.partners)):
         for b in range(a + 1, len(prop.partners)):
             model.ledger.remember(model.month, prop.partners[a], prop.partners[b], 1.0)

@@ -159,8 +159,8 @@ def plenary_introductions(model: ClusterModel) -> int:
     for c, cmo in enumerate(model.cmos):
         members = model.members_by_cluster[c]
         others = model.members[model.firms.member_of[model.members] != c]
-        if members.size == 0 or others.size == 0 or cmo.staff_fte <= 0:
-            continue  # a CMO with no staff brings no member to the plenary
+        if members.size == 0 or others.size == 0 or cmo.hours_available <= 0:
+            continue  # a CMO with no staff hours (no staff, or no money) brings nobody
         for _ in range(per_cmo):
             i = int(members[rng.integers(0, members.size)])
             model.mark_nonfinancial(i)
