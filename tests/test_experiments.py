@@ -198,3 +198,22 @@ def test_paired_effects_on_known_numbers() -> None:
     assert e["difference"] == pytest.approx(1.0)
     assert e["ci_low"] == pytest.approx(1.0) and e["ci_high"] == pytest.approx(1.0)  # no spread in differences
     assert e["verdict"] == "better" and e["n_pairs"] == 4
+
+
+def test_budget_staffing_grid_reports_every_cell_and_heatmaps(tmp_path: Path) -> None:
+    proc = sweep(
+        tmp_path,
+        "experiment=budget_staffing_grid",
+        "replication=range(0,2)",
+        "funding=erdf_half,erdf_5m",
+        "staffing=lean,setup6_run21",
+        "hydra/launcher=basic",
+    )
+    assert proc.returncode == 0, proc.stdout
+    out = tmp_path / "sweep"
+    effects = pd.read_csv(out / "effects.csv")
+    cells = effects[["funding", "staffing"]].drop_duplicates()
+    assert len(cells) == 4 and (effects["n_pairs"] == 2).all()
+    assert "funding=erdf_5m / staffing=setup6_run21" in (out / "report.md").read_text()
+    for kpi in ("ties_firm_firm", "members"):
+        assert (out / "figures" / f"heatmap_{kpi}.png").stat().st_size > 1000

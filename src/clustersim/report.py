@@ -41,6 +41,11 @@ HEADLINE = (
 )
 ERDF = ("CO01", "CO02", "CO04", "CO26", "CO27_eur", "CO28", "CO29")
 SERIES = ("members", "ties_brokered", "projects_funded", "cmo_hours_service")
+ORDER = {
+    "funding": ["poles_2007_2013", "erdf_half", "erdf_5m", "erdf_double"],
+    "staffing": ["lean", "setup6_run21", "expanded"],
+}
+HEADLINE_CELL = {"funding": "erdf_5m", "staffing": "setup6_run21"}
 ARM_TITLES = {"twelve": "12 clusters", "seven": "7 clusters", "reform": "12 -> 7 (2016 reform)"}
 
 
@@ -175,6 +180,12 @@ def plot_heatmap(grid: pd.DataFrame, kpi: str, path: Path) -> None:
     """Headline effect of one KPI over funding (columns) x staffing (rows)."""
     plt = _plt()
     t = grid[grid["kpi"] == kpi].pivot_table(index="staffing", columns="funding", values="difference")
+
+    def ordered(values: pd.Index, key: str) -> list[str]:
+        known = [v for v in ORDER[key] if v in values]
+        return known + sorted(v for v in values if v not in known)
+
+    t = t.reindex(index=ordered(t.index, "staffing"), columns=ordered(t.columns, "funding"))
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     im = ax.imshow(t.to_numpy(), cmap="RdBu", aspect="auto")
     lim = np.nanmax(np.abs(t.to_numpy())) if t.size else 1.0
@@ -184,7 +195,7 @@ def plot_heatmap(grid: pd.DataFrame, kpi: str, path: Path) -> None:
     for i in range(t.shape[0]):
         for j in range(t.shape[1]):
             ax.text(j, i, fmt(float(t.iat[i, j])), ha="center", va="center", fontsize=8)
-    ax.set_title(f"effect on {kpi.replace('_', ' ')}", fontsize=10)
+    ax.set_title(f"{kpi.replace('_', ' ')}: treatment minus baseline (mean of pairs)", fontsize=10)
     fig.colorbar(im, ax=ax, shrink=0.8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -220,20 +231,28 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
             eff = independent_effects(sub, arm, baseline, treatment)
         else:
             eff = paired_effects(sub, arm, baseline, treatment, pair_on)
-        for col, val in zip(by, key if isinstance(key, tuple) else (key,), strict=False):
-            eff.insert(0, col, val)
+        for i, (col, val) in enumerate(zip(by, key if isinstance(key, tuple) else (key,), strict=False)):
+            eff.insert(i, col, val)
         all_effects.append(eff)
     effects = pd.concat(all_effects, ignore_index=True)
     effects.to_csv(sweep_dir / "effects.csv", index=False)
     out["effects"] = effects
 
-    # the headline table: the first group (or the whole sweep)
-    head = all_effects[0]
+    # the headline table: the practice's cell (EUR 5M, 6/21 staff) if swept, else the first
+    head_index = 0
+    for i, (key, _) in enumerate(groups):
+        cell = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=False))
+        if by and all(cell.get(k, v) == v for k, v in HEADLINE_CELL.items()):
+            head_index = i
+    head = all_effects[head_index]
     table = comparison_table(head[head["kpi"].isin(HEADLINE)], baseline, treatment)
     erdf = comparison_table(head[head["kpi"].isin(ERDF)], baseline, treatment)
     out["table"] = table
     monthly = data["monthly"]
     if not monthly.empty:
+        head_key = groups[head_index][0]
+        for col, val in zip(by, head_key if isinstance(head_key, tuple) else (head_key,), strict=False):
+            monthly = monthly[monthly[col] == val]
         plot_series(monthly, arm, [baseline, treatment], figures / "series.png")
     plot_forest(head[head["kpi"].isin(HEADLINE + ERDF)], baseline, figures / "forest.png")
     heatmaps = []
@@ -244,7 +263,9 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
             heatmaps.append(p)
     n_pairs = int(head["n_pairs"].max()) if len(head) else 0
     title = spec.get("title", f"{ARM_TITLES.get(treatment, treatment)} vs {ARM_TITLES.get(baseline, baseline)}")
-    scope = " / ".join(f"{c}={v}" for c, v in zip(by, groups[0][0] if by else (), strict=False))
+    head_key = groups[head_index][0] if by else ()
+    head_key = head_key if isinstance(head_key, tuple) else (head_key,)
+    scope = " / ".join(f"{c}={v}" for c, v in zip(by, head_key, strict=False))
     paired = pairing != "independent"
     design = "common random numbers: one history to the reform, then both arms" if paired else "independent seeds"
     test = "Wilcoxon signed-rank" if paired else "Mann-Whitney"
