@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from clustersim.analysis import independent_effects, paired_effects, wide_summary
+from clustersim.metrics import KPI_BY_NAME
 from clustersim.sweep import experiment_spec, merge_sweep, read_sweep
 
 logger = logging.getLogger(__name__)
@@ -283,7 +284,9 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
         md += [f"![{p.stem}](figures/{p.name})", ""]
     if len(failed):
         md += ["## Failed runs", "", markdown_table(failed[["run", "error"]].astype(str)), ""]
-    md += ["Definitions of every KPI: docs/ODD.md, section 7.3."]
+    md += ["## What the KPIs measure", ""]
+    md += [f"- **{k}**: {KPI_BY_NAME[k].definition} ({KPI_BY_NAME[k].unit})" for k in HEADLINE + ERDF]
+    md += ["", "Full definitions: docs/ODD.md, section 7.3."]
     _write_text(sweep_dir / "report.md", "\n".join(md) + "\n")
     _write_text(sweep_dir / "report.html", _html(title, intro, table, erdf, figures, heatmaps, failed))
     out["text"] = f"{title}\n{intro}\n\n" + text_table(table)
@@ -337,7 +340,12 @@ def _html(title, intro, table, erdf, figures, heatmaps, failed) -> str:
     parts += [_img(p) for p in heatmaps]
     if len(failed):
         parts += ["<h2>Failed runs</h2>", tbl(failed[["run", "error"]].astype(str))]
-    parts.append("<p>Definitions of every KPI: docs/ODD.md, section 7.3.</p></body></html>")
+    parts.append("<h2>What the KPIs measure</h2><ul>")
+    parts += [
+        f"<li><b>{html.escape(k)}</b>: {html.escape(kpi.definition)} ({html.escape(kpi.unit)})</li>"
+        for k, kpi in ((k, KPI_BY_NAME[k]) for k in HEADLINE + ERDF)
+    ]
+    parts.append("</ul><p>Full definitions: docs/ODD.md, section 7.3.</p></body></html>")
     return "\n".join(parts)
 
 
