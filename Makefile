@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 
-.PHONY: setup run run-one test test-fast lint format bench clean
+.PHONY: setup run run-one calibrate test test-fast lint format bench clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,9 @@ lint: setup
 format: setup
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
+
+calibrate: setup  ## simulated method of moments against the Piedmont targets (~15 min)
+	$(BIN)/clustersim-calibrate
 
 bench: setup  ## speed and memory at 1k..428k firms (several minutes)
 	$(BIN)/python benchmarks/bench_scaling.py

@@ -1,0 +1,323 @@
+"""Calibration by the simulated method of moments (clustersim.calibration)."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from clustersim import calibration as cal
+from clustersim.calibration import (
+    CalibrationSpec,
+    Method,
+    Parameter,
+    Scenario,
+    Target,
+    calibrate,
+    calibration_table_markdown,
+    latin_hypercube,
+    load_spec,
+    objective,
+    simulated_moments,
+    spec_from_dict,
+    write_calibrated_config,
+    write_results,
+)
+from clustersim.config import config_dir, register_configs, to_config
+
+# ------------------------------------------------------------------ a synthetic model
+# Three parameters (one on a log scale) and three moments, a known invertible function of
+# them; the targets are the moments at TRUE, so the objective's minimum (0) is at TRUE.
+TRUE = {"a": 4.0, "b": 0.2, "c": 0.5}
+PARAMS = (Parameter("a", 0.0, 10.0), Parameter("b", 0.01, 1.0, "log"), Parameter("c", -2.0, 2.0))
+
+
+def synthetic_moments(params, spec, replication, root_seed):
+    a, b, c = params["a"], params["b"], params["c"]
+    # a common-random-numbers "noise": it depends on the replication only, never on params
+    noise = np.random.default_rng([root_seed, replication]).normal(0.0, 0.5)
+    return {"m1": 100 + 20 * a + noise, "m2": 200 * b + a, "m3": 30 + 10 * c + b - noise}
+
+
+def synthetic_targets() -> dict[str, Target]:
+    m = {"m1": 100 + 20 * TRUE["a"], "m2": 200 * TRUE["b"] + TRUE["a"], "m3": 30 + 10 * TRUE["c"] + TRUE["b"]}
+    return {k: Target(k, "synthetic", k, v, weight=1.0, tolerance=0.1) for k, v in m.items()}
+
+
+def synthetic_spec(**method) -> CalibrationSpec:
+    return CalibrationSpec(
+        name="synthetic",
+        targets=synthetic_targets(),
+        parameters=PARAMS,
+        scenarios={"synthetic": Scenario("synthetic", ())},
+        method=Method(**{"seed": 7, "n_lhs": 16, "replications": 2, "n_local": 150, "final_replications": 5, **method}),
+        reduced=Method(seed=7, n_lhs=4, replications=1, n_local=10, final_replications=2),
+    )
+
+
+# ------------------------------------------------------------------------ objective
+def test_objective_is_zero_at_the_targets_and_grows_with_the_error():
+    spec = load_spec()
+    targets = spec.targets
+    at_targets = {k: t.value for k, t in targets.items()}
+    assert objective(at_targets, targets) == 0.0
+    previous = 0.0
+    for rel in (0.01, 0.05, 0.1, 0.3, 1.0):
+        for sign in (1, -1):
+            moments = {k: t.value * (1 + sign * rel) for k, t in targets.items()}
+            value = objective(moments, targets)
+            # every objective term is weight * (rel / tolerance)^2
+            expected = sum(t.weight * (rel / t.tolerance) ** 2 for t in spec.objective_targets().values())
+            assert value == pytest.approx(expected)
+        assert value > previous
+        previous = value
+    # one target off by its own tolerance costs exactly its weight
+    name, t = "members_2013_06", targets["members_2013_06"]
+    moments = dict(at_targets, **{name: t.value * (1 + t.tolerance)})
+    assert objective(moments, targets) == pytest.approx(t.weight)
+
+
+def test_checks_do_not_enter_the_objective_and_missing_moments_are_infinite():
+    targets = load_spec().targets
+    at_targets = {k: t.value for k, t in targets.items()}
+    assert targets["cluster_meetings"].role == "check" and targets["plenary_meetings"].role == "check"
+    assert objective(dict(at_targets, cluster_meetings=12.0, plenary_meetings=0.0), targets) == 0.0
+    assert math.isinf(objective(dict(at_targets, training_agreements=float("nan")), targets))
+    assert math.isinf(objective({k: v for k, v in at_targets.items() if k != "members_2009_12"}, targets))
+
+
+# ---------------------------------------------------------------- known optimum found
+def test_calibrate_recovers_a_known_optimum():
+    spec = synthetic_spec()
+    calls = []
+
+    def counted(params, spec_, replication, root_seed):
+        calls.append(replication)
+        return synthetic_moments(params, spec_, replication, root_seed)
+
+    result = calibrate(spec, progress=False, moments_fn=counted)
+    # the noise is common to all parameter vectors and has mean ~0 over 2 replications:
+    # the optimum moves by at most a small fraction of each range
+    for p in PARAMS:
+        assert abs(p.to_unit(result.params[p.key]) - p.to_unit(TRUE[p.key])) < 0.03, (p.key, result.params)
+    assert result.objective < 0.01
+    # the hard budget: at most n_lhs + n_local evaluations, each of `replications` runs
+    m = spec.method
+    assert result.n_evaluations <= m.n_lhs + m.n_local == m.budget
+    assert len(result.history) == result.n_evaluations
+    assert len(calls) == result.n_evaluations * m.replications + m.final_replications
+    assert set(result.history["phase"]) == {"lhs", "local"}
+    assert (result.history["phase"].iloc[: m.n_lhs] == "lhs").all()
+    assert result.history["objective"].min() == pytest.approx(result.objective)
+    # the table: every target, the mean of the final replications with a CI around it
+    assert list(result.table["target"]) == ["m1", "m2", "m3"]
+    assert (result.table["ci95_low"] <= result.table["simulated_mean"]).all()
+    assert (result.table["simulated_mean"] <= result.table["ci95_high"]).all()
+    assert (result.table["relative_error"].abs() < 0.01).all()
+
+
+def test_the_budget_is_hard_and_common_random_numbers_hold():
+    spec = synthetic_spec(n_lhs=5, n_local=7, replications=3)
+    result = calibrate(spec, progress=False, moments_fn=synthetic_moments)
+    assert result.n_evaluations == 12  # Nelder-Mead would go on; the budget stops it
+    # CRN: the same draws for every parameter vector, so a parameter change is all that moves the moments
+    base = simulated_moments(TRUE, spec, 3, 0, moments_fn=synthetic_moments)
+    moved = simulated_moments(dict(TRUE, a=5.0), spec, 3, 0, moments_fn=synthetic_moments)
+    assert moved["m1"] - base["m1"] == pytest.approx(20.0)
+    assert moved["m3"] == pytest.approx(base["m3"])
+
+
+def test_reduced_method_is_used_when_asked():
+    result = calibrate(synthetic_spec(), reduced=True, progress=False, moments_fn=synthetic_moments)
+    assert result.reduced and result.spec.method == synthetic_spec().reduced
+    assert result.n_evaluations <= 4 + 10
+    assert (result.table["replications"] == 2).all()
+
+
+# ------------------------------------------------------------------------------ LHS
+def test_lhs_points_lie_within_the_ranges_and_are_reproducible():
+    spec = load_spec()
+    unit, points = latin_hypercube(spec, 24, seed=11)
+    assert unit.shape == (24, len(spec.parameters))
+    assert ((unit >= 0) & (unit <= 1)).all()
+    for point in points:
+        for p in spec.parameters:
+            assert p.low <= point[p.key] <= p.high
+    # a Latin hypercube: one point in each of the 24 strata of every dimension
+    for j in range(unit.shape[1]):
+        assert sorted(np.floor(unit[:, j] * 24).astype(int)) == list(range(24))
+    unit2, points2 = latin_hypercube(spec, 24, seed=11)
+    np.testing.assert_array_equal(unit, unit2)
+    assert points == points2
+    unit3, _ = latin_hypercube(spec, 24, seed=12)
+    assert not np.array_equal(unit, unit3)
+
+
+def test_unit_cube_mapping_round_trips_and_clips():
+    for p in (*PARAMS, Parameter("x", 0.001, 0.02, "log")):
+        for u in (0.0, 0.25, 0.5, 1.0):
+            assert p.to_unit(p.from_unit(u)) == pytest.approx(u)
+        assert p.from_unit(-0.5) == pytest.approx(p.low) and p.from_unit(1.5) == pytest.approx(p.high)
+    log = Parameter("x", 0.01, 1.0, "log")
+    assert log.from_unit(0.5) == pytest.approx(0.1)
+
+
+# ------------------------------------------------------------------- the Piedmont spec
+def test_piedmont_spec_is_complete_and_its_defaults_lie_in_the_ranges():
+    spec = load_spec()
+    assert set(spec.targets) == {
+        "members_2009_12",
+        "members_2010_12",
+        "members_2012_06",
+        "members_2013_06",
+        "training_agreements",
+        "research_collaborations",
+        "international_collaborations",
+        "cluster_meetings",
+        "plenary_meetings",
+    }
+    assert all(t.source for t in spec.targets.values())
+    assert {t.value for t in spec.targets.values() if t.date} == {650, 870, 1400, 1500}
+    assert spec.targets["training_agreements"].value == 45 and spec.targets["training_agreements"].note
+    assert spec.targets["international_collaborations"].value == 220
+    assert 6 <= len(spec.parameters) <= 8
+    assert spec.reduced.n_lhs + spec.reduced.n_local < spec.method.n_lhs + spec.method.n_local
+    # every key exists in the composed configuration, and its default lies in its range
+    for name in spec.scenarios:
+        cfg = cal.scenario_config(spec, name, {}, replication=0, root_seed=0)
+        for p in spec.parameters:
+            node = cfg
+            for part in p.key.split("."):
+                node = getattr(node, part)
+            assert p.low <= node <= p.high, (p.key, node)
+
+
+def test_runs_share_seeds_across_parameter_vectors():
+    spec = load_spec()
+    before = cal.scenario_config(spec, "poles_2009_2013", {}, 0, 0).behaviour.membership.beta0
+    _, (x, y) = latin_hypercube(spec, 2, seed=1)
+    for name in spec.scenarios:
+        a = cal.scenario_config(spec, name, x, replication=2, root_seed=5)
+        b = cal.scenario_config(spec, name, y, replication=2, root_seed=5)
+        assert (a.seed, a.replication) == (b.seed, b.replication) == (5, 2)
+        assert a.behaviour.membership.beta0 == pytest.approx(x["behaviour.membership.beta0"])
+        assert a.population.initial_awareness_share == pytest.approx(x["population.initial_awareness_share"])
+    # the cached base configuration is never modified
+    assert cal.scenario_config(spec, "poles_2009_2013", {}, 0, 0).behaviour.membership.beta0 == before
+
+
+def test_bad_specs_are_refused_naming_the_entry():
+    data = yaml.safe_load((Path(config_dir()) / cal.DEFAULT_SPEC).read_text())
+    bad_role = yaml.safe_load(yaml.safe_dump(data))
+    bad_role["targets"]["members_2009_12"]["role"] = "maybe"
+    with pytest.raises(ValueError, match=r"targets\.members_2009_12\.role"):
+        spec_from_dict(bad_role)
+    bad_range = yaml.safe_load(yaml.safe_dump(data))
+    bad_range["parameters"]["behaviour.membership.beta0"]["range"] = [0.0, -4.0]
+    with pytest.raises(ValueError, match=r"behaviour\.membership\.beta0\.range"):
+        spec_from_dict(bad_range)
+    bad_scenario = yaml.safe_load(yaml.safe_dump(data))
+    bad_scenario["targets"]["training_agreements"]["scenario"] = "nowhere"
+    with pytest.raises(ValueError, match="scenario"):
+        spec_from_dict(bad_scenario)
+    bad_method = yaml.safe_load(yaml.safe_dump(data))
+    bad_method["reduced"]["n_lhs"] = 0
+    with pytest.raises(ValueError, match=r"reduced\.n_lhs"):
+        spec_from_dict(bad_method)
+
+
+# ------------------------------------------------------- the real model, end to end
+@pytest.fixture(scope="module")
+def reduced_result():
+    t0 = time.perf_counter()
+    result = calibrate(load_spec(), reduced=True, progress=False)
+    return result, time.perf_counter() - t0
+
+
+def test_reduced_real_calibration_runs_end_to_end(reduced_result):
+    result, seconds = reduced_result
+    spec = result.spec
+    assert seconds < 60, f"the reduced calibration took {seconds:.1f} s"
+    assert math.isfinite(result.objective) and math.isfinite(result.final_objective)
+    assert result.n_evaluations <= spec.reduced.n_lhs + spec.reduced.n_local
+    assert set(result.table["target"]) == set(spec.targets)
+    assert result.table["simulated_mean"].notna().all()
+    assert (result.table["replications"] == spec.reduced.final_replications).all()
+    # the design facts are reproduced by construction
+    checks = result.table.set_index("target")
+    assert checks.loc["cluster_meetings", "simulated_mean"] == 7
+    assert checks.loc["plenary_meetings", "simulated_mean"] == 1
+    # membership grows over 2009-2013 and is of the right order
+    members = [checks.loc[k, "simulated_mean"] for k in ("members_2009_12", "members_2013_06")]
+    assert 100 < members[0] < members[1] < 10_000
+    for p in spec.parameters:
+        assert p.low <= result.params[p.key] <= p.high
+    md = calibration_table_markdown(result)
+    assert all(name in md for name in spec.targets) and all(p.key in md for p in spec.parameters)
+
+
+def test_calibrated_config_is_a_behaviour_option_hydra_composes(reduced_result, tmp_path):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    result, _ = reduced_result
+    conf = tmp_path / "conf"
+    shutil.copytree(config_dir(), conf)
+    population = write_calibrated_config(result, conf / "behaviour" / "calibrated.yaml")
+    assert population == result.population_params and "population.initial_awareness_share" in population
+    register_configs()
+    GlobalHydra.instance().clear()
+    overrides = ["behaviour=calibrated", *(f"{k}={v!r}" for k, v in population.items())]
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        cfg = to_config(compose(config_name="config", overrides=overrides))
+    GlobalHydra.instance().clear()
+    for key, value in result.params.items():
+        node = cfg
+        for part in key.split("."):
+            node = getattr(node, part)
+        assert node == pytest.approx(value), key
+    # every behaviour key not calibrated keeps its default
+    assert cfg.behaviour.membership.review_rate == 0.08 and cfg.behaviour.calls.innovation_boost == 3.0
+    assert cfg.behaviour.name == "calibrated"
+
+
+def test_main_writes_the_results_atomically(reduced_result, tmp_path, monkeypatch, capsys):
+    result, _ = reduced_result
+    seen = {}
+
+    def fake_calibrate(spec, reduced=False, progress=True):
+        seen["reduced"] = reduced
+        return result
+
+    monkeypatch.setattr(cal, "calibrate", fake_calibrate)
+    out = tmp_path / "results" / "calibration"
+    assert cal.main(["--reduced", "--quiet", "--out", str(out)]) == 0
+    assert seen["reduced"] is True
+    files = {"history.parquet", "table.csv", "table.md", "best.yaml", "calibrated.yaml"}
+    assert {p.name for p in out.iterdir()} == files
+    assert "results:" in capsys.readouterr().out
+    history = pd.read_parquet(out / "history.parquet")
+    assert len(history) == result.n_evaluations and "objective" in history
+    table = pd.read_csv(out / "table.csv")
+    assert set(table["target"]) == set(result.spec.targets)
+    best = yaml.safe_load((out / "best.yaml").read_text())
+    assert best["params"] == pytest.approx(result.params) and best["reduced"] is True
+    # a second run replaces the folder whole and leaves no temporary folder behind
+    (out / "stale.txt").write_text("old")
+    write_results(result, out)
+    assert {p.name for p in out.iterdir()} == files
+    assert [p.name for p in out.parent.iterdir()] == ["calibration"]
+
+
+def test_main_refuses_a_bad_spec_with_status_2(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nscenarios: {}\ntargets: {}\nparameters: {}\n")
+    assert cal.main(["--spec", str(bad), "--out", str(tmp_path / "out")]) == 2
+    assert "clustersim-calibrate: error:" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
