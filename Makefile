@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 
-.PHONY: setup run run-one calibrate test test-fast lint format bench clean
+.PHONY: setup run run-one calibrate dashboard test test-fast lint format bench clean
 
 setup: $(STAMP)
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@if [ -z "$(PYTHON)" ]; then echo "clustersim needs Python >= 3.12 (none found on PATH)" >&2; exit 1; fi
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,dist,slurm]"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,dist,slurm,viz]"
 	@touch $(STAMP)
 
 run: setup  ## the headline comparison: 30 pairs of 12 vs 7 clusters (EUR 5M, 6/21 staff)
@@ -42,6 +42,9 @@ format: setup
 
 calibrate: setup  ## simulated method of moments against the Piedmont targets (~15 min)
 	$(BIN)/clustersim-calibrate
+
+dashboard: setup  ## the policy dashboard on http://127.0.0.1:8765/
+	$(BIN)/clustersim-dashboard
 
 bench: setup  ## speed and memory at 1k..428k firms (several minutes)
 	$(BIN)/python benchmarks/bench_scaling.py
