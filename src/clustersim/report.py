@@ -134,7 +134,8 @@ def _plt():
 def plot_series(monthly: pd.DataFrame, arm: str, arms: list[str], path: Path) -> None:
     """KPI time series per arm: mean over replications with a 95% band."""
     plt = _plt()
-    kpis = [k for k in SERIES if k in set(monthly["kpi"])]
+    present = set(monthly["kpi"].unique())  # once: the table has one row per run, month and KPI
+    kpis = [k for k in SERIES if k in present]
     fig, axes = plt.subplots(len(kpis), 1, figsize=(8, 2.3 * len(kpis)), sharex=True, squeeze=False)
     for ax, kpi in zip(axes[:, 0], kpis, strict=True):
         for a in arms:
