@@ -137,14 +137,32 @@ def wait_for(drv, condition, what: str, timeout: float = WAIT):
         pytest.fail(f"timed out waiting for {what}; page text:\n{body[:3000]}")
 
 
+def read_fresh(read, attempts: int = 20):
+    """Read from the page, retrying when Solara re-renders the element between finding and reading it."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for _ in range(attempts - 1):
+        try:
+            return read()
+        except StaleElementReferenceException:
+            time.sleep(0.1)
+    return read()
+
+
 def status(drv) -> str:
-    found = drv.find_elements("css selector", ".cs-status")
-    return found[0].text if found else ""
+    def read() -> str:
+        found = drv.find_elements("css selector", ".cs-status")
+        return found[0].text if found else ""
+
+    return read_fresh(read)
 
 
 def image_src(drv, chart: str) -> str:
-    found = drv.find_elements("css selector", f".cs-chart-{chart} img")
-    return (found[0].get_attribute("src") or "") if found else ""
+    def read() -> str:
+        found = drv.find_elements("css selector", f".cs-chart-{chart} img")
+        return (found[0].get_attribute("src") or "") if found else ""
+
+    return read_fresh(read)
 
 
 def click_text(drv, css: str, text: str) -> None:
@@ -164,21 +182,27 @@ def type_into(drv, field: str, text: str) -> None:
     """Type ``text`` into a field as a person would, then press Enter."""
     from selenium.webdriver.common.keys import Keys
 
-    box = wait_for(drv, lambda d: d.find_element("css selector", f".cs-{field} input"), f"the {field} field")
-    box.click()
-    box.send_keys(Keys.CONTROL, "a")
-    box.send_keys(Keys.BACKSPACE)
-    box.send_keys(text)
+    css = f".cs-{field} input"
+    wait_for(drv, lambda d: d.find_elements("css selector", css), f"the {field} field")
+
+    def type_text() -> None:
+        box = drv.find_element("css selector", css)
+        box.click()
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(Keys.BACKSPACE)
+        box.send_keys(text)
+
+    read_fresh(type_text)
     # the browser syncs the typed text to the server as it goes; Enter then reads it there
-    wait_for(
-        drv, lambda d: d.find_element("css selector", f".cs-{field} input").get_attribute("value") == text, "typing"
-    )
+    wait_for(drv, lambda d: d.find_element("css selector", css).get_attribute("value") == text, "typing")
     time.sleep(0.5)
-    drv.find_element("css selector", f".cs-{field} input").send_keys(Keys.ENTER)
+    read_fresh(lambda: drv.find_element("css selector", css).send_keys(Keys.ENTER))
 
 
 def messages(drv, field: str) -> str:
-    return " ".join(e.text for e in drv.find_elements("css selector", f".cs-{field} .v-messages__message"))
+    return read_fresh(
+        lambda: " ".join(e.text for e in drv.find_elements("css selector", f".cs-{field} .v-messages__message"))
+    )
 
 
 @browser
@@ -219,7 +243,7 @@ def test_dashboard_in_chromium(server, driver, tmp_path):
     type_into(driver, "run_fte", "-2")
     wait_for(driver, lambda d: "staffing.run_fte" in messages(d, "run_fte"), "the staffing message")
     wait_for(driver, lambda d: "simulated 0 of 144" in status(d), "the model as it was")
-    body = driver.find_element("tag name", "body").text
+    body = read_fresh(lambda: driver.find_element("tag name", "body").text)
     assert "Traceback" not in body
 
     # the paired view (Page 1) draws 12 vs 7 from the same history
