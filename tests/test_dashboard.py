@@ -178,8 +178,27 @@ def click_text(drv, css: str, text: str) -> None:
     wait_for(drv, attempt, f"{text!r} to click")
 
 
-def type_into(drv, field: str, text: str) -> None:
-    """Type ``text`` into a field as a person would, then press Enter."""
+def type_into(drv, field: str, text: str, until, what: str) -> None:
+    """Type ``text`` into a field as a person would, press Enter, and wait for ``until``.
+
+    A person whose typing is swept away by the page re-rendering (a restart in progress on a
+    busy machine) types again; so does this, up to three times, before failing.
+    """
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    for _ in range(2):
+        type_once(drv, field, text)
+        try:
+            return WebDriverWait(drv, WAIT / 3, poll_frequency=0.25).until(lambda d: read_fresh(lambda: until(d)))
+        except TimeoutException:
+            continue
+    type_once(drv, field, text)
+    return wait_for(drv, until, what)
+
+
+def type_once(drv, field: str, text: str) -> None:
+    """Type ``text`` into a field, wait for the browser to hold it, then press Enter."""
     from selenium.webdriver.common.keys import Keys
 
     css = f".cs-{field} input"
@@ -230,25 +249,23 @@ def test_dashboard_in_chromium(server, driver, tmp_path):
     wait_for(driver, lambda d: d.find_elements("xpath", "//*[contains(text(), 'members: month 13')]"), "month 13")
 
     # an invalid budget: the configuration's message beside the field, the model as it was
-    type_into(driver, "cmo_grant_eur", "-5")
-    wait_for(driver, lambda d: "allowed: a number >= 0" in messages(d, "cmo_grant_eur"), "the budget message")
+    type_into(
+        driver, "cmo_grant_eur", "-5", lambda d: "allowed: a number >= 0" in messages(d, "cmo_grant_eur"), "the message"
+    )
     wait_for(driver, lambda d: "erdf_2014_2020.cmo_grant_eur" in messages(d, "cmo_grant_eur"), "the key")
     wait_for(driver, lambda d: status(d).startswith("7 clusters") and "simulated 13 of 144" in status(d), "same state")
     driver.save_screenshot(str(tmp_path / "dashboard-invalid.png"))
 
     # a valid budget restarts the run; negative staff is refused beside its own field
-    type_into(driver, "cmo_grant_eur", "7.5e6")
-    wait_for(driver, lambda d: not messages(d, "cmo_grant_eur"), "the budget message to clear")
+    type_into(driver, "cmo_grant_eur", "7.5e6", lambda d: not messages(d, "cmo_grant_eur"), "the message to clear")
     wait_for(driver, lambda d: "simulated 0 of 144" in status(d), "the restart")
-    type_into(driver, "run_fte", "-2")
-    wait_for(driver, lambda d: "staffing.run_fte" in messages(d, "run_fte"), "the staffing message")
+    type_into(driver, "run_fte", "-2", lambda d: "staffing.run_fte" in messages(d, "run_fte"), "the staffing message")
     wait_for(driver, lambda d: "simulated 0 of 144" in status(d), "the model as it was")
     body = read_fresh(lambda: driver.find_element("tag name", "body").text)
     assert "Traceback" not in body
 
     # the paired view (Page 1) draws 12 vs 7 from the same history
-    type_into(driver, "run_fte", "")
-    wait_for(driver, lambda d: not messages(d, "run_fte"), "the staffing message to clear")
+    type_into(driver, "run_fte", "", lambda d: not messages(d, "run_fte"), "the staffing message to clear")
     network = image_src(driver, "network")
     click_text(driver, ".cs-run-end, button", "Run to end")
     wait_for(driver, lambda d: "simulated 144 of 144" in status(d), "the run to the end")
