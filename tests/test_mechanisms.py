@@ -373,7 +373,8 @@ def test_reform_replaces_twelve_clusters_by_seven_in_2016_09(reform_run: Run) ->
 
 
 def test_reform_moves_members_to_the_cluster_of_their_domain_and_cash_to_the_heir() -> None:
-    cfg = small_config("clusters=reform", *WINDOW)
+    # from 2009, so that the 12 poles have members to hand over whatever the behaviour
+    cfg = small_config("clusters=reform", "start=2009-01", "end=2017-12", "report_start=2016-01")
     model = ClusterModel(cfg)
     reform = month_index("2016-09") - month_index(cfg.start)
     for _ in range(reform):
