@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 
-.PHONY: setup run run-one calibrate dashboard test test-fast lint format bench clean
+.PHONY: setup run run-one calibrate validate dashboard test test-fast lint format bench clean
 
 setup: $(STAMP)
 
@@ -42,6 +42,9 @@ format: setup
 
 calibrate: setup  ## simulated method of moments against the Piedmont targets (~15 min)
 	$(BIN)/clustersim-calibrate
+
+validate: setup  ## non-target outputs against public figures (docs/VALIDATION.md)
+	$(BIN)/clustersim-validate
 
 dashboard: setup  ## the policy dashboard on http://127.0.0.1:8765/
 	$(BIN)/clustersim-dashboard
