@@ -321,3 +321,32 @@ def test_main_refuses_a_bad_spec_with_status_2(tmp_path, capsys):
     assert cal.main(["--spec", str(bad), "--out", str(tmp_path / "out")]) == 2
     assert "clustersim-calibrate: error:" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_clustersim_experiment_calibrate_runs_the_reduced_calibration_through_hydra(tmp_path):
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("clustersim")
+    out = tmp_path / "cal"
+    r = subprocess.run(
+        [str(exe), "experiment=calibrate", "calibrate.reduced=true", f"calibrate.out={out}", "calibrate.progress=0"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    written = {p.name for p in out.iterdir()}
+    assert written == {"best.yaml", "calibrated.yaml", "history.parquet", "table.csv", "table.md"}
+    best = yaml.safe_load((out / "best.yaml").read_text())
+    assert best["reduced"] is True and math.isfinite(best["objective"])
+    # a bad spec name: one line naming the key, exit 2, nothing written
+    bad = subprocess.run(
+        [str(exe), "experiment=calibrate", "calibrate.spec=lombardy", f"calibrate.out={tmp_path / 'bad'}"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert bad.returncode == 2 and "calibrate.spec: got 'lombardy'" in bad.stderr
+    assert not (tmp_path / "bad").exists()

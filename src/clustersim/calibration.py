@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from clustersim.config import Config, config_dir, load_config, validate
+from clustersim.config import Config, config_dir, load_config, set_key, validate
 
 logger = logging.getLogger(__name__)
 
@@ -282,29 +282,6 @@ def _base_config(overrides: tuple[str, ...]) -> Config:
     return load_config(list(overrides))
 
 
-def _set_key(cfg: Config, key: str, value: float) -> None:
-    """Set a dotted key of a :class:`Config` in place, keeping integer keys integers."""
-    *path, last = key.split(".")
-    node: Any = cfg
-    for part in path:
-        node = node[part] if isinstance(node, dict) else getattr(node, part)
-    if isinstance(node, dict):
-        if last not in node:
-            raise KeyError(f"{key}: no such key")
-        current = node[last]
-    else:
-        if not hasattr(node, last):
-            raise KeyError(f"{key}: no such key")
-        current = getattr(node, last)
-    if isinstance(current, bool) or not isinstance(current, int | float):
-        raise TypeError(f"{key}: not a number ({current!r})")
-    new: float | int = round(value) if isinstance(current, int) else float(value)
-    if isinstance(node, dict):
-        node[last] = new
-    else:
-        setattr(node, last, new)
-
-
 def scenario_config(
     spec: CalibrationSpec, scenario: str, params: Mapping[str, float], replication: int, root_seed: int
 ) -> Config:
@@ -312,7 +289,7 @@ def scenario_config(
     sc = spec.scenarios[scenario]
     cfg = copy.deepcopy(_base_config((*sc.overrides, *spec.method.overrides)))
     for key, value in params.items():
-        _set_key(cfg, key, value)
+        set_key(cfg, key, value)
     cfg.seed = int(root_seed)
     cfg.replication = int(replication)
     cfg.progress = False

@@ -62,6 +62,8 @@ def run(cfg: DictConfig) -> int:
     except ConfigError as err:
         print(f"clustersim: error: {err}", file=sys.stderr)
         return EXIT_BAD_CONFIG
+    if config.task == "calibrate":
+        return calibrate(config)
     result = run_and_save(config, progress=config.progress)
     if result.written:
         logger.info("results written to %s", result.folder)
@@ -70,6 +72,23 @@ def run(cfg: DictConfig) -> int:
     print(kpi_table(result.tables["summary"]))
     print(f"\nresults: {result.folder}")
     return 0
+
+
+def calibrate(config) -> int:
+    """``task: calibrate``: the simulated-method-of-moments calibration (docs/CALIBRATION.md)."""
+    from pathlib import Path
+
+    from clustersim import calibration
+
+    c = config.calibrate
+    argv = ["--spec", str(Path(config_dir()) / "calibration" / f"{c.spec}.yaml"), "--jobs", str(c.jobs)]
+    if c.reduced:
+        argv.append("--reduced")
+    if c.out:
+        argv += ["--out", c.out]
+    if not c.progress:
+        argv.append("--quiet")
+    return calibration.main(argv)
 
 
 register_configs()

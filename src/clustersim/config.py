@@ -12,6 +12,7 @@ Units are in the names: ``_eur`` for euros, ``_fte`` for full-time equivalents,
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -314,6 +315,63 @@ class ComparisonConfig:
 PAIRINGS: tuple[str, ...] = ("common", "independent")
 
 
+# --------------------------------------------------------------------- sensitivity
+@dataclass
+class SensitivityParameter:
+    """One input of a global sensitivity design: a numeric configuration key and its range."""
+
+    key: str = "behaviour.membership.beta0"
+    low: float = 0.0
+    high: float = 1.0
+    scale: str = "linear"  # linear | log (sampled uniformly in log space)
+
+
+@dataclass
+class SensitivityConfig:
+    """A global sensitivity design (docs/SENSITIVITY.md); ``method: none`` for ordinary runs.
+
+    A sweep runs one job per design row (``sample``) and arm; every job recomputes the
+    design from this node and sets its row's values before the run, so any launcher works.
+    """
+
+    method: str = "none"  # none | morris | sobol
+    sample: int = 0  # the design row this run applies
+    seed: int = 0  # seed of the design (SALib's sampler)
+    trajectories: int = 10  # Morris: number of trajectories r
+    levels: int = 4  # Morris: grid levels p (even)
+    base_samples: int = 32  # Sobol (Saltelli): base sample N, a power of 2
+    parameters: list[SensitivityParameter] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)  # KPIs whose 7-minus-12 effect is analysed
+
+
+SENSITIVITY_METHODS: tuple[str, ...] = ("none", "morris", "sobol")
+
+
+def design_size(s: SensitivityConfig) -> int:
+    """Rows of the design: r(k+1) for Morris, N(k+2) for Sobol without second order, 1 for none."""
+    k = len(s.parameters)
+    if s.method == "morris":
+        return s.trajectories * (k + 1)
+    if s.method == "sobol":
+        return s.base_samples * (k + 2)
+    return 1
+
+
+# ------------------------------------------------------------------------ calibrate
+@dataclass
+class CalibrateTask:
+    """The calibration task (``task: calibrate``, ``clustersim experiment=calibrate``)."""
+
+    spec: str = "piedmont"  # conf/calibration/<spec>.yaml: targets, free parameters, method
+    reduced: bool = False  # the spec's reduced method (CI and a quick look)
+    out: str = ""  # results folder; default results/calibration (or results/calibration-reduced)
+    jobs: int = 1  # worker processes for the runs of one evaluation
+    progress: bool = True
+
+
+TASKS: tuple[str, ...] = ("simulate", "calibrate")
+
+
 # ---------------------------------------------------------------------------- root
 @dataclass
 class Config:
@@ -333,6 +391,9 @@ class Config:
     staffing: StaffingConfig = field(default_factory=StaffingConfig)
     behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)
     comparison: ComparisonConfig = field(default_factory=ComparisonConfig)
+    sensitivity: SensitivityConfig = field(default_factory=SensitivityConfig)
+    task: str = "simulate"  # simulate (one run) | calibrate (the calibration of `calibrate`)
+    calibrate: CalibrateTask = field(default_factory=CalibrateTask)
 
 
 def register_configs() -> None:
@@ -347,6 +408,7 @@ def register_configs() -> None:
     cs.store(group="funding", name="funding_schema", node=FundingConfig)
     cs.store(group="staffing", name="staffing_schema", node=StaffingConfig)
     cs.store(group="behaviour", name="behaviour_schema", node=BehaviourConfig)
+    cs.store(group="sensitivity", name="sensitivity_schema", node=SensitivityConfig)
 
 
 # ----------------------------------------------------------------------- validation
@@ -688,6 +750,87 @@ def _check_finite(node: Any, key: str) -> None:
         _check(math.isfinite(node), key, node, "a finite number")
 
 
+def get_key(cfg: Config, key: str) -> float | int:
+    """The numeric value of a dotted configuration key (``behaviour.membership.beta0``).
+
+    Raises:
+        KeyError: no such key. TypeError: the key is not a number.
+    """
+    *path, last = key.split(".")
+    node: Any = cfg
+    for part in path:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif not isinstance(node, dict) and dataclasses.is_dataclass(node) and hasattr(node, part):
+            node = getattr(node, part)
+        else:
+            raise KeyError(f"{key}: no such key")
+    if isinstance(node, dict):
+        if last not in node:
+            raise KeyError(f"{key}: no such key")
+        current = node[last]
+    else:
+        if not dataclasses.is_dataclass(node) or not hasattr(node, last):
+            raise KeyError(f"{key}: no such key")
+        current = getattr(node, last)
+    if isinstance(current, bool) or not isinstance(current, int | float):
+        raise TypeError(f"{key}: not a number ({current!r})")
+    return current
+
+
+def set_key(cfg: Config, key: str, value: float) -> None:
+    """Set a dotted numeric key of a :class:`Config` in place, keeping integer keys integers."""
+    current = get_key(cfg, key)
+    *path, last = key.split(".")
+    node: Any = cfg
+    for part in path:
+        node = node[part] if isinstance(node, dict) else getattr(node, part)
+    new: float | int = round(value) if isinstance(current, int) else float(value)
+    if isinstance(node, dict):
+        node[last] = new
+    else:
+        setattr(node, last, new)
+
+
+def _validate_sensitivity(cfg: Config) -> None:
+    from clustersim.metrics import KPI_BY_NAME
+
+    s = cfg.sensitivity
+    _check(s.method in SENSITIVITY_METHODS, "sensitivity.method", s.method, f"one of {list(SENSITIVITY_METHODS)}")
+    if s.method == "none":
+        return
+    _check(len(s.parameters) >= 2, "sensitivity.parameters", len(s.parameters), "at least 2 parameters")
+    seen: set[str] = set()
+    for i, p in enumerate(s.parameters):
+        key = f"sensitivity.parameters[{i}]"
+        try:
+            get_key(cfg, p.key)
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"{key}.key", f"got {p.key!r} ({exc}); allowed: a numeric key of the configuration"
+            ) from None
+        _check(p.key not in seen, f"{key}.key", p.key, "a key not listed twice")
+        seen.add(p.key)
+        _check(p.scale in ("linear", "log"), f"{key}.scale", p.scale, "'linear' or 'log'")
+        _check(p.high > p.low, f"{key}.high", p.high, f"a number > low ({p.low})")
+        if p.scale == "log":
+            _check(p.low > 0, f"{key}.low", p.low, "a number > 0 (log scale)")
+    _check(s.seed >= 0, "sensitivity.seed", s.seed, "an integer >= 0")
+    if s.method == "morris":
+        _check(s.trajectories >= 2, "sensitivity.trajectories", s.trajectories, "an integer >= 2")
+        _check(s.levels >= 2 and s.levels % 2 == 0, "sensitivity.levels", s.levels, "an even integer >= 2")
+    else:
+        n = s.base_samples
+        _check(n >= 2 and n & (n - 1) == 0, "sensitivity.base_samples", n, "a power of 2 (2, 4, 8, ...)")
+    _check(len(s.outputs) >= 1, "sensitivity.outputs", list(s.outputs), "at least one KPI")
+    for i, kpi in enumerate(s.outputs):
+        _check(
+            kpi in KPI_BY_NAME, f"sensitivity.outputs[{i}]", kpi, f"a KPI of docs/ODD.md 7.3 ({', '.join(KPI_BY_NAME)})"
+        )
+    size = design_size(s)
+    _check(0 <= s.sample < size, "sensitivity.sample", s.sample, f"an integer in [0, {size}) for this design")
+
+
 def validate(cfg: Config) -> Config:
     """Check ranges and cross-group consistency; return ``cfg`` or raise ConfigError."""
     _check_finite(cfg, "")
@@ -717,13 +860,22 @@ def validate(cfg: Config) -> Config:
     for i, col in enumerate(comp.by):
         allowed = ("funding", "staffing", "population", "behaviour")
         _check(col in allowed, f"comparison.by[{i}]", col, f"one of {list(allowed)}")
+    _validate_sensitivity(cfg)
+    _check(cfg.task in TASKS, "task", cfg.task, f"one of {list(TASKS)}")
+    _check(cfg.calibrate.jobs >= 1, "calibrate.jobs", cfg.calibrate.jobs, "an integer >= 1")
+    spec_file = f"{config_dir()}/calibration/{cfg.calibrate.spec}.yaml"
+    import os
+
+    if cfg.task == "calibrate" and not os.path.isfile(spec_file):
+        names = sorted(f[:-5] for f in os.listdir(f"{config_dir()}/calibration") if f.endswith(".yaml"))
+        _check(False, "calibrate.spec", cfg.calibrate.spec, f"one of {names} (conf/calibration/)")
     return cfg
 
 
 def to_config(cfg: DictConfig | dict | Config) -> Config:
     """Turn a composed Hydra config (or a plain dict) into a validated :class:`Config`."""
     if isinstance(cfg, Config):
-        return validate(cfg)
+        return _with_design(validate(cfg))
     schema = OmegaConf.structured(Config)
     try:
         merged = OmegaConf.merge(schema, cfg)
@@ -733,7 +885,16 @@ def to_config(cfg: DictConfig | dict | Config) -> Config:
         msg = getattr(exc, "msg", None) or str(exc).splitlines()[0]
         raise ConfigError(str(key), msg) from None
     assert isinstance(obj, Config)
-    return validate(obj)
+    return _with_design(validate(obj))
+
+
+def _with_design(cfg: Config) -> Config:
+    """A run of a sensitivity design gets its row's parameter values (idempotent)."""
+    if cfg.sensitivity.method == "none":
+        return cfg
+    from clustersim.sensitivity import apply_sample
+
+    return validate(apply_sample(cfg))
 
 
 def config_dir() -> str:
@@ -755,17 +916,24 @@ def load_config(overrides: list[str] | None = None) -> Config:
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException
+    from hydra.initialize import get_gh_backup, restore_gh_from_backup
     from omegaconf.errors import OmegaConfBaseException
 
     overrides = list(overrides or [])
     register_configs()
-    if GlobalHydra.instance().is_initialized():
-        GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        try:
-            cfg = compose(config_name="config", overrides=overrides)
-        except (HydraException, OmegaConfBaseException) as exc:
-            raise composition_error(exc, overrides) from None
+    # inside a running Hydra app (e.g. `clustersim experiment=calibrate`) its global state is
+    # put back afterwards, so that the app can finish normally
+    backup = get_gh_backup()
+    try:
+        if GlobalHydra.instance().is_initialized():
+            GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+            try:
+                cfg = compose(config_name="config", overrides=overrides)
+            except (HydraException, OmegaConfBaseException) as exc:
+                raise composition_error(exc, overrides) from None
+    finally:
+        restore_gh_from_backup(backup)
     return to_config(cfg)
 
 

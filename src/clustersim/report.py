@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from clustersim.analysis import independent_effects, paired_effects, wide_summary
 from clustersim.metrics import KPI_BY_NAME
@@ -361,11 +362,20 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.sweep_dir / "jobs").is_dir():
         print(f"clustersim-report: error: {args.sweep_dir} is not a sweep folder (no jobs/ inside)", file=sys.stderr)
         return 2
+    spec_file = args.sweep_dir / "experiment.yaml"
+    spec = yaml.safe_load(spec_file.read_text()) if spec_file.is_file() else {}
     try:
-        out = build_report(args.sweep_dir, merge=True)
+        if isinstance(spec, dict) and "sensitivity" in spec:
+            from clustersim.sensitivity import build_sensitivity_report
+
+            out = build_sensitivity_report(args.sweep_dir, merge=True)
+            where = out["folder"] / "report.md"
+        else:
+            out = build_report(args.sweep_dir, merge=True)
+            where = args.sweep_dir / "report.html"
     except ValueError as err:
         print(f"clustersim-report: error: {err}", file=sys.stderr)
         return 2
     print(out["text"])
-    print(f"\nreport: {args.sweep_dir / 'report.html'}")
+    print(f"\nreport: {where}")
     return 0

@@ -159,12 +159,26 @@ class SweepCallback(Callback):
     """
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
-        """Write ``experiment.yaml`` (the comparison spec) into the sweep folder."""
+        """Write ``experiment.yaml`` (the comparison spec) into the sweep folder.
+
+        A sensitivity sweep must cover exactly the rows of its design: otherwise one line
+        names ``sensitivity.sample`` and the range allowed, and the sweep exits with status 2
+        before any job runs.
+        """
+        import sys
+
         from omegaconf import OmegaConf
 
         sweep_dir = Path(config.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
         spec = OmegaConf.to_container(config.comparison, resolve=True)
+        if config.sensitivity.method != "none":
+            error = _check_design_sweep(config)
+            if error:
+                print(f"clustersim: error: {error}", file=sys.stderr)
+                sys.exit(2)
+            spec["sensitivity"] = OmegaConf.to_container(config.sensitivity, resolve=True)
+            spec["sensitivity"].pop("sample", None)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
         tmp = sweep_dir / f".experiment.yaml.tmp-{os.getpid()}"
         tmp.write_text(yaml.safe_dump(spec, sort_keys=False))
         os.replace(tmp, sweep_dir / "experiment.yaml")
@@ -173,11 +187,61 @@ class SweepCallback(Callback):
         """Merge the sweep's runs, build the report, print the table; exit 1 if a run failed."""
         import sys
 
-        from clustersim.report import build_report
-
         sweep_dir = Path(config.hydra.sweep.dir)
-        out = build_report(sweep_dir, merge=True)
-        print(out["text"])
-        print(f"\nreport: {sweep_dir / 'report.html'}")
+        if config.sensitivity.method != "none":
+            from clustersim.sensitivity import build_sensitivity_report
+
+            out = build_sensitivity_report(sweep_dir, merge=True)
+            print(out["text"])
+            print(f"\nsensitivity report: {out['folder'] / 'report.md'}")
+        else:
+            from clustersim.report import build_report
+
+            out = build_report(sweep_dir, merge=True)
+            print(out["text"])
+            print(f"\nreport: {sweep_dir / 'report.html'}")
         if len(out["failed"]):
             sys.exit(1)
+
+
+def _swept_values(config: Any, key: str) -> list[str] | None:
+    """The values a multirun sweeps ``key`` over (sweeper params, then command-line overrides)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    text = None
+    params = config.hydra.sweeper.get("params") or {}
+    if key in params:
+        text = f"{key}={params[key]}"
+    for o in config.hydra.overrides.task:
+        if o.split("=", 1)[0].lstrip("+~") == key:
+            text = o
+    if text is None:
+        return None
+    override = OverridesParser.create().parse_override(text)
+    if override.is_sweep_override():
+        return [str(v) for v in override.sweep_iterator()]
+    return [str(override.value())]
+
+
+def _check_design_sweep(config: Any) -> str | None:
+    """An error line unless ``sensitivity.sample`` is swept over exactly the design's rows."""
+    from omegaconf import OmegaConf
+
+    from clustersim.config import ConfigError
+    from clustersim.sensitivity import check_sweep_samples
+
+    plain = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
+    try:
+        cfg = to_config(plain)  # validates the design (row 0 of it) before anything runs
+    except ConfigError as err:
+        return str(err)
+    values = _swept_values(config, "sensitivity.sample")
+    if values is None:
+        return (
+            "sensitivity.sample: not swept; allowed: a sweep over the design's rows, e.g. sensitivity.sample=range(0,N)"
+        )
+    try:
+        samples = [int(float(v)) for v in values]
+    except ValueError:
+        return f"sensitivity.sample: got {values[:3]}...; allowed: integers"
+    return check_sweep_samples(cfg.sensitivity, samples)

@@ -1,0 +1,496 @@
+"""Global sensitivity analysis of the 7-minus-12 effects: Morris, Sobol and scenario discovery.
+
+A design (``conf/sensitivity/<method>.yaml``) lists free parameters with ranges. A sweep
+(``clustersim -m experiment=sensitivity_morris``) runs one Hydra job per design row and
+arm: each job recomputes the design from its configuration (a pure function of the
+``sensitivity`` node, seeded) and sets its row's values with :func:`apply_sample`, so the
+design runs on any launcher (joblib, Ray, SLURM) and every run folder holds the values it
+used. All rows share the replication(s) (common random numbers), and both arms of a row
+share the seed, so the effect of a row is a paired difference.
+
+At the end of the sweep, :func:`build_sensitivity_report` reads the merged dataset, forms
+the effect of each row (treatment minus baseline, mean over replications) for each output,
+and writes to ``<sweep>/sensitivity/``: the indices (Morris mu*, mu, sigma with bootstrap
+confidence intervals; or Sobol first and total order with confidence intervals), the
+ranking of parameters, and a scenario-discovery table (PRIM) of the conditions under which
+the effect has the other sign. Method: docs/SENSITIVITY.md.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from clustersim.config import Config, SensitivityConfig, SensitivityParameter, design_size, set_key
+from clustersim.metrics import KPI_BY_NAME, MAXIMIZE, MINIMIZE
+
+OUT = "sensitivity"
+
+
+# ------------------------------------------------------------------------------ design
+def _spec_key(s: SensitivityConfig) -> tuple:
+    params = tuple((p.key, float(p.low), float(p.high), p.scale) for p in s.parameters)
+    return (s.method, int(s.seed), int(s.trajectories), int(s.levels), int(s.base_samples), params)
+
+
+def problem(s: SensitivityConfig) -> dict[str, Any]:
+    """SALib's problem: the parameters on the unit interval (values are mapped by :func:`to_values`)."""
+    return {
+        "num_vars": len(s.parameters),
+        "names": [p.key for p in s.parameters],
+        "bounds": [[0.0, 1.0]] * len(s.parameters),
+    }
+
+
+def unit_design(s: SensitivityConfig) -> np.ndarray:
+    """The design in the unit cube, one row per run pair; a pure function of ``s`` (seeded)."""
+    return _unit_design(_spec_key(s)).copy()
+
+
+@lru_cache(maxsize=8)
+def _unit_design(key: tuple) -> np.ndarray:
+    method, seed, trajectories, levels, base_samples, params = key
+    prob = {"num_vars": len(params), "names": [p[0] for p in params], "bounds": [[0.0, 1.0]] * len(params)}
+    if method == "morris":
+        from SALib.sample import morris
+
+        x = morris.sample(prob, N=trajectories, num_levels=levels, seed=seed)
+    elif method == "sobol":
+        from SALib.sample import sobol
+
+        x = sobol.sample(prob, base_samples, calc_second_order=False, scramble=True, seed=seed)
+    else:
+        raise ValueError(f"no design for sensitivity.method={method!r}")
+    return np.asarray(x, dtype=float)
+
+
+def to_value(p: SensitivityParameter, u: float) -> float:
+    """Map ``u`` in [0, 1] to the parameter's range (uniform, or uniform in log space)."""
+    if p.scale == "log":
+        lo, hi = math.log(p.low), math.log(p.high)
+        return float(math.exp(lo + u * (hi - lo)))
+    return float(p.low + u * (p.high - p.low))
+
+
+def to_values(s: SensitivityConfig, row: Sequence[float]) -> dict[str, float]:
+    """The parameter values of one design row (unit cube) as ``{key: value}``."""
+    return {p.key: to_value(p, float(u)) for p, u in zip(s.parameters, row, strict=True)}
+
+
+def design_table(s: SensitivityConfig) -> pd.DataFrame:
+    """The whole design in parameter values: one row per ``sample``, one column per key."""
+    x = unit_design(s)
+    df = pd.DataFrame([to_values(s, row) for row in x])
+    df.insert(0, "sample", np.arange(len(df)))
+    return df
+
+
+def apply_sample(cfg: Config) -> Config:
+    """A copy of ``cfg`` with the values of design row ``cfg.sensitivity.sample`` set."""
+    s = cfg.sensitivity
+    x = unit_design(s)
+    if x.shape[0] != design_size(s):  # SALib's sizes are documented; a change would break the sweep ranges
+        raise RuntimeError(f"design has {x.shape[0]} rows, expected {design_size(s)}")
+    out = copy.deepcopy(cfg)
+    for key, value in to_values(s, x[s.sample]).items():
+        set_key(out, key, value)
+    return out
+
+
+def check_sweep_samples(s: SensitivityConfig, samples: Sequence[int]) -> str | None:
+    """An error line if a sweep's ``sensitivity.sample`` values are not exactly the design's rows."""
+    n = design_size(s)
+    got = sorted(int(v) for v in samples)
+    if got != list(range(n)):
+        shown = f"{len(got)} values from {got[0]} to {got[-1]}" if got else "no values"
+        return (
+            f"sensitivity.sample: the sweep covers {shown}; allowed: exactly range(0,{n}), the rows of this "
+            f"{s.method} design (k={len(s.parameters)} parameters)"
+        )
+    return None
+
+
+# ----------------------------------------------------------------------------- effects
+def row_effects(summary: pd.DataFrame, baseline: str, treatment: str, outputs: Sequence[str]) -> pd.DataFrame:
+    """Effect of each design row on each output: treatment minus baseline, mean over replications.
+
+    ``summary`` is a merged sweep summary with columns ``sample``, ``replication``, ``arm``,
+    ``kpi``, ``cluster``, ``value``. Returns one row per sample (sorted) and one column per
+    output, plus ``n_replications``.
+    """
+    df = summary[(summary["cluster"] == "all") & summary["kpi"].isin(list(outputs))]
+    wide = df.pivot_table(index=["sample", "replication", "kpi"], columns="arm", values="value", aggfunc="first")
+    for arm in (baseline, treatment):
+        if arm not in wide.columns:
+            raise ValueError(f"no complete runs of the arm {arm!r}")
+    diff = (wide[treatment] - wide[baseline]).rename("effect").reset_index()
+    per_rep = diff.pivot_table(index=["sample", "replication"], columns="kpi", values="effect", aggfunc="first")
+    effects = per_rep.groupby(level="sample").mean()
+    effects["n_replications"] = per_rep.groupby(level="sample").size()
+    return effects.reset_index().sort_values("sample", ignore_index=True)
+
+
+def favourable(kpi: str, effect: np.ndarray) -> np.ndarray:
+    """Whether each effect is in the KPI's better direction (7 beats 12); INFO KPIs count increases."""
+    direction = KPI_BY_NAME[kpi].direction if kpi in KPI_BY_NAME else MAXIMIZE
+    return effect < 0 if direction == MINIMIZE else effect > 0
+
+
+# ------------------------------------------------------------------------------ indices
+def morris_indices(s: SensitivityConfig, x_unit: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+    """Morris mu*, mu, sigma and the 95% bootstrap interval of mu* for one output."""
+    from SALib.analyze import morris
+
+    res = morris.analyze(problem(s), x_unit, y, num_resamples=1000, conf_level=0.95, num_levels=s.levels, seed=s.seed)
+    return pd.DataFrame(
+        {
+            "parameter": list(res["names"]),
+            "mu_star": np.asarray(res["mu_star"], dtype=float),
+            "mu_star_conf": np.asarray(res["mu_star_conf"], dtype=float),
+            "mu": np.asarray(res["mu"], dtype=float),
+            "sigma": np.asarray(res["sigma"], dtype=float),
+        }
+    )
+
+
+def sobol_indices(s: SensitivityConfig, y: np.ndarray) -> pd.DataFrame:
+    """Sobol first-order (S1) and total-order (ST) indices with 95% bootstrap half-widths."""
+    from SALib.analyze import sobol
+
+    res = sobol.analyze(problem(s), y, calc_second_order=False, num_resamples=1000, conf_level=0.95, seed=s.seed)
+    return pd.DataFrame(
+        {
+            "parameter": [p.key for p in s.parameters],
+            "S1": np.asarray(res["S1"], dtype=float),
+            "S1_conf": np.asarray(res["S1_conf"], dtype=float),
+            "ST": np.asarray(res["ST"], dtype=float),
+            "ST_conf": np.asarray(res["ST_conf"], dtype=float),
+        }
+    )
+
+
+# -------------------------------------------------------------------------------- PRIM
+@dataclass
+class Box:
+    """A box of the parameter space: ``limits[j] = (low, high)`` and its statistics."""
+
+    limits: np.ndarray
+    coverage: float  # share of all cases of interest inside the box
+    density: float  # share of the cases inside the box that are of interest
+    mass: float  # share of all samples inside the box
+    n: int
+
+
+def _inside(x: np.ndarray, limits: np.ndarray) -> np.ndarray:
+    return np.all((x >= limits[:, 0]) & (x <= limits[:, 1]), axis=1)
+
+
+def prim_peel(x: np.ndarray, y: np.ndarray, alpha: float = 0.05, min_mass: float = 0.05) -> list[Box]:
+    """Patient Rule Induction Method (Friedman and Fisher 1999): the peeling trajectory.
+
+    Starting from the box holding every sample, each step removes the ``alpha`` quantile
+    slice (from below or above, on one dimension) whose removal raises the density of cases
+    of interest (``y`` true) most, until the box would hold less than ``min_mass`` of the
+    samples. Returns the boxes of the trajectory, the first being the whole space.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=bool)
+    n, k = x.shape
+    total = max(int(y.sum()), 1)
+    limits = np.column_stack([x.min(axis=0), x.max(axis=0)])
+    inside = np.ones(n, dtype=bool)
+
+    def box() -> Box:
+        m = int(inside.sum())
+        hits = int(y[inside].sum())
+        return Box(limits.copy(), hits / total, hits / m if m else 0.0, m / n, m)
+
+    boxes = [box()]
+    while True:
+        best: tuple[float, int, int, float] | None = None
+        xi, yi = x[inside], y[inside]
+        for j in range(k):
+            for side in (0, 1):
+                q = np.quantile(xi[:, j], alpha if side == 0 else 1 - alpha)
+                keep = xi[:, j] > q if side == 0 else xi[:, j] < q
+                kept = int(keep.sum())
+                if kept == len(xi) or kept < min_mass * n or kept == 0:
+                    continue
+                dens = float(yi[keep].mean())
+                if best is None or dens > best[0]:
+                    best = (dens, j, side, float(q))
+        if best is None or best[0] <= boxes[-1].density:
+            return boxes
+        _, j, side, q = best
+        if side == 0:
+            inside &= x[:, j] > q
+            limits[j, 0] = x[inside, j].min()
+        else:
+            inside &= x[:, j] < q
+            limits[j, 1] = x[inside, j].max()
+        boxes.append(box())
+
+
+def select_box(boxes: Sequence[Box], min_coverage: float = 0.5) -> Box:
+    """The densest box of the trajectory that still covers ``min_coverage`` of the cases of interest."""
+    eligible = [b for b in boxes if b.coverage >= min_coverage] or [boxes[0]]
+    return max(eligible, key=lambda b: (b.density, b.coverage))
+
+
+def describe_box(box: Box, s: SensitivityConfig, full: np.ndarray) -> list[dict[str, Any]]:
+    """The restricted dimensions of ``box`` in parameter values (``full``: limits of the whole space)."""
+    rows = []
+    for j, p in enumerate(s.parameters):
+        lo, hi = box.limits[j]
+        f_lo, f_hi = full[j]
+        if lo <= f_lo + 1e-12 and hi >= f_hi - 1e-12:
+            continue
+        rows.append(
+            {
+                "parameter": p.key,
+                "low": to_value(p, lo) if lo > f_lo + 1e-12 else None,
+                "high": to_value(p, hi) if hi < f_hi - 1e-12 else None,
+                "range": f"[{_num(p.low)}, {_num(p.high)}]",
+            }
+        )
+    return rows
+
+
+def discovery(s: SensitivityConfig, x_unit: np.ndarray, effects: pd.DataFrame) -> pd.DataFrame:
+    """For each output: how often 7 beats 12 over the sampled space, and a PRIM box for the exceptions.
+
+    The cases of interest are the rarer outcome (7 not better when 7 usually wins, and
+    conversely), so the box reads "the effect flips sign when ...".
+    """
+    rows = []
+    full = np.column_stack([x_unit.min(axis=0), x_unit.max(axis=0)])
+    for kpi in s.outputs:
+        eff = effects[kpi].to_numpy(dtype=float)
+        win = favourable(kpi, eff)
+        share = float(win.mean())
+        base = {"output": kpi, "samples": len(eff), "share_7_better": share}
+        if share in (0.0, 1.0):
+            rows.append(
+                {**base, "cases": "none: the sign never flips", "conditions": "", "coverage": np.nan, "density": np.nan}
+            )
+            continue
+        interest = ~win if share >= 0.5 else win
+        what = "7 not better than 12" if share >= 0.5 else "7 better than 12"
+        box = select_box(prim_peel(x_unit, interest))
+        conds = describe_box(box, s, full)
+        text = " and ".join(_condition(c) for c in conds) or "(no box better than the whole space)"
+        rows.append(
+            {
+                **base,
+                "cases": f"{what}: {int(interest.sum())} of {len(eff)}",
+                "conditions": text,
+                "coverage": box.coverage,
+                "density": box.density,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _num(v: float) -> str:
+    return f"{v:.3g}"
+
+
+def _condition(c: dict[str, Any]) -> str:
+    name = c["parameter"]
+    if c["low"] is not None and c["high"] is not None:
+        return f"{_num(c['low'])} <= {name} <= {_num(c['high'])}"
+    if c["low"] is not None:
+        return f"{name} >= {_num(c['low'])}"
+    return f"{name} <= {_num(c['high'])}"
+
+
+# ------------------------------------------------------------------------------ report
+def _config_of_sweep(sweep_dir: Path) -> dict[str, Any]:
+    spec = yaml.safe_load((sweep_dir / "experiment.yaml").read_text())
+    if not isinstance(spec, dict) or "sensitivity" not in spec:
+        raise ValueError(f"{sweep_dir}: experiment.yaml names no sensitivity design")
+    return spec
+
+
+def sensitivity_spec(data: dict[str, Any]) -> SensitivityConfig:
+    """A :class:`SensitivityConfig` from its plain-data form (as saved in ``experiment.yaml``)."""
+    params = [SensitivityParameter(**p) for p in data.get("parameters", [])]
+    fields = {k: v for k, v in data.items() if k != "parameters"}
+    return SensitivityConfig(**fields, parameters=params)
+
+
+def _markdown_table(df: pd.DataFrame, floatfmt: str = ".3g") -> str:
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in df.itertuples(index=False):
+        cells = []
+        for v in row:
+            if isinstance(v, float):
+                cells.append("n/a" if math.isnan(v) else format(v, floatfmt))
+            else:
+                cells.append(str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _figure(s: SensitivityConfig, indices: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    outputs = list(s.outputs)
+    fig, axes = plt.subplots(1, len(outputs), figsize=(4.2 * len(outputs), 4.2), squeeze=False)
+    for ax, kpi in zip(axes[0], outputs, strict=True):
+        d = indices[indices["output"] == kpi]
+        short = [p.split(".")[-1] for p in d["parameter"]]
+        if s.method == "morris":
+            ax.scatter(d["mu_star"], d["sigma"], s=18)
+            top = d.nlargest(5, "mu_star")
+            for _, r in top.iterrows():
+                ax.annotate(r["parameter"].split(".")[-1], (r["mu_star"], r["sigma"]), fontsize=7)
+            ax.set_xlabel("mu* (mean |elementary effect|)")
+            ax.set_ylabel("sigma")
+        else:
+            pos = np.arange(len(d))
+            ax.barh(pos - 0.2, d["S1"], 0.4, xerr=d["S1_conf"], label="first order S1")
+            ax.barh(pos + 0.2, d["ST"], 0.4, xerr=d["ST_conf"], label="total order ST")
+            ax.set_yticks(pos, short, fontsize=7)
+            ax.set_xlim(left=min(0.0, float(d["S1"].min()) - 0.05))
+            ax.legend(fontsize=7)
+        ax.set_title(f"7 minus 12: {kpi}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def build_sensitivity_report(sweep_dir: Path, merge: bool = True) -> dict[str, Any]:
+    """Merge a sensitivity sweep and write its indices, ranking and discovery tables.
+
+    Returns ``{"text", "indices", "discovery", "effects", "failed", "folder"}``. Writes
+    ``<sweep>/sensitivity/`` atomically (a temporary folder renamed into place).
+    """
+    from clustersim.sweep import merge_sweep, read_sweep
+
+    sweep_dir = Path(sweep_dir)
+    spec = _config_of_sweep(sweep_dir)
+    s = sensitivity_spec(spec["sensitivity"])
+    data = merge_sweep(sweep_dir) if merge else read_sweep(sweep_dir)
+    runs, summary = data["runs"], data["summary"]
+    failed = runs[runs["status"] != "complete"] if len(runs) else runs
+    n = design_size(s)
+    if summary.empty:
+        raise ValueError(f"{sweep_dir}: no complete runs to analyse")
+    summary = summary.rename(columns={"param.sensitivity.sample": "sample"})
+    if "sample" not in summary.columns:
+        raise ValueError(f"{sweep_dir}: the runs carry no sensitivity.sample (was it swept?)")
+    summary["sample"] = summary["sample"].astype(int)
+    summary = summary.rename(columns={"clusters": "arm"})
+    effects = row_effects(summary, spec["baseline"], spec["treatment"], s.outputs)
+    missing = sorted(set(range(n)) - set(effects["sample"]))
+    if missing:
+        raise ValueError(
+            f"{sweep_dir}: {len(missing)} of {n} design rows have no complete pair of runs "
+            f"(first: {missing[:5]}); rerun the sweep to complete them (finished runs are kept)"
+        )
+    x_unit = unit_design(s)
+    frames = []
+    for kpi in s.outputs:
+        y = effects[kpi].to_numpy(dtype=float)
+        idx = morris_indices(s, x_unit, y) if s.method == "morris" else sobol_indices(s, y)
+        idx.insert(0, "output", kpi)
+        frames.append(idx)
+    indices = pd.concat(frames, ignore_index=True)
+    key = "mu_star" if s.method == "morris" else "ST"
+    indices["rank"] = indices.groupby("output")[key].rank(ascending=False, method="first").astype(int)
+    disc = discovery(s, x_unit, effects)
+    values = design_table(s)
+    effects_out = values.merge(effects, on="sample")
+
+    final = sweep_dir / OUT
+    tmp = sweep_dir / f".{OUT}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    indices.to_csv(tmp / "indices.csv", index=False)
+    disc.to_csv(tmp / "discovery.csv", index=False)
+    effects_out.to_parquet(tmp / "effects.parquet", index=False)
+    _figure(s, indices, tmp / "indices.png")
+    text = report_text(s, spec, indices, disc, effects)
+    (tmp / "report.md").write_text(text + "\n")
+    if final.exists():
+        old = sweep_dir / f".{OUT}.old-{os.getpid()}"
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+    return {"text": text, "indices": indices, "discovery": disc, "effects": effects, "failed": failed, "folder": final}
+
+
+def ranking(s: SensitivityConfig, indices: pd.DataFrame, top: int = 5) -> pd.DataFrame:
+    """The ``top`` parameters of each output, with their index (mu* or ST), as a wide table."""
+    key = "mu_star" if s.method == "morris" else "ST"
+    rows = []
+    for kpi in s.outputs:
+        d = indices[indices["output"] == kpi].nsmallest(top, "rank")
+        rows.append(
+            {
+                "output": kpi,
+                **{
+                    f"#{i + 1}": f"{p.split('.', 1)[-1]} ({v:.3g})"
+                    for i, (p, v) in enumerate(zip(d["parameter"], d[key], strict=True))
+                },
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def report_text(
+    s: SensitivityConfig, spec: dict[str, Any], indices: pd.DataFrame, disc: pd.DataFrame, effects: pd.DataFrame
+) -> str:
+    """The Markdown report of a sensitivity sweep."""
+    name = "Morris elementary effects" if s.method == "morris" else "Sobol indices (Saltelli design)"
+    size = (
+        f"r = {s.trajectories} trajectories, p = {s.levels} levels"
+        if s.method == "morris"
+        else f"N = {s.base_samples} base samples"
+    )
+    reps = int(effects["n_replications"].min())
+    lines = [
+        f"# Sensitivity: {spec.get('title') or spec.get('name')}",
+        "",
+        f"{name} over {len(s.parameters)} parameters ({size}; {design_size(s)} design rows, "
+        f"{reps} replication(s) a row, design seed {s.seed}). Each row's effect is "
+        f"{spec['treatment']} minus {spec['baseline']} on the same seed, over the report window.",
+        "",
+        "## Which parameters matter most",
+        "",
+        (
+            "Index: mu*, the mean absolute elementary effect of moving a parameter across its whole range "
+            "(in the output's unit)."
+            if s.method == "morris"
+            else "Index: ST, the share of the effect's variance due to the parameter with all its interactions."
+        ),
+        "",
+        _markdown_table(ranking(s, indices)),
+        "",
+        "## When does the effect change sign? (scenario discovery, PRIM)",
+        "",
+        _markdown_table(disc, ".2f"),
+        "",
+        "## All indices",
+        "",
+        _markdown_table(indices.drop(columns=["rank"])),
+    ]
+    return "\n".join(lines)

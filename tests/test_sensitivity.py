@@ -1,0 +1,239 @@
+"""Global sensitivity analysis: SALib and PRIM checked on known answers, then the model.
+
+SALib on functions with known indices, PRIM on a known box, the design's determinism,
+validation of bad designs, and the reduced experiments end to end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clustersim.config import ConfigError, SensitivityConfig, SensitivityParameter, design_size, load_config
+from clustersim.sensitivity import (
+    check_sweep_samples,
+    discovery,
+    morris_indices,
+    prim_peel,
+    select_box,
+    sobol_indices,
+    to_values,
+    unit_design,
+)
+
+SMALL = ["population=small", "progress=false"]
+
+
+def spec(method: str, params: list[tuple[str, float, float, str]], **kw) -> SensitivityConfig:
+    return SensitivityConfig(
+        method=method,
+        parameters=[SensitivityParameter(k, lo, hi, sc) for k, lo, hi, sc in params],
+        outputs=["members"],
+        **kw,
+    )
+
+
+ISHIGAMI = [(f"x{i}", -math.pi, math.pi, "linear") for i in (1, 2, 3)]
+
+
+def ishigami(values: np.ndarray, a: float = 7.0, b: float = 0.1) -> np.ndarray:
+    x1, x2, x3 = values.T
+    return np.sin(x1) + a * np.sin(x2) ** 2 + b * x3**4 * np.sin(x1)
+
+
+def values_of(s: SensitivityConfig, x: np.ndarray) -> np.ndarray:
+    return np.array([list(to_values(s, row).values()) for row in x])
+
+
+# --------------------------------------------------------------- SALib on known functions
+def test_sobol_indices_of_the_ishigami_function_match_the_analytic_values():
+    # Ishigami (a=7, b=0.1): S1 = 0.314, 0.442, 0; ST = 0.558, 0.442, 0.244 (Saltelli et al. 2008)
+    s = spec("sobol", ISHIGAMI, base_samples=2048, seed=3)
+    x = unit_design(s)
+    assert x.shape == (design_size(s), 3) == (2048 * 5, 3)
+    idx = sobol_indices(s, ishigami(values_of(s, x))).set_index("parameter")
+    np.testing.assert_allclose(idx["S1"], [0.314, 0.442, 0.0], atol=0.04)
+    np.testing.assert_allclose(idx["ST"], [0.558, 0.442, 0.244], atol=0.04)
+    assert (idx["ST_conf"] > 0).all() and (idx["ST_conf"] < 0.1).all()
+
+
+def test_morris_recovers_the_effects_of_a_linear_function_including_a_dummy_and_a_log_scale():
+    params = [
+        ("a", 0.0, 2.0, "linear"),
+        ("b", -1.0, 1.0, "linear"),
+        ("dummy", 5.0, 6.0, "linear"),
+        ("c", 1.0, 100.0, "log"),
+    ]
+    s = spec("morris", params, trajectories=20, levels=4, seed=5)
+    x = unit_design(s)
+    assert x.shape == (design_size(s), 4) == (20 * 5, 4)
+    v = values_of(s, x)
+    # y = 3a - 2b + 0 dummy + log10(c): an elementary effect on the unit interval is coefficient x range
+    y = 3 * v[:, 0] - 2 * v[:, 1] + np.log10(v[:, 3])
+    idx = morris_indices(s, x, y).set_index("parameter")
+    np.testing.assert_allclose(idx["mu_star"], [6.0, 4.0, 0.0, 2.0], atol=1e-9)
+    np.testing.assert_allclose(idx["mu"], [6.0, -4.0, 0.0, 2.0], atol=1e-9)
+    np.testing.assert_allclose(idx["sigma"], 0.0, atol=1e-9)
+
+
+def test_morris_sigma_flags_an_interaction():
+    s = spec("morris", [("a", 0.0, 1.0, "linear"), ("b", 0.0, 1.0, "linear"), ("c", 0.0, 1.0, "linear")], seed=1)
+    x = unit_design(s)
+    y = x[:, 0] * x[:, 1] + 0.5 * x[:, 2]
+    idx = morris_indices(s, x, y).set_index("parameter")
+    assert idx.loc["a", "sigma"] > 0.1 and idx.loc["b", "sigma"] > 0.1
+    assert idx.loc["c", "sigma"] < 1e-9 and idx.loc["c", "mu_star"] == pytest.approx(0.5)
+
+
+# ---------------------------------------------------------------------------- PRIM
+def test_prim_finds_a_known_box():
+    rng = np.random.default_rng(11)
+    x = rng.random((3000, 4))
+    y = (x[:, 0] > 0.7) & (x[:, 2] < 0.4)  # 12% of the space
+    boxes = prim_peel(x, y, alpha=0.05)
+    assert boxes[0].coverage == 1.0 and boxes[0].mass == 1.0
+    assert all(b2.density >= b1.density for b1, b2 in itertools.pairwise(boxes))
+    box = select_box(boxes, min_coverage=0.8)
+    assert box.density > 0.9 and box.coverage >= 0.8
+    lo, hi = box.limits[:, 0], box.limits[:, 1]
+    assert 0.6 < lo[0] < 0.75 and 0.35 < hi[2] < 0.45
+    # the irrelevant dimensions are left (almost) whole
+    assert lo[1] < 0.15 and hi[1] > 0.85 and lo[3] < 0.15 and hi[3] > 0.85
+
+
+def test_discovery_reads_the_rarer_outcome_and_names_the_condition():
+    s = spec("sobol", [("behaviour.x", 0.0, 10.0, "linear"), ("behaviour.y", 0.0, 1.0, "linear")], base_samples=256)
+    s.outputs = ["members", "research_collaborations"]
+    x = unit_design(s)
+    effects = pd.DataFrame(
+        {
+            "members": np.where(x[:, 0] > 0.8, -5.0, 5.0),  # 7 loses members only when x > 8
+            "research_collaborations": np.full(len(x), 3.0),  # 7 always wins
+        }
+    )
+    table = discovery(s, x, effects).set_index("output")
+    assert table.loc["members", "share_7_better"] == pytest.approx(float((x[:, 0] <= 0.8).mean()))
+    assert table.loc["members", "cases"].startswith("7 not better than 12")
+    assert "behaviour.x >= 8" in table.loc["members", "conditions"]
+    assert "behaviour.y" not in table.loc["members", "conditions"]
+    assert table.loc["members", "density"] == pytest.approx(1.0)
+    assert table.loc["research_collaborations", "cases"].startswith("none")
+
+
+# -------------------------------------------------------------------------- designs
+def test_the_design_is_the_same_in_another_process():
+    code = (
+        "import hashlib;from clustersim.config import load_config;from clustersim.sensitivity import unit_design;"
+        "c=load_config(['sensitivity=morris']);print(hashlib.sha256(unit_design(c.sensitivity).tobytes()).hexdigest())"
+    )
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    here = hashlib.sha256(unit_design(load_config(["sensitivity=morris"]).sensitivity).tobytes()).hexdigest()
+    assert other == here
+
+
+@pytest.mark.parametrize("method", ["morris", "sobol"])
+def test_each_run_gets_its_rows_values_within_the_ranges(method):
+    base = load_config([*SMALL, f"sensitivity={method}"])
+    s = base.sensitivity
+    x = unit_design(s)
+    assert x.shape == (design_size(s), len(s.parameters))
+    for row in (0, 7, design_size(s) - 1):
+        cfg = load_config([*SMALL, f"sensitivity={method}", f"sensitivity.sample={row}"])
+        for p, (key, value) in zip(s.parameters, to_values(s, x[row]).items(), strict=True):
+            *path, last = key.split(".")
+            node = cfg
+            for part in path:
+                node = getattr(node, part)
+            assert getattr(node, last) == pytest.approx(value)
+            assert p.low - 1e-12 <= value <= p.high + 1e-12
+    # an ordinary run is untouched by the design's presence in the package
+    assert load_config(SMALL).behaviour.membership.beta0 == base.behaviour.membership.beta0
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("sensitivity.sample=190", "sensitivity.sample"),
+        ("sensitivity.method=sobel", "sensitivity.method"),
+        ("sensitivity.parameters.0.key=behaviour.membership.nope", "sensitivity.parameters[0].key"),
+        ("sensitivity.parameters.0.high=0.01", "sensitivity.parameters[0].high"),
+        ("sensitivity.parameters.5.low=0", "sensitivity.parameters[5].low"),
+        ("sensitivity.outputs.0=happiness", "sensitivity.outputs[0]"),
+        ("sensitivity.levels=3", "sensitivity.levels"),
+    ],
+)
+def test_bad_designs_are_refused_naming_the_key(override, key):
+    with pytest.raises(ConfigError) as err:
+        load_config(["sensitivity=morris", override])
+    assert f"{key}:" in str(err.value) and "allowed" in str(err.value)
+
+
+def test_sobol_base_samples_must_be_a_power_of_two():
+    with pytest.raises(ConfigError, match=r"sensitivity.base_samples: got 12; allowed: a power of 2"):
+        load_config(["sensitivity=sobol", "sensitivity.base_samples=12"])
+
+
+def test_sweep_coverage_is_checked():
+    s = load_config(["sensitivity=morris"]).sensitivity
+    n = design_size(s)
+    assert check_sweep_samples(s, range(n)) is None
+    assert "exactly range(0,190)" in check_sweep_samples(s, range(n - 1))
+    assert check_sweep_samples(s, [*range(n), 0]) is not None
+
+
+# ------------------------------------------------------------- reduced experiments end to end
+def clustersim(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("clustersim")
+    return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=900)
+
+
+def test_a_sweep_that_misses_design_rows_is_refused_before_any_run(tmp_path):
+    out = tmp_path / "sweep"
+    r = clustersim(
+        "-m",
+        "experiment=sensitivity_morris_reduced",
+        "sensitivity.sample=range(0,10)",
+        f"hydra.sweep.dir={out}",
+        cwd=tmp_path,
+    )
+    assert r.returncode == 2
+    assert "sensitivity.sample: the sweep covers 10 values" in r.stderr and "range(0,38)" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (out / "runs").exists() and not (out / "jobs").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment", ["sensitivity_morris_reduced", "sensitivity_sobol_reduced"])
+def test_reduced_sensitivity_experiments_run_end_to_end(experiment, tmp_path):
+    out = tmp_path / "sweep"
+    r = clustersim("-m", f"experiment={experiment}", "end=2017-12", f"hydra.sweep.dir={out}", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    folder = out / "sensitivity"
+    indices = pd.read_csv(folder / "indices.csv")
+    disc = pd.read_csv(folder / "discovery.csv")
+    effects = pd.read_parquet(folder / "effects.parquet")
+    cfg = load_config([f"experiment={experiment}"])
+    s = cfg.sensitivity
+    assert len(effects) == design_size(s)
+    assert set(indices["output"]) == set(s.outputs) == set(disc["output"])
+    assert set(indices["parameter"]) == {p.key for p in s.parameters}
+    value_col = "mu_star" if s.method == "morris" else "ST"
+    assert indices[value_col].notna().all() and np.isfinite(indices[value_col]).all()
+    assert (folder / "indices.png").stat().st_size > 10_000
+    assert "Which parameters matter most" in (folder / "report.md").read_text()
+    # every run folder records the values its row applied
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert (runs["status"] == "complete").all() and len(runs) == 2 * design_size(s)
+    # the report is rebuilt from the saved runs alone, to the same indices
+    exe = Path(sys.executable).with_name("clustersim-report")
+    again = subprocess.run([str(exe), str(out)], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(folder / "indices.csv"), indices)
