@@ -107,6 +107,8 @@ def test_network_facts_on_a_known_graph():
     assert f["clustering_random"] == pytest.approx(7 / 28)
     assert f["giant_share"] == pytest.approx(3 / 8)
     assert f["mean_degree"] == pytest.approx(14 / 8)
+    g.add_nodes_from([100, 101])  # isolated nodes are not part of the network read
+    assert network_facts(g)["nodes"] == 8
     star = network_facts(nx.star_graph(20))
     assert star["assortativity"] == pytest.approx(-1.0)
     assert star["clustering"] == 0.0 and star["giant_share"] == 1.0
@@ -122,6 +124,16 @@ def test_network_facts_separate_a_random_graph_from_a_heavy_tailed_one():
     assert ba["degree_cv_ratio"] > 1.5
     assert 2.3 < ba["power_law_alpha"] < 3.5  # BA's exponent is 3
     assert ba["max_degree"] > 5 * er["max_degree"] / 2
+
+
+def test_truncated_poisson_reference():
+    lam = val.truncated_poisson_lambda(1.7)
+    assert lam / (1.0 - math.exp(-lam)) == pytest.approx(1.7)
+    assert val.truncated_poisson_lambda(1.0) == 0.0
+    # on Poisson degrees the tail estimate converges to the reference value
+    rng = np.random.default_rng(5)
+    k = rng.poisson(2.0, size=200000)
+    assert power_law_alpha(k, 3) == pytest.approx(val._poisson_tail_alpha(2.0, 3), abs=0.05)
 
 
 def test_power_law_alpha_recovers_a_known_exponent():
@@ -212,6 +224,8 @@ def test_run_record_is_the_plain_run_and_measures_add_up():
     rank = {"type": "cluster_rank", "date": "2009-12"}
     ranks = [measure(rec, {**rank, "cluster": f"twelve/{d}"}) for d in ("ict", "textile")]
     assert all(1 <= r <= 12 for r in ranks)
+    largest = measure(rec, {**rank, "cluster": "twelve/ict", "equals": 1})
+    assert largest == float(ranks[0] == 1)
     per_cluster = measure(rec, {"type": "sme_members_per_cluster", "date": "2018-12"})
     snap = rec.snapshots["2018-12"]
     assert per_cluster * len(snap["keys"]) == ((snap["member_of"] >= 0) & (rec.size_class < 3)).sum()

@@ -84,6 +84,8 @@ NETWORK_STATS = (
     "degree_cv_random",
     "degree_cv_ratio",
     "power_law_alpha",
+    "power_law_alpha_random",
+    "random_lambda",
     "clustering",
     "clustering_random",
     "clustering_ratio",
@@ -540,15 +542,44 @@ def power_law_alpha(degrees: np.ndarray, xmin: int) -> float:
     return float(1.0 + k.size / np.log(k / (xmin - 0.5)).sum())
 
 
-def network_facts(graph: Any, tail_xmin: int = 3) -> dict[str, float]:
-    """Stylised facts of an undirected network against a random graph of the same density.
+def truncated_poisson_lambda(mean_degree: float) -> float:
+    """The Poisson rate whose zero-truncated mean is ``mean_degree`` (``lam / (1 - exp(-lam))``).
 
-    The random reference is G(n, m) with the same numbers of nodes and edges: degree
-    coefficient of variation ``sqrt((1 - p) / <k>)``, clustering ``p`` (the density),
-    giant component share ``S`` solving ``S = 1 - exp(-<k> S)``, assortativity 0.
+    The degrees of a random graph seen only on its nodes with at least one edge are
+    zero-truncated Poisson; 0 when ``mean_degree <= 1``.
+    """
+    from scipy.optimize import brentq
+
+    if not mean_degree > 1.0:
+        return 0.0
+    return float(brentq(lambda lam: lam / -math.expm1(-lam) - mean_degree, 1e-9, mean_degree + 50.0))
+
+
+def _poisson_tail_alpha(lam: float, xmin: int) -> float:
+    """The limit of :func:`power_law_alpha` on Poisson(lam) degrees (an exponential-type tail)."""
+    from scipy import stats
+
+    k = np.arange(xmin, xmin + 200)
+    w = stats.poisson.pmf(k, lam)
+    if lam <= 0 or w.sum() <= 0:
+        return float("nan")
+    return float(1.0 + 1.0 / np.average(np.log(k / (xmin - 0.5)), weights=w))
+
+
+def network_facts(graph: Any, tail_xmin: int = 3) -> dict[str, float]:
+    """Stylised facts of a network against a random graph of the same density.
+
+    The network is read on its nodes with at least one edge (isolated nodes are dropped),
+    and so is the random reference: a random graph with Poisson(lam) degrees seen on its
+    non-isolated nodes, with ``lam`` such that the mean degree is the same
+    (:func:`truncated_poisson_lambda`). Its degree coefficient of variation is
+    ``sqrt(<k> (1 + lam - <k>)) / <k>``; its giant component holds ``S / (1 - exp(-lam))``
+    of those nodes, ``S`` solving ``S = 1 - exp(-lam S)``; its clustering is the density
+    ``p = 2m / (n (n - 1))``; its assortativity 0; its tail exponent estimate
+    ``power_law_alpha_random`` is what :func:`power_law_alpha` gives on Poisson degrees.
 
     Args:
-        graph: a ``networkx.Graph`` (isolated nodes count as nodes).
+        graph: a ``networkx.Graph``.
         tail_xmin: smallest degree of the tail for :func:`power_law_alpha`.
 
     Returns:
@@ -558,6 +589,7 @@ def network_facts(graph: Any, tail_xmin: int = 3) -> dict[str, float]:
     from scipy.optimize import brentq
 
     nan = float("nan")
+    graph = graph.subgraph([v for v, d in graph.degree() if d > 0])
     n, m = graph.number_of_nodes(), graph.number_of_edges()
     out = dict.fromkeys(NETWORK_STATS, nan)
     out["nodes"], out["edges"] = float(n), float(m)
@@ -566,18 +598,22 @@ def network_facts(graph: Any, tail_xmin: int = 3) -> dict[str, float]:
     deg = np.array([d for _, d in graph.degree()], dtype=float)
     mean = float(deg.mean())
     p = 2.0 * m / (n * (n - 1.0))
+    lam = truncated_poisson_lambda(mean)
     out["mean_degree"] = mean
     out["max_degree"] = float(deg.max())
+    out["random_lambda"] = lam
     out["degree_cv"] = float(deg.std() / mean)
-    cv_random = math.sqrt(max(1.0 - p, 0.0) / mean)
+    cv_random = math.sqrt(max(mean * (1.0 + lam - mean), 0.0)) / mean
     out["degree_cv_random"] = cv_random
     out["degree_cv_ratio"] = out["degree_cv"] / cv_random if cv_random > 0 else nan
     out["power_law_alpha"] = power_law_alpha(deg, tail_xmin)
+    out["power_law_alpha_random"] = _poisson_tail_alpha(lam, tail_xmin)
     out["clustering"] = float(nx.average_clustering(graph))
     out["clustering_random"] = p
     out["clustering_ratio"] = out["clustering"] / p
     out["giant_share"] = max(len(c) for c in nx.connected_components(graph)) / n
-    out["giant_share_random"] = float(brentq(lambda s: s - 1.0 + math.exp(-mean * s), 1e-12, 1.0)) if mean > 1 else 0.0
+    giant = float(brentq(lambda s: s - 1.0 + math.exp(-lam * s), 1e-12, 1.0)) if lam > 1 else 0.0
+    out["giant_share_random"] = giant / -math.expm1(-lam) if lam > 0 else 0.0
     try:
         import warnings
 
@@ -835,7 +871,10 @@ def measure(
         mon = rec.monthly
         sel = mon[(mon["kpi"] == "members") & (mon["cluster"] != "all") & (mon["month"] == rec.month(str(m["date"])))]
         ranks = sel.set_index("cluster")["value"].rank(ascending=False, method="average")
-        return float(ranks.get(str(m["cluster"]), float("nan")))
+        rank = float(ranks.get(str(m["cluster"]), float("nan")))
+        if "equals" in m and math.isfinite(rank):  # an indicator: its mean is a share of replications
+            return float(rank == float(m["equals"]))
+        return rank
     if kind in ("member_share", "sme_members_per_cluster"):
         snap = rec.snapshots.get(str(m["date"]))
         if snap is None:
@@ -888,7 +927,7 @@ class ValidationResult:
         study_curve: relative CI half-width against the number of replications, per KPI.
         study_needed: replications needed for each target half-width, per KPI.
         degree_counts: firms by degree, summed over the primary scenario's replications.
-        random_degree_counts: the same for the G(n, m) references (expected counts).
+        random_degree_counts: the same for the random references (expected counts).
         cluster_sizes: members per cluster at the snapshot dates, one row per replication.
         seconds: wall time.
     """
@@ -979,7 +1018,7 @@ def _network_table(per_rep: list[dict[str, float]]) -> pd.DataFrame:
         ("mean_degree", None, "partners per connected firm"),
         ("max_degree", None, "most partners of one firm"),
         ("degree_cv", "degree_cv_random", "coefficient of variation of degree"),
-        ("power_law_alpha", None, "tail exponent (degree >= xmin)"),
+        ("power_law_alpha", "power_law_alpha_random", "tail exponent estimate (degree >= xmin)"),
         ("clustering", "clustering_random", "average clustering coefficient"),
         ("giant_share", "giant_share_random", "share of connected firms in the giant component"),
         ("assortativity", None, "degree assortativity (random graph: 0)"),
@@ -1032,14 +1071,15 @@ def _study(spec: ValidationSpec, kpi_values: pd.DataFrame) -> tuple[pd.DataFrame
     return curve, pd.DataFrame(needed)
 
 
-def _random_degree_counts(n: int, m: int, size: int) -> np.ndarray:
-    """Expected firms by degree in G(n, m) (binomial degrees), for the figure."""
+def _random_degree_counts(n: int, lam: float, size: int) -> np.ndarray:
+    """Expected nodes by degree of the random reference: ``n`` zero-truncated Poisson(lam) degrees."""
     from scipy import stats
 
-    if n < 2:
+    if n < 1 or not lam > 0:
         return np.zeros(size)
-    p = 2.0 * m / (n * (n - 1.0))
-    return n * stats.binom.pmf(np.arange(size), n - 1, p)
+    pmf = stats.poisson.pmf(np.arange(size), lam) / -math.expm1(-lam)
+    pmf[0] = 0.0
+    return n * pmf
 
 
 def validate_model(
@@ -1098,7 +1138,7 @@ def validate_model(
                     degree_counts = np.pad(degree_counts, (0, size - degree_counts.size)) + np.pad(
                         deg, (0, size - deg.size)
                     )
-                    rnd = _random_degree_counts(g.number_of_nodes(), g.number_of_edges(), size)
+                    rnd = _random_degree_counts(int(net["nodes"]), float(net["random_lambda"]), size)
                     random_counts = np.pad(random_counts, (0, size - random_counts.size)) + rnd
                     if needs_turnover:
                         turn = turnover_run(cfg, spec.turnover)
@@ -1193,6 +1233,16 @@ def comparison_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines).strip() + "\n"
 
 
+def _shown_path(path: str) -> str:
+    """A path relative to the working directory when it lies under it (for the written report)."""
+    if not path:
+        return ""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path
+
+
 def report_markdown(result: ValidationResult) -> str:
     """Every table of a validation as one Markdown page (``validation.md`` in the results)."""
     spec = result.spec
@@ -1201,7 +1251,7 @@ def report_markdown(result: ValidationResult) -> str:
         "",
         ("REDUCED run (small population): not comparable with the public figures. " if result.reduced else "")
         + f"{result.replications} replications per scenario (children 0..{result.replications - 1} of "
-        f"SeedSequence({spec.seed})), {result.seconds:.0f} s, specification `{spec.path or spec.name}`.",
+        f"SeedSequence({spec.seed})), {result.seconds:.0f} s, specification `{_shown_path(spec.path) or spec.name}`.",
         "",
         "Scenarios (Hydra overrides on the default, calibrated configuration):",
         "",
@@ -1222,7 +1272,7 @@ def report_markdown(result: ValidationResult) -> str:
         lines += ["## Robustness: the same outputs under other scenarios (mean [95% CI])", ""]
         lines += [*_md_table(["output", *scen], rows), ""]
     if not result.network.empty:
-        lines += ["## Collaboration network against a random graph G(n, m) of the same density", ""]
+        lines += ["## Collaboration network against a random graph with the same mean degree", ""]
         rows = [
             [r.statistic, r.meaning, _fmt(r.model_mean), f"[{_fmt(r.ci95_low)}, {_fmt(r.ci95_high)}]", _fmt(r.random)]
             for r in result.network.itertuples(index=False)
@@ -1296,7 +1346,7 @@ def write_figures(result: ValidationResult, folder: str | Path) -> list[Path]:
         k = np.arange(result.degree_counts.size)
         for counts, label, style in (
             (result.degree_counts, "model (all replications)", "o-"),
-            (result.random_degree_counts, "random graph G(n, m)", "--"),
+            (result.random_degree_counts, "random graph, same mean degree", "--"),
         ):
             ccdf = counts[::-1].cumsum()[::-1] / max(counts.sum(), 1e-12)
             keep = (k >= 1) & (ccdf > 1e-6)
@@ -1362,7 +1412,8 @@ def write_figures(result: ValidationResult, folder: str | Path) -> list[Path]:
                     ax.scatter([i], [p.value], color="tab:red", marker="D" if p.kind == "point" else "^", zorder=3)
             ax.set_xticks(x, [c.split("/")[-1] for c in stats_.index], rotation=70, fontsize=7)
             ax.set_title(f"members per cluster, end of {d}", fontsize=9)
-        axes[0][0].set_ylabel("firms (bar: mean, line: min-max; red: public)")
+        axes[0][0].set_ylabel("member firms")
+        fig.suptitle("bars: mean over replications; lines: min-max; red: public (triangle: lower bound)", fontsize=8)
         save(fig, "cluster_sizes.png")
     return written
 
