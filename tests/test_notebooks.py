@@ -1,0 +1,110 @@
+"""The result notebooks execute on small sweeps, and the headline reference table is reproduced."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import pandas as pd
+import pytest
+
+from clustersim.notebooks import NOTEBOOKS, execute, project_root
+
+ROOT = project_root()
+REFERENCE = ROOT / "results" / "reference" / "twelve_vs_seven_small" / "effects.csv"
+
+
+def sweep(tmp: Path, name: str, *overrides: str) -> Path:
+    out = tmp / name
+    exe = Path(sys.executable).with_name("clustersim")
+    r = subprocess.run(
+        [str(exe), "-m", f"experiment={name}", *overrides, f"hydra.sweep.dir={out}"],
+        capture_output=True,
+        text=True,
+        cwd=tmp,
+        timeout=900,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def small_sweeps(tmp_path_factory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("sweeps")
+    return {
+        "headline": sweep(tmp, "twelve_vs_seven_small"),
+        "budget_staffing": sweep(
+            tmp,
+            "budget_staffing_grid",
+            "population=small",
+            "funding=erdf_half,erdf_5m",
+            "staffing=lean,setup6_run21",
+            "replication=0,1",
+        ),
+        "reform_timeline": sweep(tmp, "reform_timeline", "population=small", "replication=range(0,3)"),
+    }
+
+
+def test_the_headline_reference_table_is_reproduced(small_sweeps):
+    """The committed table of the headline's small variant, regenerated from its pinned config and seeds.
+
+    If this fails after a change to the model, the results moved: run `make reference` and
+    commit the new results/reference/ with the change (and say why in the commit message).
+    """
+    fresh = pd.read_csv(small_sweeps["headline"] / "effects.csv")
+    committed = pd.read_csv(REFERENCE)
+    assert list(fresh.columns) == list(committed.columns)
+    assert len(committed) > 40 and committed["n_pairs"].eq(6).all()
+    pd.testing.assert_frame_equal(fresh, committed, check_exact=False, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(NOTEBOOKS))
+def test_every_notebook_is_jupytext_percent_with_a_parameters_cell(name):
+    nb = jupytext.read(ROOT / NOTEBOOKS[name].file)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    assert set(NOTEBOOKS[name].parameters) <= {line.split("=")[0].strip() for line in tagged[0].source.splitlines()}
+    assert nb.cells[0].cell_type == "markdown" and "**Question.**" in nb.cells[0].source
+
+
+EXPECTED = {
+    "headline": ["headline_table.csv", "headline_table.md", "effects.csv", "forest.png", "series.png", "summary.md"],
+    "budget_staffing": ["effect_members.csv", "verdicts.md", "heatmap_members.png"],
+    "reform_timeline": ["members_path.csv", "members_path.png", "observed_vs_simulated.md"],
+    "calibration": ["fit_table.csv", "objective_trace.png", "observed_vs_simulated.png", "estimates.md"],
+    "sensitivity": ["morris_top3.md", "sobol_total_order.csv", "discovery.md"],
+}
+
+
+@pytest.mark.parametrize("name", list(NOTEBOOKS))
+def test_every_notebook_executes_in_small_mode(name, small_sweeps, tmp_path):
+    params = {"out_dir": str(tmp_path / "out")}
+    if name in small_sweeps:
+        params["sweep_dir"] = str(small_sweeps[name])
+    # the calibration and sensitivity notebooks read the committed full-size results
+    html = execute(name, params, html_dir=tmp_path)
+    assert html.is_file() and html.stat().st_size > 50_000
+    assert "Traceback" not in html.read_text()
+    for f in EXPECTED[name]:
+        assert (tmp_path / "out" / f).stat().st_size > 0, f
+    if name == "headline":
+        table = pd.read_csv(tmp_path / "out" / "headline_table.csv")
+        assert len(table) >= 10
+        assert "The reform" in (tmp_path / "out" / "summary.md").read_text()
+
+
+def test_a_notebook_that_fails_raises_and_writes_no_html(tmp_path):
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError):
+        execute("headline", {"sweep_dir": str(tmp_path / "nowhere"), "out_dir": str(tmp_path / "out")}, tmp_path)
+    assert not list(tmp_path.glob("*.html"))
+
+
+def test_the_cli_refuses_a_malformed_parameter(capsys):
+    from clustersim.notebooks import main
+
+    assert main(["--only", "headline", "-p", "sweep_dir"]) == 2
+    assert "--param 'sweep_dir': allowed: KEY=VALUE" in capsys.readouterr().err
