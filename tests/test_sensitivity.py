@@ -237,3 +237,19 @@ def test_reduced_sensitivity_experiments_run_end_to_end(experiment, tmp_path):
     again = subprocess.run([str(exe), str(out)], capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     pd.testing.assert_frame_equal(pd.read_csv(folder / "indices.csv"), indices)
+
+
+def test_screening_ranks_parameters_by_their_mean_relative_mu_star():
+    from clustersim.sensitivity import screen
+
+    indices = pd.DataFrame(
+        {
+            "output": ["a", "a", "a", "b", "b", "b"],
+            "parameter": ["x", "y", "z", "x", "y", "z"],
+            "mu_star": [10.0, 5.0, 1.0, 0.1, 0.4, 0.2],  # x dominates a, y dominates b
+        }
+    )
+    top = screen(indices, n=2)
+    # x: (1 + 0.25) / 2 = 0.625; y: (0.5 + 1) / 2 = 0.75; z: (0.1 + 0.5) / 2 = 0.3
+    assert list(top["parameter"]) == ["y", "x"]
+    assert top["mean_relative_mu_star"].tolist() == pytest.approx([0.75, 0.625])

@@ -438,6 +438,18 @@ def build_sensitivity_report(sweep_dir: Path, merge: bool = True) -> dict[str, A
     return {"text": text, "indices": indices, "discovery": disc, "effects": effects, "failed": failed, "folder": final}
 
 
+def screen(indices: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+    """The ``n`` parameters of a Morris screening that matter most across all outputs.
+
+    Each output's mu* is divided by its largest mu* (so that outputs in different units
+    weigh alike); parameters are ranked by the mean of these shares over the outputs.
+    This is the rule that chose the parameters of ``conf/sensitivity/sobol.yaml``.
+    """
+    d = indices.assign(share=indices["mu_star"] / indices.groupby("output")["mu_star"].transform("max"))
+    score = d.groupby("parameter")["share"].mean().sort_values(ascending=False, kind="stable")
+    return score.head(n).rename("mean_relative_mu_star").reset_index()
+
+
 def ranking(s: SensitivityConfig, indices: pd.DataFrame, top: int = 5) -> pd.DataFrame:
     """The ``top`` parameters of each output, with their index (mu* or ST), as a wide table."""
     key = "mu_star" if s.method == "morris" else "ST"
@@ -485,6 +497,17 @@ def report_text(
         "",
         _markdown_table(ranking(s, indices)),
         "",
+        *(
+            [
+                "Across the outputs (each output's mu* divided by its largest, then averaged), the five that "
+                "matter most, the candidates for a Sobol analysis:",
+                "",
+                _markdown_table(screen(indices)),
+                "",
+            ]
+            if s.method == "morris"
+            else []
+        ),
         "## When does the effect change sign? (scenario discovery, PRIM)",
         "",
         _markdown_table(disc, ".2f"),
