@@ -109,6 +109,30 @@ def test_prim_finds_a_known_box():
     assert lo[1] < 0.15 and hi[1] > 0.85 and lo[3] < 0.15 and hi[3] > 0.85
 
 
+def test_simplifying_a_box_drops_the_restrictions_that_do_not_matter():
+    from clustersim.sensitivity import Box, simplify_box
+
+    rng = np.random.default_rng(5)
+    x = rng.random((4000, 3))
+    y = x[:, 0] > 0.8
+    # a peeled box that also shaved slices off the two irrelevant dimensions
+    limits = np.array([[0.8, 1.0], [0.05, 0.95], [0.0, 0.9]])
+    inside = np.all((x >= limits[:, 0]) & (x <= limits[:, 1]), axis=1)
+    peeled = Box(limits, y[inside].sum() / y.sum(), y[inside].mean(), inside.mean(), int(inside.sum()))
+    simple = simplify_box(x, y, peeled)
+    np.testing.assert_allclose(simple.limits[0], [0.8, 1.0])
+    np.testing.assert_allclose(simple.limits[1:], [[x[:, 1].min(), x[:, 1].max()], [x[:, 2].min(), x[:, 2].max()]])
+    assert simple.density >= peeled.density * 0.95 and simple.coverage > peeled.coverage
+    # a restriction that matters is kept
+    y2 = (x[:, 0] > 0.8) & (x[:, 1] < 0.5)
+    limits2 = np.array([[0.8, 1.0], [0.0, 0.5], [0.02, 1.0]])
+    inside2 = np.all((x >= limits2[:, 0]) & (x <= limits2[:, 1]), axis=1)
+    box2 = Box(limits2, y2[inside2].sum() / y2.sum(), y2[inside2].mean(), inside2.mean(), int(inside2.sum()))
+    simple2 = simplify_box(x, y2, box2)
+    assert simple2.limits[1, 1] == pytest.approx(0.5) and simple2.limits[0, 0] == pytest.approx(0.8)
+    assert simple2.limits[2, 0] == pytest.approx(x[:, 2].min())
+
+
 def test_discovery_reads_the_rarer_outcome_and_names_the_condition():
     s = spec("sobol", [("behaviour.x", 0.0, 10.0, "linear"), ("behaviour.y", 0.0, 1.0, "linear")], base_samples=256)
     s.outputs = ["members", "research_collaborations"]
@@ -154,8 +178,13 @@ def test_each_run_gets_its_rows_values_within_the_ranges(method):
                 node = getattr(node, part)
             assert getattr(node, last) == pytest.approx(value)
             assert p.low - 1e-12 <= value <= p.high + 1e-12
-    # an ordinary run is untouched by the design's presence in the package
-    assert load_config(SMALL).behaviour.membership.beta0 == base.behaviour.membership.beta0
+    # an ordinary run is untouched by the design: it has the calibrated value of the YAML
+    import yaml
+
+    from clustersim.config import config_dir
+
+    calibrated = yaml.safe_load((Path(config_dir()) / "behaviour" / "calibrated.yaml").read_text())
+    assert load_config(SMALL).behaviour.membership.beta0 == calibrated["membership"]["beta0"]
 
 
 @pytest.mark.parametrize(

@@ -248,6 +248,43 @@ def select_box(boxes: Sequence[Box], min_coverage: float = 0.5) -> Box:
     return max(eligible, key=lambda b: (b.density, b.coverage))
 
 
+def simplify_box(x: np.ndarray, y: np.ndarray, box: Box, tolerance: float = 0.05) -> Box:
+    """Drop the restrictions of ``box`` that do not matter, for a box a person can read.
+
+    Peeling leaves small slices cut off many dimensions. Repeatedly, the restriction whose
+    removal lowers the density least is removed, as long as the density stays within
+    ``tolerance`` (relative) of the peeled box's. The result may cover more of the cases
+    of interest; it is never much less dense.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=bool)
+    full = np.column_stack([x.min(axis=0), x.max(axis=0)])
+    total = max(int(y.sum()), 1)
+    limits = box.limits.copy()
+    floor = box.density * (1 - tolerance)
+
+    def stats(lim: np.ndarray) -> tuple[float, float, float, int]:
+        inside = _inside(x, lim)
+        m = int(inside.sum())
+        hits = int(y[inside].sum())
+        return (hits / m if m else 0.0), hits / total, m / len(x), m
+
+    while True:
+        restricted = [j for j in range(x.shape[1]) if not np.allclose(limits[j], full[j])]
+        best: tuple[float, int] | None = None
+        for j in restricted:
+            trial = limits.copy()
+            trial[j] = full[j]
+            dens = stats(trial)[0]
+            if dens >= floor and (best is None or dens > best[0]):
+                best = (dens, j)
+        if best is None:
+            break
+        limits[best[1]] = full[best[1]]
+    dens, cov, mass, m = stats(limits)
+    return Box(limits, cov, dens, mass, m)
+
+
 def describe_box(box: Box, s: SensitivityConfig, full: np.ndarray) -> list[dict[str, Any]]:
     """The restricted dimensions of ``box`` in parameter values (``full``: limits of the whole space)."""
     rows = []
@@ -287,7 +324,7 @@ def discovery(s: SensitivityConfig, x_unit: np.ndarray, effects: pd.DataFrame) -
             continue
         interest = ~win if share >= 0.5 else win
         what = "7 not better than 12" if share >= 0.5 else "7 better than 12"
-        box = select_box(prim_peel(x_unit, interest))
+        box = simplify_box(x_unit, interest, select_box(prim_peel(x_unit, interest)))
         conds = describe_box(box, s, full)
         text = " and ".join(_condition(c) for c in conds) or "(no box better than the whole space)"
         rows.append(
