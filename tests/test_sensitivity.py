@@ -133,6 +133,20 @@ def test_simplifying_a_box_drops_the_restrictions_that_do_not_matter():
     assert simple2.limits[2, 0] == pytest.approx(x[:, 2].min())
 
 
+def test_a_simplified_box_keeps_at_most_three_restrictions():
+    from clustersim.sensitivity import Box, simplify_box
+
+    rng = np.random.default_rng(9)
+    x = rng.random((3000, 5))
+    y = (x > 0.2).all(axis=1)  # every dimension matters a little
+    limits = np.column_stack([np.full(5, 0.2), np.ones(5)])
+    inside = np.all((x >= limits[:, 0]) & (x <= limits[:, 1]), axis=1)
+    box = Box(limits, 1.0, 1.0, inside.mean(), int(inside.sum()))
+    simple = simplify_box(x, y, box, max_restrictions=3)
+    restricted = [j for j in range(5) if simple.limits[j, 0] > x[:, j].min()]
+    assert len(restricted) == 3 and 0 < simple.density < 1.0
+
+
 def test_discovery_reads_the_rarer_outcome_and_names_the_condition():
     s = spec("sobol", [("behaviour.x", 0.0, 10.0, "linear"), ("behaviour.y", 0.0, 1.0, "linear")], base_samples=256)
     s.outputs = ["members", "research_collaborations"]

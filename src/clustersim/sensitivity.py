@@ -248,13 +248,13 @@ def select_box(boxes: Sequence[Box], min_coverage: float = 0.5) -> Box:
     return max(eligible, key=lambda b: (b.density, b.coverage))
 
 
-def simplify_box(x: np.ndarray, y: np.ndarray, box: Box, tolerance: float = 0.05) -> Box:
-    """Drop the restrictions of ``box`` that do not matter, for a box a person can read.
+def simplify_box(x: np.ndarray, y: np.ndarray, box: Box, tolerance: float = 0.05, max_restrictions: int = 3) -> Box:
+    """Drop the restrictions of ``box`` that matter least, for a box a person can read.
 
     Peeling leaves small slices cut off many dimensions. Repeatedly, the restriction whose
     removal lowers the density least is removed, as long as the density stays within
-    ``tolerance`` (relative) of the peeled box's. The result may cover more of the cases
-    of interest; it is never much less dense.
+    ``tolerance`` (relative) of the peeled box's, and in any case until at most
+    ``max_restrictions`` remain. The statistics reported are those of the simplified box.
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=bool)
@@ -276,7 +276,7 @@ def simplify_box(x: np.ndarray, y: np.ndarray, box: Box, tolerance: float = 0.05
             trial = limits.copy()
             trial[j] = full[j]
             dens = stats(trial)[0]
-            if dens >= floor and (best is None or dens > best[0]):
+            if (dens >= floor or len(restricted) > max_restrictions) and (best is None or dens > best[0]):
                 best = (dens, j)
         if best is None:
             break
@@ -326,7 +326,11 @@ def discovery(s: SensitivityConfig, x_unit: np.ndarray, effects: pd.DataFrame) -
         what = "7 not better than 12" if share >= 0.5 else "7 better than 12"
         box = simplify_box(x_unit, interest, select_box(prim_peel(x_unit, interest)))
         conds = describe_box(box, s, full)
-        text = " and ".join(_condition(c) for c in conds) or "(no box better than the whole space)"
+        base_rate = float(interest.mean())
+        if not conds or box.density < 1.25 * base_rate:
+            text = f"no condition found: the densest box holds {box.density:.0%} such cases vs {base_rate:.0%} overall"
+        else:
+            text = " and ".join(_condition(c) for c in conds)
         rows.append(
             {
                 **base,
