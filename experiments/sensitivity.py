@@ -32,6 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from clustersim.notebooks import markdown, write_table
+from clustersim.sensitivity import share_better_by
 
 out = Path(out_dir)
 out.mkdir(parents=True, exist_ok=True)
@@ -67,3 +68,17 @@ print(markdown(wide.reset_index()))
 disc = pd.read_csv(Path(sobol_dir) / "discovery.csv")
 write_table(disc, out / "discovery", floatfmt=".2f")
 print(markdown(disc, ".2f"))
+
+# %% [markdown]
+# ## The deciding parameter: how often 7 beats 12, by the fixed overhead per CMO
+#
+# The share of the Sobol rows in which 7 clusters did better than 12, in bins of the
+# staff time each CMO spends on running itself (assumed 0.75 FTE), the other parameters
+# varying over their ranges.
+
+# %%
+effects = pd.read_parquet(Path(sobol_dir) / "effects.parquet")
+outputs = ["members", "cross_domain_share", "research_collaborations", "international_collaborations"]
+by_overhead = share_better_by(effects, outputs, "staffing.overhead_fte_per_cmo", [0.25, 0.5, 0.6, 0.9, 1.1, 1.3, 1.5])
+write_table(by_overhead, out / "share_7_better_by_overhead", floatfmt=".2f")
+print(markdown(by_overhead, ".2f"))

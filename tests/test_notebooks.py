@@ -74,7 +74,7 @@ EXPECTED = {
     "budget_staffing": ["effect_members.csv", "verdicts.md", "heatmap_members.png"],
     "reform_timeline": ["members_path.csv", "members_path.png", "observed_vs_simulated.md"],
     "calibration": ["fit_table.csv", "objective_trace.png", "observed_vs_simulated.png", "estimates.md"],
-    "sensitivity": ["morris_top3.md", "sobol_total_order.csv", "discovery.md"],
+    "sensitivity": ["morris_top3.md", "sobol_total_order.csv", "discovery.md", "share_7_better_by_overhead.csv"],
 }
 
 

@@ -296,3 +296,19 @@ def test_screening_ranks_parameters_by_their_mean_relative_mu_star():
     # x: (1 + 0.25) / 2 = 0.625; y: (0.5 + 1) / 2 = 0.75; z: (0.1 + 0.5) / 2 = 0.3
     assert list(top["parameter"]) == ["y", "x"]
     assert top["mean_relative_mu_star"].tolist() == pytest.approx([0.75, 0.625])
+
+
+def test_share_better_by_bins_of_a_parameter():
+    from clustersim.sensitivity import share_better_by
+
+    effects = pd.DataFrame(
+        {
+            "k": [0.1, 0.2, 0.6, 0.7, 1.0],
+            "members": [-1.0, 2.0, 3.0, 4.0, -5.0],
+            "firms_in_no_cluster": [1.0, 1.0, -1.0, -1.0, -1.0],  # lower is better
+        }
+    )
+    t = share_better_by(effects, ["members", "firms_in_no_cluster"], "k", [0.0, 0.5, 1.0])
+    assert t["rows"].tolist() == [2, 3]  # the last bin is closed: 1.0 counts
+    assert t["members"].tolist() == pytest.approx([0.5, 2 / 3])
+    assert t["firms_in_no_cluster"].tolist() == pytest.approx([0.0, 1.0])

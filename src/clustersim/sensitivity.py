@@ -19,6 +19,7 @@ the effect has the other sign. Method: docs/SENSITIVITY.md.
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import os
 import shutil
@@ -145,6 +146,26 @@ def favourable(kpi: str, effect: np.ndarray) -> np.ndarray:
     """Whether each effect is in the KPI's better direction (7 beats 12); INFO KPIs count increases."""
     direction = KPI_BY_NAME[kpi].direction if kpi in KPI_BY_NAME else MAXIMIZE
     return effect < 0 if direction == MINIMIZE else effect > 0
+
+
+def share_better_by(effects: pd.DataFrame, outputs: Sequence[str], key: str, edges: Sequence[float]) -> pd.DataFrame:
+    """The share of design rows in which 7 beats 12, per output, in bins of parameter ``key``.
+
+    ``effects`` has one row per design row with the parameter values and the effects (as
+    ``effects.parquet`` of a sensitivity report). Bins are ``[edges[i], edges[i+1])``, the
+    last one closed.
+    """
+    values = effects[key].to_numpy(dtype=float)
+    rows = []
+    for i, (lo, hi) in enumerate(itertools.pairwise(edges)):
+        last = i == len(edges) - 2
+        inside = (values >= lo) & ((values <= hi) if last else (values < hi))
+        row: dict[str, Any] = {key: f"{lo:g}-{hi:g}", "rows": int(inside.sum())}
+        for kpi in outputs:
+            eff = effects.loc[inside, kpi].to_numpy(dtype=float)
+            row[kpi] = float(favourable(kpi, eff).mean()) if eff.size else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------------------ indices
