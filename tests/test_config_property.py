@@ -75,7 +75,7 @@ PARAMS: tuple[Param, ...] = (
     non_negative("behaviour.membership.awareness_per_comm_hour", -0.01, 0.05),
     non_negative("behaviour.membership.beta_fee", -2.0, 5.0),
     share("behaviour.ties.spontaneous_tie_rate"),
-    share("behaviour.ties.cross_cluster_share"),
+    share("behaviour.ties.referral_success"),
     share("behaviour.ties.ro_introduction_share"),
     share("behaviour.ties.past_partner_first"),
     Param(
@@ -225,7 +225,8 @@ SHARES = [
             "distance_weight",
             "past_partner_first",
             "spontaneous_tie_rate",
-            "cross_cluster_share",
+            "need_own_domain_share",
+            "referral_success",
             "ro_introduction_share",
         )
     ),
@@ -354,7 +355,8 @@ EXPLICIT: list[tuple[str, Any, str]] = [
     ("behaviour.cmo.hours_per_consortium_support", 0.0, "behaviour.cmo.hours_per_consortium_support"),
     ("behaviour.ties.candidates_per_introduction", 0, "behaviour.ties.candidates_per_introduction"),
     ("behaviour.ties.p_max", 0.01, "behaviour.ties.p_max"),
-    ("behaviour.ties.plenary_introductions_per_cmo", -1, "behaviour.ties.plenary_introductions_per_cmo"),
+    ("behaviour.ties.plenary_hours_per_fte", -1.0, "behaviour.ties.plenary_hours_per_fte"),
+    ("behaviour.ties.need_related_share", 0.9, "behaviour.ties.need_related_share"),
     ("behaviour.calls.consortium_min", 0, "behaviour.calls.consortium_min"),
     ("behaviour.calls.consortium_max", 1, "behaviour.calls.consortium_max"),
     ("behaviour.calls.duration_months_min", 0, "behaviour.calls.duration_months_min"),

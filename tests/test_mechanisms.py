@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clustersim.cmo import breadth_factor, merger_factor
 from clustersim.config import month_index
 from clustersim.mechanisms import matching
 from clustersim.mechanisms.calls import grant_for
+from clustersim.mechanisms.staffing import breadth_factor, merger_factor
 from clustersim.mechanisms.training import learn
 from clustersim.metrics import accounts_table, summary
 from clustersim.model import ClusterModel
@@ -55,9 +55,9 @@ def run(*overrides: str) -> Run:
     """Compose the small configuration with ``overrides``, run it and collect its tables."""
     model = ClusterModel(small_config(*overrides))
     model.run()
-    table = summary(model)
+    table = summary(model.state, model.recorder)
     kpi = table[table["cluster"] == "all"].set_index("kpi")["value"].to_dict()
-    return Run(model, accounts_table(model), kpi, model.recorder.monthly_table(), model.ledger.to_frame())
+    return Run(model, accounts_table(model.accounts()), kpi, model.recorder.monthly_table(), model.ledger.to_frame())
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +212,7 @@ def test_without_cmo_staff_no_cmo_service_is_delivered_but_spontaneous_ties_form
         "end=2017-12",
         "report_start=2016-06",
     )
-    cmos = r.model.cmos + r.model.retired_cmos
+    cmos = r.model.cmos + r.model.state.retired_cmos
     assert all(c.totals["hours_service"] == 0 for c in cmos)
     assert (r.ties["origin"] == "brokered").sum() == 0
     assert (r.ties["kind"] == "firm_international").sum() == 0
@@ -220,7 +220,7 @@ def test_without_cmo_staff_no_cmo_service_is_delivered_but_spontaneous_ties_form
     assert r.monthly_total("members_trained").sum() == 0
     assert r.monthly_total("international_links").sum() == 0
     assert all(c.totals[k] == 0 for c in cmos for k in ("introductions", "prescreens", "agreements", "links"))
-    assert all(not p["prescreened"] for p in r.model.projects)
+    assert all(not p["prescreened"] for p in r.model.state.projects)
     assert (r.ties["origin"] == "spontaneous").sum() > 0
 
 
@@ -236,7 +236,7 @@ def test_calls_with_zero_budget_fund_nothing() -> None:
         f"{ERDF}.calls.1.budget_eur=0",
         f"{ERDF}.calls.2.budget_eur=0",
     )
-    calls = r.model.region.calls
+    calls = r.model.state.region.calls
     assert [c.cfg.name for c in calls] == ["line_a_2017", "line_b_2017", "line_a_2018"]
     assert sum(c.submitted for c in calls) > 0  # firms did apply: the budget stopped them
     for call in calls:
@@ -245,7 +245,7 @@ def test_calls_with_zero_budget_fund_nothing() -> None:
         assert call.account.spent == 0
     rows = r.accounts[r.accounts["kind"] == "call"]
     assert (rows["spent_cents"] == 0).all() and (rows["allocated_cents"] == 0).all()
-    assert r.model.projects == []
+    assert r.model.state.projects == []
     assert r.kpi["projects_funded"] == 0 and r.kpi["CO02"] == 0
     # what the Region holds is then only the three CMO tranches of the window, EUR 1M each
     region = r.accounts.set_index("account").loc["region"]
@@ -260,11 +260,11 @@ def check_money(r: Run) -> None:
     assert (acc[money] >= 0).all().all()
     assert (acc["allocated_cents"] == acc["spent_cents"] + acc["transferred_out_cents"] + acc["left_over_cents"]).all()
     assert acc["account"].is_unique
-    model = r.model
+    state = r.model.state
     region = acc.set_index("account").loc["region"]
-    calls = model.region.calls
-    grants_paid = model.counters["cmo_grants_paid_cents"]
-    fees = model.counters["fees_cents"]
+    calls = state.region.calls
+    grants_paid = state.counters["cmo_grants_paid_cents"]
+    fees = state.counters["fees_cents"]
     # The Region spends nothing itself: it passes CMO tranches and call budgets on, all of
     # them inside the window.
     assert region["spent_cents"] == 0
@@ -272,9 +272,9 @@ def check_money(r: Run) -> None:
     assert region["left_over_cents"] == 0
     for call in calls:
         assert call.account.allocated == eur_to_cents(call.cfg.budget_eur)
-        assert call.account.spent == sum(p.grant_cents for p in call.proposals)
+        assert call.account.spent == sum(p.grant_cents for p in state.proposals if p.call == call.cfg.name)
         assert call.account.transferred_out == 0
-    assert sum(p["grant_cents"] for p in model.projects) == sum(c.account.spent for c in calls)
+    assert sum(p["grant_cents"] for p in state.projects) == sum(c.account.spent for c in calls)
     # CMOs receive tranches, fees and their predecessors' cash, and nothing else
     cmo = acc[acc["kind"] == "cmo"]
     assert cmo["allocated_cents"].sum() == grants_paid + fees + cmo["transferred_out_cents"].sum()
@@ -289,7 +289,7 @@ def test_money_is_conserved_through_the_reform(reform_run: Run) -> None:
     # two ERDF tranches of EUR 1M and the two 2017 calls (EUR 20M + 15M) fall in the window
     region = reform_run.accounts.set_index("account").loc["region"]
     assert region["allocated_cents"] == eur_to_cents(2_000_000 + 20_000_000 + 15_000_000)
-    assert reform_run.model.counters["cmo_grants_paid_cents"] == eur_to_cents(2_000_000)
+    assert reform_run.model.state.counters["cmo_grants_paid_cents"] == eur_to_cents(2_000_000)
 
 
 @pytest.mark.parametrize(
@@ -319,18 +319,21 @@ def test_calls_fund_proposals_in_rank_order_within_budget() -> None:
         f"{ERDF}.calls.0.budget_eur=3000000",
         f"{ERDF}.calls.1.budget_eur=2000000",
     )
-    assert len(r.model.region.calls) == 2
-    for call in r.model.region.calls:
-        funded = [p for p in call.proposals if p.grant_cents > 0]
-        unfunded = [p for p in call.proposals if p.grant_cents == 0]
+    state = r.model.state
+    assert len(state.region.calls) == 2
+    for call in state.region.calls:
+        submitted = [p for p in state.proposals if p.call == call.cfg.name and not p.withdrawn]
+        funded = [p for p in submitted if p.funded]
+        unfunded = [p for p in submitted if not p.funded]
         assert funded and unfunded, "a binding budget is needed for this test to mean anything"
-        assert call.funded == len(funded) and call.submitted == len(call.proposals)
+        assert all(p.grant_cents > 0 for p in funded) and all(p.grant_cents == 0 for p in unfunded)
+        assert call.funded == len(funded) and call.submitted == len(submitted)
         assert min(p.quality for p in funded) >= max(p.quality for p in unfunded)
         assert call.account.spent == sum(p.grant_cents for p in funded)
         assert call.account.spent <= call.account.allocated == eur_to_cents(call.cfg.budget_eur)
         # funding stopped because the best unfunded proposal no longer fit the euros left
         best_unfunded = max(unfunded, key=lambda p: p.quality)
-        assert grant_for(call, best_unfunded, r.model) > call.account.balance
+        assert grant_for(state, call, best_unfunded) > call.account.balance
 
 
 # ---------------------------------------------------------------------- membership
@@ -379,22 +382,23 @@ def test_reform_moves_members_to_the_cluster_of_their_domain_and_cash_to_the_hei
     reform = month_index("2016-09") - month_index(cfg.start)
     for _ in range(reform):
         model.step()
+    state = model.state
     assert len(model.cmos) == 12
-    members_before = set(model.members.tolist())
+    members_before = set(state.members.tolist())
     old = list(model.cmos)
     balances = [c.account.balance for c in old]
     out_before = [c.account.transferred_out for c in old]
-    fees_before = model.counters["fees_cents"]
+    fees_before = state.counters["fees_cents"]
     assert len(members_before) > 0 and sum(balances) > 0
 
     model.step()  # the reform month: the new configuration, then the month's processes
 
-    assert len(model.cmos) == 7 and model.retired_cmos == old
-    members_after = set(model.members.tolist())
+    assert len(model.cmos) == 7 and state.retired_cmos == old
+    members_after = set(state.members.tolist())
     month = model.recorder.rows[-1]
     assert len(members_before - members_after) == month["left"]
     assert len(members_after - members_before) == month["joined"]
-    domains = cfg.region.domains
+    domains = state.taxonomy.names
     firms = model.firms
     for c, cmo in enumerate(model.cmos):
         mine = np.flatnonzero(firms.member_of == c)
@@ -404,7 +408,7 @@ def test_reform_moves_members_to_the_cluster_of_their_domain_and_cash_to_the_hei
     for cmo, bal, out in zip(old, balances, out_before, strict=True):
         assert cmo.account.balance == 0
         assert cmo.account.transferred_out - out == bal
-    fees = model.counters["fees_cents"] - fees_before
+    fees = state.counters["fees_cents"] - fees_before
     assert sum(c.account.allocated for c in model.cmos) == sum(balances) + fees
 
 
@@ -412,7 +416,7 @@ def test_membership_always_follows_the_mapping_in_force(reform_run: Run) -> None
     model = reform_run.model
     firms = model.firms
     m = firms.member_of != NO_CLUSTER
-    np.testing.assert_array_equal(firms.member_of[m], model.cluster_of_domain[firms.primary_domain[m]])
+    np.testing.assert_array_equal(firms.member_of[m], model.state.cluster_of_domain[firms.primary_domain[m]])
 
 
 def test_old_cmos_end_with_nothing_left(reform_run: Run) -> None:
@@ -444,9 +448,9 @@ def test_cross_cluster_and_cross_domain_coincide_under_twelve(twelve_run: Run) -
 
 # ----------------------------------------------------------------- ERDF indicators
 def test_erdf_indicators_count_each_enterprise_once(reform_run: Run) -> None:
-    model, kpi = reform_run.model, reform_run.kpi
-    firms = model.firms
-    funded = [p for c in model.region.calls if c.closes >= model.report_month for p in c.proposals if p.grant_cents > 0]
+    state, kpi = reform_run.model.state, reform_run.kpi
+    firms = state.firms
+    funded = [p for p in state.proposals if p.funded and p.month >= state.report_month]
     granted = {f for p in funded for f in p.partners}
     with_research = {f for p in funded if p.ro >= 0 for f in p.partners}
     assert kpi["CO02"] == len(granted) > 0
@@ -455,7 +459,7 @@ def test_erdf_indicators_count_each_enterprise_once(reform_run: Run) -> None:
     union = (firms.first_grant >= 0) | (firms.first_nonfinancial >= 0)
     assert kpi["CO01"] == union.sum()
     assert max(kpi["CO02"], kpi["CO04"]) <= kpi["CO01"] <= kpi["CO02"] + kpi["CO04"]
-    in_window = [p for p in model.projects if p["month"] >= model.report_month]
+    in_window = [p for p in state.projects if p["month"] >= state.report_month]
     assert kpi["CO27_eur"] == pytest.approx(sum(p["cost_cents"] - p["grant_cents"] for p in in_window) / 100)
     for new, old in (("RCO01", "CO01"), ("RCO02", "CO02"), ("RCO04", "CO04"), ("RCO10", "CO26")):
         assert kpi[new] == kpi[old]
@@ -476,5 +480,5 @@ def test_spontaneous_ties_sample_candidates_instead_of_scanning_pairs(monkeypatc
     monkeypatch.setattr(matching, "nooteboom_value", counting)
     t = model.cfg.behaviour.ties
     expected_pairs = t.spontaneous_tie_rate * model.firms.n * t.candidates_per_introduction
-    matching.spontaneous_ties(model)
+    matching.spontaneous_ties(model.state)
     assert 0 < sum(evaluated) <= 3 * expected_pairs + 50

@@ -95,6 +95,7 @@ class ClusterPeriod:
     label: str = "twelve"
     mapping: dict[str, list[str]] = field(default_factory=dict)
     transition_months: int = 0
+    relaunch: bool = True
     cluster_meetings: list[str] = field(default_factory=list)
     plenary_meetings: list[str] = field(default_factory=list)
 
@@ -209,6 +210,7 @@ class CmoParams:
     hours_per_training_agreement: float = 300.0
     hours_per_international_link: float = 150.0
     hours_per_consortium_support: float = 30.0
+    support_knowledge_gain: float = 0.075
     meeting_alignment_boost: float = 0.2
 
 
@@ -223,8 +225,10 @@ class TieParams:
     distance_weight: float = 0.6
     past_partner_first: float = 0.3
     spontaneous_tie_rate: float = 0.0004
-    cross_cluster_share: float = 0.1
-    plenary_introductions_per_cmo: int = 10
+    need_own_domain_share: float = 0.5
+    need_related_share: float = 0.3
+    referral_success: float = 0.5
+    plenary_hours_per_fte: float = 57.0
     ro_introduction_share: float = 0.05
 
 
@@ -237,6 +241,7 @@ class CallParams:
     aid_wedge_elasticity: float = 1.0
     consortium_min: int = 2
     consortium_max: int = 5
+    own_cluster_partner_share: float = 0.5
     duration_months_min: int = 12
     cost_eur_per_month: dict[str, float] = field(
         default_factory=lambda: {
@@ -646,6 +651,7 @@ def _validate_behaviour(b: BehaviourConfig) -> None:
     _non_negative(c.breadth_penalty, "behaviour.cmo.breadth_penalty")
     _share(c.merger_efficiency_loss, "behaviour.cmo.merger_efficiency_loss")
     _share(c.meeting_alignment_boost, "behaviour.cmo.meeting_alignment_boost")
+    _share(c.support_knowledge_gain, "behaviour.cmo.support_knowledge_gain")
     for k in (
         "hours_per_introduction",
         "hours_per_prescreen",
@@ -663,19 +669,27 @@ def _validate_behaviour(b: BehaviourConfig) -> None:
         "distance_weight",
         "past_partner_first",
         "spontaneous_tie_rate",
-        "cross_cluster_share",
+        "need_own_domain_share",
+        "need_related_share",
+        "referral_success",
         "ro_introduction_share",
     ):
         _share(getattr(t, k), f"behaviour.ties.{k}")
     _check(t.p_min <= t.p_max, "behaviour.ties.p_max", t.p_max, f">= p_min ({t.p_min})")
     _check(
-        t.plenary_introductions_per_cmo >= 0,
-        "behaviour.ties.plenary_introductions_per_cmo",
-        t.plenary_introductions_per_cmo,
-        "an integer >= 0",
+        t.need_own_domain_share + t.need_related_share <= 1.0,
+        "behaviour.ties.need_related_share",
+        t.need_related_share,
+        f"a share <= 1 - need_own_domain_share ({1.0 - t.need_own_domain_share:g})",
+    )
+    _check(
+        0.0 <= t.plenary_hours_per_fte <= 744.0,
+        "behaviour.ties.plenary_hours_per_fte",
+        t.plenary_hours_per_fte,
+        "hours in [0, 744]",
     )
     k = b.calls
-    for name in ("apply_rate_members", "apply_rate_non_members", "ro_share_extra_max"):
+    for name in ("apply_rate_members", "apply_rate_non_members", "ro_share_extra_max", "own_cluster_partner_share"):
         _share(getattr(k, name), f"behaviour.calls.{name}")
     for name in ("prescreen_quality_lift", "prescreen_withdraw_below", "quality_noise"):
         _share(getattr(k, name), f"behaviour.calls.{name}")

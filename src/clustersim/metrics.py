@@ -7,14 +7,15 @@ section 7.3 lists the same definitions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from clustersim.model import ClusterModel
+from clustersim.money import Account
+from clustersim.state import State
 
 MAXIMIZE, MINIMIZE, INFO = "max", "min", "info"
 
@@ -61,6 +62,25 @@ KPIS: tuple[KPI, ...] = (
         INFO,
         "share of window firm-firm ties whose firms' domains lie in different clusters of the configuration in force"
         " (partition-dependent: compare configurations with cross_domain_share)",
+    ),
+    KPI(
+        "cross_domain_ties",
+        "ties",
+        MAXIMIZE,
+        "window firm-firm ties between firms of different primary domains (a count: partition-neutral)",
+    ),
+    KPI(
+        "firms_with_cross_domain_tie",
+        "firms",
+        MAXIMIZE,
+        "firms with at least one window firm-firm tie with a firm of another primary domain (partition-neutral)",
+    ),
+    KPI(
+        "cross_domain_share_members",
+        "share",
+        MAXIMIZE,
+        "share of window firm-firm ties between two member firms (members when the tie formed) whose"
+        " primary domains differ (partition-neutral)",
     ),
     KPI(
         "modularity_clusters",
@@ -185,66 +205,93 @@ def hhi(counts: np.ndarray) -> float:
 class MonthlyRecorder:
     """Collects one row of scalars and one row per cluster each month."""
 
-    def __init__(self, model: ClusterModel) -> None:
+    def __init__(self, state: State) -> None:
         """Start empty."""
-        self.model = model
-        self._notes: dict[str, float] = {}
+        self.state = state
         self.rows: list[dict[str, Any]] = []
         self.cluster_rows: list[tuple[int, str, str, float]] = []
-        self._last_ties = 0
         self._last_grants = 0
         self._last_cmo_grants = 0
-
-    def note(self, **values: float) -> None:
-        """Add this month's counts from a process."""
-        self._notes.update(values)
+        self._n_projects = 0
 
     def collect(self) -> None:
-        """Write this month's rows."""
-        m = self.model
-        row: dict[str, Any] = {"month": m.month}
-        row.update(self._notes)
-        self._notes = {}
-        counts = np.array([c.n_members for c in m.cmos], dtype=np.float64)
+        """Write this month's rows (the processes' notes and the state's stocks)."""
+        s = self.state
+        row: dict[str, Any] = {"month": s.month}
+        row.update(s.notes)
+        s.notes = {}
+        counts = np.array([c.n_members for c in s.cmos], dtype=np.float64)
         row["members"] = int(counts.sum())
         row["members_hhi"] = hhi(counts)
-        row["clusters_in_force"] = len(m.cmos)
-        row["aware_firms"] = int(m.firms.aware.sum())
-        grants = sum(p["grant_cents"] for p in m.projects)
+        row["clusters_in_force"] = len(s.cmos)
+        row["aware_firms"] = int(s.firms.aware.sum())
+        new = s.projects[self._n_projects :]
+        self._n_projects = len(s.projects)
+        grants = self._last_grants + sum(p["grant_cents"] for p in new)
         row["project_grants_eur"] = (grants - self._last_grants) / 100.0
         self._last_grants = grants
-        paid = m.counters["cmo_grants_paid_cents"]
+        paid = s.counters["cmo_grants_paid_cents"]
         row["cmo_grants_paid_eur"] = (paid - self._last_cmo_grants) / 100.0
         self._last_cmo_grants = paid
-        row["region_balance_eur"] = m.region.account.balance / 100.0
-        row["cmo_balance_eur"] = sum(c.account.balance for c in m.cmos) / 100.0
-        row["cmo_staff_fte"] = sum(c.staff_fte for c in m.cmos)
-        row["cmo_hours_available"] = sum(c.hours_available for c in m.cmos)
-        row["cmo_hours_service"] = sum(c.hours_service for c in m.cmos)
-        row["cmo_hours_used"] = sum(c.hours_used for c in m.cmos)
+        row["region_balance_eur"] = s.region.account.balance / 100.0
+        row["cmo_balance_eur"] = sum(c.account.balance for c in s.cmos) / 100.0
+        row["cmo_staff_fte"] = sum(c.staff_fte for c in s.cmos)
+        row["cmo_hours_available"] = sum(c.hours_available for c in s.cmos)
+        row["cmo_hours_service"] = sum(c.hours_service for c in s.cmos)
+        row["cmo_hours_used"] = sum(c.hours_used for c in s.cmos)
         self.rows.append(row)
-        for c in m.cmos:
+        for c in s.cmos:
             for kpi, value in (
                 ("members", c.n_members),
                 ("staff_fte", c.staff_fte),
                 ("service_hours", c.hours_service),
                 ("balance_eur", c.account.balance / 100.0),
             ):
-                self.cluster_rows.append((m.month, c.key, kpi, float(value)))
+                self.cluster_rows.append((s.month, c.key, kpi, float(value)))
+
+    def last(self, kpi: str) -> float:
+        """This month's value of a monthly KPI (0 for a count no process noted)."""
+        return float(self.rows[-1].get(kpi, 0.0)) if self.rows else float("nan")
 
     def monthly_table(self) -> pd.DataFrame:
         """The monthly table in long form: month, date, kpi, cluster, value."""
-        m = self.model
         wide = pd.DataFrame(self.rows)  # members_hhi is NaN in months with no member
         long = wide.melt(id_vars="month", var_name="kpi", value_name="value")
         long["cluster"] = "all"
         per = pd.DataFrame(self.cluster_rows, columns=["month", "cluster", "kpi", "value"])
         out = pd.concat([long, per], ignore_index=True)
-        out["date"] = [month_label(m.start_index, int(x)) for x in out["month"]]
+        out["date"] = [month_label(self.state.start_index, int(x)) for x in out["month"]]
         out = out[["month", "date", "kpi", "cluster", "value"]]
         out["value"] = out["value"].astype(np.float64)
         out["month"] = out["month"].astype(np.int32)
         return out.sort_values(["month", "kpi", "cluster"], kind="stable").reset_index(drop=True)
+
+
+MONTHLY_REPORTERS = (
+    "members",
+    "members_hhi",
+    "aware_firms",
+    "joined",
+    "left",
+    "ties_brokered",
+    "ties_plenary",
+    "ties_spontaneous",
+    "proposals_submitted",
+    "projects_funded",
+    "training_agreements",
+    "ties_international",
+    "innovations",
+    "cmo_hours_service",
+)
+
+
+def model_reporters(recorder: MonthlyRecorder) -> dict[str, Callable[[Any], float]]:
+    """Reporters for Mesa's DataCollector: this month's value of the main monthly KPIs."""
+
+    def reporter(kpi: str) -> Callable[[Any], float]:
+        return lambda _model: recorder.last(kpi)
+
+    return {kpi: reporter(kpi) for kpi in MONTHLY_REPORTERS}
 
 
 def _modularity(edges: pd.DataFrame, labels: np.ndarray) -> float:
@@ -261,9 +308,9 @@ def _modularity(edges: pd.DataFrame, labels: np.ndarray) -> float:
     return float((inside * 2.0 / m2 - (degree / m2) ** 2).sum())
 
 
-def summary(model: ClusterModel) -> pd.DataFrame:
+def summary(state: State, recorder: MonthlyRecorder) -> pd.DataFrame:
     """End-of-run KPIs in long form: kpi, cluster ('all' or a cluster name), value, unit, direction."""
-    m = model
+    m = state
     f = m.firms
     w0 = m.report_month
     ties = m.ledger.to_frame()
@@ -280,10 +327,15 @@ def summary(model: ClusterModel) -> pd.DataFrame:
     vals["research_collaborations"] = float((win["kind"] == "firm_ro").sum())
     vals["international_collaborations"] = float((win["kind"] == "firm_international").sum())
     abroad = win[win["kind"] == "firm_international"]["target"].to_numpy()
-    inter_regional = np.array([p.inter_regional for p in m.external_partners], dtype=bool)
-    vals["inter_regional_collaborations"] = float(inter_regional[abroad].sum()) if abroad.size else 0.0
+    vals["inter_regional_collaborations"] = float(m.partners.inter_regional[abroad].sum()) if abroad.size else 0.0
     vals["cross_domain_share"] = float(ff["cross_domain"].mean()) if len(ff) else float("nan")
     vals["cross_cluster_share"] = float(ff["cross_cluster"].mean()) if len(ff) else float("nan")
+    cross = ff[ff["cross_domain"]]
+    vals["cross_domain_ties"] = float(len(cross))
+    ends = np.concatenate([cross["source"].to_numpy(), cross["target"].to_numpy()])
+    vals["firms_with_cross_domain_tie"] = float(np.unique(ends).size)
+    both = ff[ff["members_both"]]
+    vals["cross_domain_share_members"] = float(both["cross_domain"].mean()) if len(both) else float("nan")
     vals["modularity_clusters"] = _modularity(ff, m.cluster_of_domain[f.primary_domain].astype(np.int64))
     vals["modularity_domains"] = _modularity(ff, f.primary_domain.astype(np.int64))
     in_window_calls = [c for c in m.region.calls if c.closes >= w0]
@@ -296,7 +348,7 @@ def summary(model: ClusterModel) -> pd.DataFrame:
     grants_w = sum(p["grant_cents"] for p in projects)
     vals["grant_per_project_eur"] = grants_w / 100.0 / len(projects) if projects else float("nan")
     vals["mean_quality_funded"] = float(np.mean([p["quality"] for p in projects])) if projects else float("nan")
-    monthly = pd.DataFrame(m.recorder.rows).fillna(0.0)
+    monthly = pd.DataFrame(recorder.rows).fillna(0.0)
     mw = monthly[monthly["month"] >= w0]
     vals["training_agreements"] = float(mw.get("training_agreements", pd.Series(dtype=float)).sum())
     vals["international_links"] = float(mw.get("international_links", pd.Series(dtype=float)).sum())
@@ -342,23 +394,21 @@ def summary(model: ClusterModel) -> pd.DataFrame:
     return out
 
 
-def turnover_gap_pp(model: ClusterModel) -> float:
+def turnover_gap_pp(state: State) -> float:
     """Member minus matched never-member turnover growth over the window, in points.
 
     Cells are size class x primary domain; the gap is the member-weighted mean over cells
-    that hold both groups.
+    that hold both groups. Turnover is the last booked (annual accounts, booked at the
+    end of the run too), so reading it draws nothing.
     """
-    from clustersim.mechanisms.dynamics import catch_up_turnover
-
-    catch_up_turnover(model)
-    f = model.firms
+    f = state.firms
     base = f.turnover_at_report_start
     ok = np.isfinite(base) & (base > 0)
     growth = np.where(ok, f.turnover_eur / np.where(ok, base, 1.0) - 1.0, np.nan)
     member = (f.member_of >= 0) & ok
     never = (~f.ever_member) & ok
-    cell = f.size_class.astype(np.int64) * model.n_domains + f.primary_domain
-    k = 4 * model.n_domains
+    cell = f.size_class.astype(np.int64) * state.n_domains + f.primary_domain
+    k = 4 * state.n_domains
     nm = np.bincount(cell[member], minlength=k)
     nn = np.bincount(cell[never], minlength=k)
     sm = np.bincount(cell[member], weights=growth[member], minlength=k)
@@ -370,7 +420,7 @@ def turnover_gap_pp(model: ClusterModel) -> float:
     return float(100.0 * np.average(gap, weights=nm[both]))
 
 
-def accounts_table(model: ClusterModel) -> pd.DataFrame:
+def accounts_table(accounts: list[Account]) -> pd.DataFrame:
     """Every account in integer cents: allocated = spent + transferred_out + left_over."""
     rows = [
         {
@@ -381,7 +431,7 @@ def accounts_table(model: ClusterModel) -> pd.DataFrame:
             "transferred_out_cents": a.transferred_out,
             "left_over_cents": a.balance,
         }
-        for a in model.accounts()
+        for a in accounts
     ]
     out = pd.DataFrame(rows)
     for col in ("allocated_cents", "spent_cents", "transferred_out_cents", "left_over_cents"):

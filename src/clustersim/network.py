@@ -38,6 +38,7 @@ class TieLedger:
             "cluster": [],
             "cross_domain": [],
             "cross_cluster": [],
+            "members_both": [],
         }
         self._last: dict[tuple[int, int], tuple[int, float]] = {}
         self.partners: dict[int, set[int]] = defaultdict(set)
@@ -56,6 +57,7 @@ class TieLedger:
         cluster: int,
         cross_domain: bool = False,
         cross_cluster: bool = False,
+        members_both: bool = False,
         outcome: float = 1.0,
     ) -> None:
         """Record one tie; firm-firm ties also update the pair memory (trust)."""
@@ -68,6 +70,7 @@ class TieLedger:
         c["cluster"].append(cluster)
         c["cross_domain"].append(int(cross_domain))
         c["cross_cluster"].append(int(cross_cluster))
+        c["members_both"].append(int(members_both))
         if kind == FIRM_FIRM:
             self.remember(month, source, target, outcome)
 
@@ -93,10 +96,15 @@ class TieLedger:
         s = 0.0
         if pi and pj:
             small, large = (pi, pj) if len(pi) <= len(pj) else (pj, pi)
-            for k in small:
+            for k in sorted(small):  # a fixed order: the same sum in every arm
                 if k in large:
                     s += self.relational(month, i, k) * self.relational(month, k, j)
         return min(1.0, r + s)
+
+    def columns(self, start: int = 0) -> dict[str, np.ndarray]:
+        """The ties from row ``start`` on, as arrays (month, kind, origin, source, target)."""
+        c = self._cols
+        return {k: np.asarray(c[k][start:], dtype=np.int64) for k in ("month", "kind", "origin", "source", "target")}
 
     def to_frame(self) -> pd.DataFrame:
         """All ties as a tidy table (one row per tie)."""
@@ -111,5 +119,6 @@ class TieLedger:
                 "cluster": np.asarray(c["cluster"], dtype=np.int16),
                 "cross_domain": np.asarray(c["cross_domain"], dtype=bool),
                 "cross_cluster": np.asarray(c["cross_cluster"], dtype=bool),
+                "members_both": np.asarray(c["members_both"], dtype=bool),
             }
         )

@@ -1,18 +1,22 @@
 """The firm population held as a struct of arrays (the state of record for firms).
 
 SMEs and large firms share one set of arrays, indexed 0..n-1; large firms sit at the end
-(``index >= n_smes``) and also have thin Mesa agent handles (see :mod:`clustersim.agents`).
-Every per-firm operation in the model is a vectorised array operation or touches a
-sampled subset, so that no process costs O(N^2) in firms.
+(``index >= n_smes``). Every per-firm operation in the model is a vectorised array
+operation or touches a sampled subset, so that no process costs O(N^2) in firms.
+
+Domains are indexed in the canonical (alphabetical) order of the taxonomy
+(:class:`clustersim.state.Taxonomy`), so that listing them in another order in the
+configuration draws the same firms.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from clustersim.config import PopulationConfig, RegionConfig
+from clustersim.config import PopulationConfig
 
 NO_CLUSTER = -1
 MICRO, SMALL, MEDIUM, LARGE = 0, 1, 2, 3
@@ -25,8 +29,7 @@ class FirmArrays:
     n_smes: int
     size_class: np.ndarray  # int8: 0 micro, 1 small, 2 medium, 3 large
     employees: np.ndarray  # int32
-    turnover_eur: np.ndarray  # float64, grown through month turnover_month (lazily)
-    turnover_month: np.ndarray  # int32: last month whose growth is in turnover_eur
+    turnover_eur: np.ndarray  # float64: turnover as last booked (annual accounts, plus innovations)
     profile: np.ndarray  # float32 (n, n_domains): competence shares, rows sum to 1
     primary_domain: np.ndarray  # int8: argmax of profile
     secondary_domain: np.ndarray  # int8
@@ -34,19 +37,21 @@ class FirmArrays:
     absorptive: np.ndarray  # float32 in [0, 1]: absorptive capacity
     aware: np.ndarray  # bool: knows the cluster scheme
     member_of: np.ndarray  # int16: cluster index, or NO_CLUSTER
-    member_since: np.ndarray  # int32: month index when joined, -1 if not a member
+    member_since: np.ndarray  # int16: month index when joined, -1 if not a member (a run is < 100 years)
     ever_member: np.ndarray  # bool
     satisfaction: np.ndarray  # float32: memory of benefits received
     international: np.ndarray  # bool: has at least one tie abroad
-    innovation_boost_until: np.ndarray  # int32: month until which a project lifts innovation
+    innovation_boost_until: np.ndarray  # int16: month until which a project lifts innovation
     proposals_in_call: np.ndarray  # int16: proposals in the current call (rule: at most k)
+    in_proposal: np.ndarray  # bool: has been in a proposal (submitted or withdrawn) in the run
     # Records for ERDF indicators, "each enterprise counted once" (first month, -1 never)
-    first_grant: np.ndarray  # int32
-    first_nonfinancial: np.ndarray  # int32
-    first_ro_cooperation: np.ndarray  # int32
-    first_new_to_market_after_support: np.ndarray  # int32
-    first_new_to_firm_after_support: np.ndarray  # int32
-    innovations: np.ndarray  # int32: innovations introduced in the report window
+    first_grant: np.ndarray  # int16 (a month index)
+    first_nonfinancial: np.ndarray  # int16 (a month index)
+    first_ro_cooperation: np.ndarray  # int16 (a month index)
+    first_new_to_market_after_support: np.ndarray  # int16 (a month index)
+    first_new_to_firm_after_support: np.ndarray  # int16 (a month index)
+    innovations: np.ndarray  # int16: innovations introduced in the report window
+    innovations_total: np.ndarray  # int16: innovations introduced in the run
     turnover_at_report_start: np.ndarray  # float64 (NaN until the window opens)
 
     @property
@@ -104,9 +109,13 @@ def draw_profiles(
 def build_population(
     rng: np.random.Generator,
     pop: PopulationConfig,
-    region: RegionConfig,
+    domain_shares: np.ndarray,
+    domain_families: np.ndarray,
 ) -> FirmArrays:
-    """Create the initial firm population from the configuration."""
+    """Create the initial firm population (nobody aware yet: see :class:`AwarenessClock`).
+
+    ``domain_shares`` and ``domain_families`` are in the canonical domain order.
+    """
     n_smes, n_large = pop.n_smes, pop.n_large_firms
     n = n_smes + n_large
     size = np.empty(n, dtype=np.int8)
@@ -118,30 +127,25 @@ def build_population(
     employees = np.floor(np.exp(rng.uniform(np.log(lo), np.log(hi + 1.0)))).astype(np.int32)
     employees = np.minimum(employees, hi.astype(np.int32))
     turnover = employees * pop.turnover_eur_per_employee * rng.lognormal(0.0, 0.3, size=n)
-    shares = np.asarray(region.domain_firm_shares, dtype=np.float64)
-    shares = shares / shares.sum()
     profile, primary, secondary = draw_profiles(
-        rng, n, shares, np.asarray(region.domain_families), pop.secondary_same_family_share
+        rng, n, np.asarray(domain_shares), np.asarray(domain_families), pop.secondary_same_family_share
     )
     # Knowledge and absorptive capacity rise with size (larger firms have R&D units).
     size_lift = np.array([0.0, 0.05, 0.1, 0.2], dtype=np.float32)[size]
     knowledge = np.clip(rng.beta(2.0, 5.0, size=n).astype(np.float32) + size_lift, 0, 1)
     absorptive = np.clip(rng.beta(2.0, 4.0, size=n).astype(np.float32) + size_lift, 0, 1)
-    aware = rng.random(n) < pop.initial_awareness_share
-    aware[n_smes:] = True  # large firms know the scheme (they were courted as anchors)
-    minus_one = np.full(n, -1, dtype=np.int32)
+    minus_one = np.full(n, -1, dtype=np.int16)
     return FirmArrays(
         n_smes=n_smes,
         size_class=size,
         employees=employees,
         turnover_eur=turnover,
-        turnover_month=minus_one.copy(),
         profile=profile,
         primary_domain=primary,
         secondary_domain=secondary,
         knowledge=knowledge.astype(np.float32),
         absorptive=absorptive.astype(np.float32),
-        aware=aware,
+        aware=np.zeros(n, dtype=bool),
         member_of=np.full(n, NO_CLUSTER, dtype=np.int16),
         member_since=minus_one.copy(),
         ever_member=np.zeros(n, dtype=bool),
@@ -149,14 +153,59 @@ def build_population(
         international=np.zeros(n, dtype=bool),
         innovation_boost_until=minus_one.copy(),
         proposals_in_call=np.zeros(n, dtype=np.int16),
+        in_proposal=np.zeros(n, dtype=bool),
         first_grant=minus_one.copy(),
         first_nonfinancial=minus_one.copy(),
         first_ro_cooperation=minus_one.copy(),
         first_new_to_market_after_support=minus_one.copy(),
         first_new_to_firm_after_support=minus_one.copy(),
-        innovations=np.zeros(n, dtype=np.int32),
+        innovations=np.zeros(n, dtype=np.int16),
+        innovations_total=np.zeros(n, dtype=np.int16),
         turnover_at_report_start=np.full(n, np.nan),
     )
+
+
+class AwarenessClock:
+    """Awareness of the cluster scheme as a hazard accumulated by each domain.
+
+    Each firm draws once a threshold ``E_i ~ Exp(1)`` and becomes aware in the first month
+    in which the cumulative exposure of its primary domain reaches it. Exposure starts at
+    ``x0 = -ln(1 - initial_awareness_share)`` and grows each month by the hazard of the
+    CMO covering the domain, ``a * h`` (``h``: its communication hours per thousand firms of
+    its domains). A firm is therefore aware at the start with probability
+    ``initial_awareness_share`` and, not yet aware, becomes aware in a month with
+    probability ``1 - exp(-a h)``, independently: exactly the monthly Bernoulli process,
+    with the numbers fixed per firm so that two arms of a comparison stay in step. Large
+    firms are aware from the start (anchors courted by the poles). Cost: O(D log N + newly
+    aware) a month.
+    """
+
+    def __init__(
+        self, thresholds: np.ndarray, primary_domain: np.ndarray, n_domains: int, initial_share: float
+    ) -> None:
+        """Sort firms by domain and threshold; exposure starts at ``x0``."""
+        by_threshold = np.argsort(thresholds, kind="stable")
+        self.order = by_threshold[np.argsort(primary_domain[by_threshold], kind="stable")].astype(np.int32)
+        self.sorted_thresholds = thresholds[self.order].astype(np.float32)
+        counts = np.bincount(primary_domain, minlength=n_domains)
+        self.bounds = np.concatenate([[0], np.cumsum(counts)])
+        x0 = math.inf if initial_share >= 1.0 else -math.log1p(-initial_share)
+        self.exposure = np.full(n_domains, x0)
+        self.pointer = self.bounds[:-1].copy()
+
+    def advance(self, increment: np.ndarray) -> np.ndarray:
+        """Add ``increment`` to each domain's exposure; return the firms newly aware."""
+        self.exposure += increment
+        newly = []
+        for d in range(self.exposure.shape[0]):
+            lo, hi = int(self.pointer[d]), int(self.bounds[d + 1])
+            if lo >= hi:
+                continue
+            stop = lo + int(np.searchsorted(self.sorted_thresholds[lo:hi], self.exposure[d], side="right"))
+            if stop > lo:
+                newly.append(self.order[lo:stop])
+                self.pointer[d] = stop
+        return np.concatenate(newly).astype(np.int64) if newly else np.zeros(0, dtype=np.int64)
 
 
 def cognitive_distance(profile_a: np.ndarray, profile_b: np.ndarray) -> np.ndarray:

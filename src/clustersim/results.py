@@ -29,14 +29,17 @@ from clustersim.config import Config
 
 
 def seed_sequence_of(cfg: Config):
-    """The SeedSequence the model of ``cfg`` is seeded from."""
-    from clustersim.model import arm_stream, seed_sequence
+    """The root SeedSequence the run of ``cfg`` keys its random streams from."""
+    import zlib
 
-    return seed_sequence(cfg.seed, cfg.replication, arm_stream(cfg))
+    from clustersim.streams import seed_sequence
+
+    arm = zlib.crc32(cfg.clusters.name.encode()) if cfg.comparison.pairing == "independent" else None
+    return seed_sequence(cfg.seed, cfg.replication, arm)
 
 
-FORMAT_VERSION = 1
-TABLES = ("monthly", "summary", "accounts", "projects", "ties")
+FORMAT_VERSION = 2
+TABLES = ("monthly", "summary", "accounts", "projects", "ties", "firms", "proposals")
 # Keys that change where or how a run is shown, not what it computes.
 _NOT_HASHED = ("output_dir", "progress")
 
@@ -118,12 +121,20 @@ def is_complete(folder: Path) -> bool:
     return (folder / "metadata.json").is_file()
 
 
-def write_run(folder: Path, tables: dict[str, pd.DataFrame], cfg: Config, meta: dict[str, Any]) -> bool:
+def write_run(
+    folder: Path,
+    tables: dict[str, pd.DataFrame],
+    cfg: Config,
+    meta: dict[str, Any],
+    files: dict[str, Path] | None = None,
+) -> bool:
     """Write a run folder atomically; return False (and write nothing) if it exists.
 
     Everything goes to a temporary sibling folder first, metadata last; the folder is then
-    renamed into place in one step.
+    renamed into place in one step. ``files`` are tables already written as Parquet files
+    (on the same file system): they are moved in instead of written from ``tables``.
     """
+    files = files or {}
     folder = Path(folder)
     if folder.exists():
         return False
@@ -134,7 +145,13 @@ def write_run(folder: Path, tables: dict[str, pd.DataFrame], cfg: Config, meta: 
     tmp.mkdir()
     try:
         for name in TABLES:
-            tables[name].to_parquet(tmp / f"{name}.parquet", index=False, compression="zstd")
+            if name in files:
+                if Path(files[name]).is_file():
+                    os.replace(files[name], tmp / f"{name}.parquet")
+                else:  # no snapshot was made (a run shorter than a year end): an empty table
+                    _empty_firms().to_parquet(tmp / f"{name}.parquet", index=False, compression="zstd")
+            else:
+                tables[name].to_parquet(tmp / f"{name}.parquet", index=False, compression="zstd")
         (tmp / "config.yaml").write_text(config_yaml(cfg))
         (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         try:
@@ -146,6 +163,14 @@ def write_run(folder: Path, tables: dict[str, pd.DataFrame], cfg: Config, meta: 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return True
+
+
+def _empty_firms() -> pd.DataFrame:
+    import pyarrow as pa
+
+    from clustersim.microdata import FIRM_COLUMNS
+
+    return pa.schema([(c, pa.int32()) for c in FIRM_COLUMNS]).empty_table().to_pandas()
 
 
 def read_table(folder: Path | str, name: str) -> pd.DataFrame:

@@ -689,18 +689,19 @@ def run_record(cfg: Config, snapshot_dates: Sequence[str] = ()) -> RunRecord:
     from clustersim.model import ClusterModel
 
     model = ClusterModel(cfg)
-    wanted = {month_index(d) - model.start_index: d for d in snapshot_dates}
+    state = model.state
+    wanted = {month_index(d) - state.start_index: d for d in snapshot_dates}
     snapshots: dict[str, dict[str, Any]] = {}
-    for _ in range(model.n_months):
+    for _ in range(state.n_months):
         model.step()
-        if model.month in wanted:
-            snapshots[wanted[model.month]] = {
-                "member_of": model.firms.member_of.copy(),
-                "keys": [c.key for c in model.cmos],
+        if state.month in wanted:
+            snapshots[wanted[state.month]] = {
+                "member_of": state.firms.member_of.copy(),
+                "keys": [c.key for c in state.cmos],
             }
     for account in model.accounts():
         account.check()
-    projects = pd.DataFrame(model.projects)
+    projects = pd.DataFrame(state.projects)
     if projects.empty:
         cols = ("call", "line", "month", "n_firms", "duration_months", "cost_cents", "grant_cents", "in_report_window")
         projects = pd.DataFrame({c: pd.Series(dtype="float64") for c in cols})
@@ -715,20 +716,20 @@ def run_record(cfg: Config, snapshot_dates: Sequence[str] = ()) -> RunRecord:
                 "budget_eur": c.account.allocated / 100.0,
                 "grants_eur": c.account.spent / 100.0,
             }
-            for c in model.region.calls
+            for c in state.region.calls
         ],
         columns=["name", "line", "closes", "submitted", "funded", "budget_eur", "grants_eur"],
     )
     return RunRecord(
-        summary=summary(model),
+        summary=summary(state, model.recorder),
         monthly=model.recorder.monthly_table(),
         projects=projects,
-        ties=model.ledger.to_frame(),
+        ties=state.ledger.to_frame(),
         calls=calls,
         snapshots=snapshots,
-        size_class=model.firms.size_class.copy(),
-        start_index=model.start_index,
-        report_month=model.report_month,
+        size_class=state.firms.size_class.copy(),
+        start_index=state.start_index,
+        report_month=state.report_month,
     )
 
 
@@ -736,8 +737,8 @@ def turnover_run(cfg: Config, turnover: Mapping[str, Any]) -> dict[str, float]:
     """Turnover growth of cluster firms and joiners against matched never-members (one run).
 
     The model is run month by month; at the end of ``turnover.start`` and ``turnover.end``
-    every firm's pending turnover growth is applied (which draws from the model's stream,
-    so after ``start`` this run's draws differ from a plain run's) and turnover is read.
+    every firm's booked turnover is read (turnover is booked at each year's end, so these
+    months should be Decembers; reading draws nothing).
     Groups: *members* are members at the end of ``start``; *joiners* first joined after
     ``joiners_from`` and by the end of ``joiners_to``; the controls are firms never members
     up to ``end``, matched exactly on size class x primary domain
@@ -750,33 +751,31 @@ def turnover_run(cfg: Config, turnover: Mapping[str, Any]) -> dict[str, float]:
     Returns:
         The statistics of :data:`TURNOVER_STATS` (growth in percent, gaps in points).
     """
-    from clustersim.mechanisms.dynamics import catch_up_turnover
     from clustersim.model import ClusterModel
 
     model = ClusterModel(cfg)
-    f = model.firms
-    at = {k: month_index(str(turnover[k])) - model.start_index for k in ("start", "end", "joiners_from", "joiners_to")}
-    if at["end"] >= model.n_months or min(at.values()) < 0:
+    state = model.state
+    f = state.firms
+    at = {k: month_index(str(turnover[k])) - state.start_index for k in ("start", "end", "joiners_from", "joiners_to")}
+    if at["end"] >= state.n_months or min(at.values()) < 0:
         raise SpecError(f"turnover: dates {dict(turnover)} fall outside the run ({cfg.start}..{cfg.end})")
     seen: dict[str, Any] = {}
-    for _ in range(model.n_months):
+    for _ in range(state.n_months):
         model.step()
-        mo = model.month
+        mo = state.month
         if mo == at["joiners_from"]:
             seen["ever_from"] = f.ever_member.copy()
         if mo == at["joiners_to"]:
             seen["ever_to"] = f.ever_member.copy()
         if mo == at["start"]:
-            catch_up_turnover(model)
             seen["t0"] = f.turnover_eur.copy()
             seen["member_start"] = f.member_of >= 0
         if mo == at["end"]:
-            catch_up_turnover(model)
             seen["t1"] = f.turnover_eur.copy()
             seen["ever_end"] = f.ever_member.copy()
             break
     growth = seen["t1"] / seen["t0"] - 1.0
-    cells = f.size_class.astype(np.int64) * model.n_domains + f.primary_domain
+    cells = f.size_class.astype(np.int64) * state.n_domains + f.primary_domain
     never = ~seen["ever_end"]
     joiners = ~seen["ever_from"] & seen["ever_to"]
     thr = float(turnover["threshold"])

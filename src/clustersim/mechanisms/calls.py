@@ -7,68 +7,33 @@ project to the call's rules, and submit. The lead's CMO pre-screens members' pro
 proposals by quality and funds them in rank order until the next one no longer fits in
 the call's remaining euros. Grants are computed in integer cents at the aid intensity of
 each partner's size class (aid as a price wedge: the firm bears 1 - s of its cost).
+
+Random numbers: whether a firm leads is one uniform per firm and call; the order of the
+leads another; everything about a lead's proposal comes from the stream of (call, lead),
+so the same lead draws the same numbers in every arm.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from clustersim.config import SIZE_CLASSES, CallConfig
-from clustersim.money import Account, eur_to_cents, share_of
+from clustersim.config import SIZE_CLASSES
+from clustersim.money import eur_to_cents, share_of
 from clustersim.network import FIRM_FIRM, FIRM_RO, ORIGINS, nooteboom_value
 from clustersim.population import LARGE, NO_CLUSTER
-
-if TYPE_CHECKING:
-    from clustersim.model import ClusterModel
+from clustersim.state import Call, Proposal, State
+from clustersim.streams import Stream, normal, order_by
 
 PROJECT = ORIGINS.index("project")
+_CHUNK = 1 << 16
+
+# positions of a proposal's uniforms in its (call, lead) stream
+_SIZE, _DURATION, _RO_SHARE, _SCALE_UP, _NOISE = range(5)
 
 
-@dataclass
-class Proposal:
-    """One proposal: partners, a research organisation, costs in cents and a quality."""
-
-    call: str
-    lead: int
-    partners: list[int]
-    ro: int
-    duration: int
-    firm_cost_cents: list[int]
-    quality: float
-    prescreened: bool = False
-    grant_cents: int = 0
-
-    @property
-    def cost_cents(self) -> int:
-        """Total eligible cost (research contracted to the organisation included)."""
-        return sum(self.firm_cost_cents)
-
-
-@dataclass
-class Call:
-    """A call's configuration, its account and its outcome."""
-
-    cfg: CallConfig
-    account: Account
-    opens: int
-    closes: int
-    submitted: int = 0
-    funded: int = 0
-    withdrawn: int = 0
-    proposals: list[Proposal] = field(default_factory=list)
-
-    @property
-    def line(self) -> str:
-        """Who may apply: members, never_members or all."""
-        return self.cfg.line
-
-
-def eligible_mask(model: ClusterModel, call: Call) -> np.ndarray:
+def eligible_mask(state: State, call: Call) -> np.ndarray:
     """Firms allowed to apply to ``call`` by its line."""
-    firms = model.firms
+    firms = state.firms
     if call.line == "members":
         return firms.member_of != NO_CLUSTER
     if call.line == "never_members":
@@ -76,58 +41,77 @@ def eligible_mask(model: ClusterModel, call: Call) -> np.ndarray:
     return np.ones(firms.n, dtype=bool)
 
 
-def draw_leads(model: ClusterModel, call: Call, eligible: np.ndarray) -> np.ndarray:
-    """Lead applicants: apply rate x aid wedge x (0.5 + knowledge), in random order.
+def draw_leads(state: State, call: Call, eligible: np.ndarray) -> np.ndarray:
+    """Lead applicants: apply rate x aid wedge x (0.5 + knowledge), in a random order.
 
     The aid wedge is ((1 - 0.5) / (1 - s))^elasticity: a higher aid intensity ``s`` lowers
-    the firm's own cost share and draws more applicants.
+    the firm's own cost share and draws more applicants. Each firm has its own uniform for
+    the call, so which firms lead depends only on their own state.
     """
-    p = model.cfg.behaviour.calls
-    firms = model.firms
+    p = state.cfg.behaviour.calls
+    firms = state.firms
     idx = np.flatnonzero(eligible)
     if idx.size == 0:
         return idx
-    intensity = np.array([call.cfg.aid_intensity[s] for s in SIZE_CLASSES])[firms.size_class[idx]]
+    intensity = np.array([call.cfg.aid_intensity[s] for s in SIZE_CLASSES])
     wedge = (0.5 / np.maximum(1.0 - intensity, 0.05)) ** p.aid_wedge_elasticity
-    is_member = firms.member_of[idx] != NO_CLUSTER
-    rate = np.where(is_member, p.apply_rate_members, p.apply_rate_non_members)
-    prob = np.clip(rate * wedge * (0.5 + firms.knowledge[idx]), 0.0, 1.0)
-    leads = idx[model.rng.random(idx.size) < prob]
-    return model.rng.permutation(leads)
+    rates = np.array([p.apply_rate_non_members, p.apply_rate_members])
+    draws = state.streams.stream("call_lead", call.stream_id)
+    leads = []
+    for lo in range(0, idx.size, _CHUNK):  # in chunks: the whole region's temporaries stay small
+        part = idx[lo : lo + _CHUNK]
+        rate = rates[(firms.member_of[part] != NO_CLUSTER).astype(np.int64)] * wedge[firms.size_class[part]]
+        prob = np.clip(rate * (0.5 + firms.knowledge[part]), 0.0, 1.0)
+        leads.append(part[draws.at(part) < prob])
+    return order_by(state.streams.stream("call_order", call.stream_id), np.concatenate(leads))
 
 
-def form_consortium(model: ClusterModel, call: Call, lead: int, eligible: np.ndarray) -> list[int]:
-    """Partners for ``lead`` by tiers: previous partners, their partners, then a sample."""
-    p = model.cfg.behaviour.calls
-    rng = model.rng
-    firms = model.firms
+def form_consortium(
+    state: State, call: Call, lead: int, eligible: np.ndarray, everyone: np.ndarray, stream: Stream
+) -> list[int]:
+    """Partners for ``lead`` by tiers: previous partners, their partners, then a sample.
+
+    The third tier samples ``candidates_per_introduction`` firms per try, from the lead's
+    own cluster with probability ``own_cluster_partner_share`` (its CMO's project
+    development) when the lead is a member, otherwise from every eligible firm, and takes
+    the best by 4d(1-d); at most 4 x size tries.
+    """
+    p = state.cfg.behaviour.calls
+    firms = state.firms
     cap = call.cfg.max_proposals_per_firm
-    size = int(rng.integers(p.consortium_min, p.consortium_max + 1))
+    span = p.consortium_max - p.consortium_min + 1
+    size = p.consortium_min + min(int(stream.uniform(_SIZE) * span), span - 1)
     team = [lead]
 
     def ok(j: int) -> bool:
-        return eligible[j] and firms.proposals_in_call[j] < cap and j not in team
+        return bool(eligible[j]) and firms.proposals_in_call[j] < cap and j not in team
 
-    past = list(model.ledger.partners.get(lead, ()))
-    rng.shuffle(past)
-    for j in past:
+    past = np.fromiter(sorted(state.ledger.partners.get(lead, ())), dtype=np.int64)
+    for j in order_by(stream.child("past"), past).tolist():
         if len(team) >= size:
             break
         if ok(j):
             team.append(j)
-    if len(team) < size:
-        second = [k for j in past for k in model.ledger.partners.get(j, ()) if k != lead]
-        rng.shuffle(second)
-        for j in second:
+    if len(team) < size and past.size:
+        second = {k for j in past.tolist() for k in state.ledger.partners.get(j, ()) if k != lead}
+        second_ids = np.fromiter(sorted(second), dtype=np.int64, count=len(second))
+        for j in order_by(stream.child("second"), second_ids).tolist():
             if len(team) >= size:
                 break
             if ok(j):
                 team.append(j)
+    c = int(firms.member_of[lead])
+    own = state.members_by_cluster[c] if c != NO_CLUSTER and call.line != "never_members" else everyone[:0]
+    c_n = state.cfg.behaviour.ties.candidates_per_introduction
+    third = stream.child("third")
     tries = 0
-    pool = model.call_pool(call, lead, eligible)
-    while len(team) < size and tries < 4 * size and pool.size:
+    while len(team) < size and tries < 4 * size:
+        u = third.uniforms(1 + c_n, start=tries * (1 + c_n))
         tries += 1
-        cands = pool[rng.integers(0, pool.size, size=model.cfg.behaviour.ties.candidates_per_introduction)]
+        pool = own if own.size and u[0] < p.own_cluster_partner_share else everyone
+        if pool.size == 0:
+            break
+        cands = pool[np.minimum((u[1:] * pool.size).astype(np.int64), pool.size - 1)]
         d = 0.5 * np.abs(firms.profile[cands] - firms.profile[lead]).sum(axis=1)
         j = int(cands[int(np.argmax(nooteboom_value(d)))])
         if ok(j):
@@ -135,47 +119,49 @@ def form_consortium(model: ClusterModel, call: Call, lead: int, eligible: np.nda
     return team if len(team) >= p.consortium_min else []
 
 
-def choose_research_org(model: ClusterModel, team: list[int]) -> int:
+def choose_research_org(state: State, team: list[int]) -> int:
     """The organisation with spare capacity that best fits the team's competences."""
-    if not model.research_orgs:
+    ros = state.ros
+    if ros.n == 0:
         return -1
-    need = model.firms.profile[team].mean(axis=0)
-    fit = np.minimum(model.ro_profiles, need).sum(axis=1)
-    free = np.array([ro.has_capacity for ro in model.research_orgs])
+    free = ros.free()
     if not free.any():
         return -1
+    need = state.firms.profile[team].mean(axis=0)
+    fit = np.minimum(ros.profiles, need).sum(axis=1)
     fit[~free] = -np.inf
     return int(np.argmax(fit))
 
 
-def cost_plan(model: ClusterModel, call: Call, team: list[int]) -> tuple[int, list[int]]:
+def cost_plan(state: State, call: Call, team: list[int], stream: Stream) -> tuple[int, list[int]]:
     """Duration and each partner's eligible cost in cents (research contract included).
 
     Own cost = duration x monthly cost of the size class; the research share is
     ``min_ro_share`` plus a draw up to ``ro_share_extra_max``; the project is scaled up to
     the call's minimum cost when it falls short (partners design projects to qualify).
     """
-    p = model.cfg.behaviour.calls
-    rng = model.rng
-    firms = model.firms
+    p = state.cfg.behaviour.calls
+    firms = state.firms
     rules = call.cfg
-    duration = int(rng.integers(min(p.duration_months_min, rules.max_duration_months), rules.max_duration_months + 1))
+    lo = min(p.duration_months_min, rules.max_duration_months)
+    span = rules.max_duration_months - lo + 1
+    duration = lo + min(int(stream.uniform(_DURATION) * span), span - 1)
     monthly = np.array([p.cost_eur_per_month[s] for s in SIZE_CLASSES])[firms.size_class[team]]
     own = monthly * duration
-    ro_share = min(0.95, rules.min_ro_share + rng.random() * p.ro_share_extra_max)
+    ro_share = min(0.95, rules.min_ro_share + stream.uniform(_RO_SHARE) * p.ro_share_extra_max)
     total = own.sum() / (1.0 - ro_share)
     has_large = bool((firms.size_class[team] == LARGE).any())
     minimum = rules.min_cost_with_large_eur if has_large else rules.min_cost_sme_eur
     if total < minimum:
-        total = minimum * (1.0 + 0.5 * rng.random())
+        total = minimum * (1.0 + 0.5 * stream.uniform(_SCALE_UP))
     weights = own / own.sum() if own.sum() > 0 else np.full(len(team), 1.0 / len(team))
     costs = [eur_to_cents(total * w) for w in weights]
     return duration, costs
 
 
-def proposal_quality(model: ClusterModel, team: list[int]) -> float:
+def proposal_quality(state: State, team: list[int], stream: Stream) -> float:
     """Quality in [0, 1]: knowledge, absorptive capacity, complementarity, noise."""
-    firms = model.firms
+    firms = state.firms
     prof = firms.profile[team]
     d = 0.5 * np.abs(prof[:, None, :] - prof[None, :, :]).sum(axis=-1)
     n = len(team)
@@ -184,103 +170,118 @@ def proposal_quality(model: ClusterModel, team: list[int]) -> float:
         0.5 * float(firms.knowledge[team].mean())
         + 0.25 * float(firms.absorptive[team].mean())
         + 0.25 * float(nooteboom_value(mean_d))
-        + model.rng.normal(0.0, model.cfg.behaviour.calls.quality_noise)
+        + state.cfg.behaviour.calls.quality_noise * normal(stream.uniform(_NOISE))
     )
     return float(np.clip(q, 0.0, 1.0))
 
 
-def prescreen(model: ClusterModel, prop: Proposal) -> bool:
+def prescreen(state: State, prop: Proposal) -> bool:
     """The lead's CMO screens a member proposal; return False if it advises withdrawal."""
-    firms = model.firms
-    c = int(firms.member_of[prop.lead])
+    c = int(state.firms.member_of[prop.lead])
     if c == NO_CLUSTER:
         return True
-    cmo = model.cmos[c]
-    p = model.cfg.behaviour.calls
-    if cmo.use("innovation", model.cfg.behaviour.cmo.hours_per_prescreen, 1) == 0:
+    cmo = state.cmos[c]
+    p = state.cfg.behaviour.calls
+    if cmo.use("innovation", state.cfg.behaviour.cmo.hours_per_prescreen, 1) == 0:
         return True
     cmo.totals["prescreens"] += 1
     prop.prescreened = True
     for f in prop.partners:
-        model.mark_nonfinancial(f)
-        model.benefit[f] += model.cfg.behaviour.membership.benefits["prescreen"]
+        state.mark_nonfinancial(f)
+        state.benefit[f] += state.cfg.behaviour.membership.benefits["prescreen"]
     prop.quality = min(1.0, prop.quality + p.prescreen_quality_lift * (1.0 + cmo.alignment))
     return prop.quality >= p.prescreen_withdraw_below
 
 
-def grant_for(call: Call, prop: Proposal, model: ClusterModel) -> int:
+def grant_for(state: State, call: Call, prop: Proposal) -> int:
     """Grant in cents: each partner's cost times its size class's aid intensity."""
-    firms = model.firms
+    firms = state.firms
     return sum(
         share_of(cost, call.cfg.aid_intensity[SIZE_CLASSES[int(firms.size_class[f])]])
         for f, cost in zip(prop.partners, prop.firm_cost_cents, strict=True)
     )
 
 
-def run_call(model: ClusterModel, call: Call) -> None:
+def run_call(state: State, call: Call) -> None:
     """Close ``call``: collect proposals, pre-screen, rank, fund in order, start projects."""
-    firms = model.firms
-    eligible = eligible_mask(model, call)
+    firms = state.firms
+    eligible = eligible_mask(state, call)
+    everyone = np.flatnonzero(eligible)
     firms.proposals_in_call[:] = 0
     proposals: list[Proposal] = []
-    for lead in draw_leads(model, call, eligible):
-        lead = int(lead)
+    for lead in draw_leads(state, call, eligible).tolist():
         if firms.proposals_in_call[lead] >= call.cfg.max_proposals_per_firm:
             continue
-        team = form_consortium(model, call, lead, eligible)
+        stream = state.streams.stream("consortium", call.stream_id, lead)
+        team = form_consortium(state, call, lead, eligible, everyone, stream)
         if not team:
             continue
         needs_ro = call.cfg.min_ro_share > 0
-        ro = choose_research_org(model, team) if needs_ro else -1
+        ro = choose_research_org(state, team) if needs_ro else -1
         if needs_ro and ro < 0:
             continue
-        duration, costs = cost_plan(model, call, team)
-        prop = Proposal(call.cfg.name, lead, team, ro, duration, costs, proposal_quality(model, team))
-        if not prescreen(model, prop):
+        duration, costs = cost_plan(state, call, team, stream)
+        prop = Proposal(
+            call=call.cfg.name,
+            line=call.line,
+            month=state.month,
+            lead=lead,
+            partners=team,
+            ro=ro,
+            duration=duration,
+            firm_cost_cents=costs,
+            quality=proposal_quality(state, team, stream),
+        )
+        prop.requested_grant_cents = grant_for(state, call, prop)
+        firms.in_proposal[team] = True
+        state.proposals.append(prop)
+        if not prescreen(state, prop):
+            prop.withdrawn = True
             call.withdrawn += 1
             continue
         firms.proposals_in_call[team] += 1
         proposals.append(prop)
     call.submitted = len(proposals)
-    # Rank by quality (ties broken by submission order, which is random).
+    # Rank by quality (ties broken by the random order of the leads).
     ranked = sorted(range(len(proposals)), key=lambda k: -proposals[k].quality)
     for k in ranked:
         prop = proposals[k]
         if prop.quality < call.cfg.min_quality:
             break
-        grant = grant_for(call, prop, model)
+        grant = prop.requested_grant_cents
         if grant > call.account.balance:
             break
-        if prop.ro >= 0 and not model.research_orgs[prop.ro].has_capacity:
+        if prop.ro >= 0 and not state.ros.free()[prop.ro]:
             # the organisation filled up with better-ranked projects: find another
-            prop.ro = choose_research_org(model, prop.partners)
+            prop.ro = choose_research_org(state, prop.partners)
             if prop.ro < 0:
                 continue
         call.account.spend(grant)
         prop.grant_cents = grant
+        prop.funded = True
         call.funded += 1
-        start_project(model, call, prop)
-    call.proposals = proposals
+        start_project(state, call, prop)
 
 
-def start_project(model: ClusterModel, call: Call, prop: Proposal) -> None:
+def start_project(state: State, call: Call, prop: Proposal) -> None:
     """A funded project starts: ties, indicators, capacity, and its end is scheduled."""
-    firms = model.firms
-    month = model.month
+    firms = state.firms
+    month = state.month
     lead = prop.lead
-    cluster_idx = int(model.cluster_of_firm[lead])
-    cluster_id = model.cmos[cluster_idx].cluster_id
+    cluster_idx = int(state.cluster_of_firm[lead])
+    cluster_id = state.cmos[cluster_idx].cluster_id
     for f in prop.partners:
         if firms.first_grant[f] < 0:
             firms.first_grant[f] = month
-        model.benefit[f] += model.cfg.behaviour.membership.benefits["funded_project"]
+        state.benefit[f] += state.cfg.behaviour.membership.benefits["funded_project"]
         if prop.ro >= 0:
             if firms.first_ro_cooperation[f] < 0:
                 firms.first_ro_cooperation[f] = month
-            model.ledger.add(month, FIRM_RO, PROJECT, f, prop.ro, cluster_id)
+            state.ledger.add(month, FIRM_RO, PROJECT, f, prop.ro, cluster_id)
+    lead_member = bool(firms.member_of[lead] >= 0)
     for f in prop.partners[1:]:
-        cf = int(model.cluster_of_firm[f])
-        model.ledger.add(
+        cf = int(state.cluster_of_firm[f])
+        state.ledger.add(
             month,
             FIRM_FIRM,
             PROJECT,
@@ -289,26 +290,66 @@ def start_project(model: ClusterModel, call: Call, prop: Proposal) -> None:
             cluster_id,
             cross_domain=bool(firms.primary_domain[lead] != firms.primary_domain[f]),
             cross_cluster=cf != cluster_idx,
+            members_both=lead_member and bool(firms.member_of[f] >= 0),
         )
     if prop.ro >= 0:
-        ro = model.research_orgs[prop.ro]
-        ro.active_projects += 1
-        ro.collaborations += len(prop.partners)
-    model.record_project(call, prop)
-    model.schedule_month(month + prop.duration, finish_project, model, prop)
+        state.ros.active[prop.ro] += 1
+        state.ros.collaborations[prop.ro] += len(prop.partners)
+    state.projects.append(
+        {
+            "call": call.cfg.name,
+            "line": call.line,
+            "month": month,
+            "lead": prop.lead,
+            "n_firms": len(prop.partners),
+            "research_org": prop.ro,
+            "duration_months": prop.duration,
+            "cost_cents": prop.cost_cents,
+            "grant_cents": prop.grant_cents,
+            "quality": prop.quality,
+            "prescreened": prop.prescreened,
+            "in_report_window": state.in_report_window,
+        }
+    )
+    state.schedule(month + prop.duration, finish_project, state, prop)
 
 
-def finish_project(model: ClusterModel, prop: Proposal) -> None:
+def finish_project(state: State, prop: Proposal) -> None:
     """A project ends: partners learn and innovate more for a while; trust is stored."""
-    firms = model.firms
-    p = model.cfg.behaviour.calls
+    firms = state.firms
+    p = state.cfg.behaviour.calls
     team = np.asarray(prop.partners)
     gain = p.knowledge_gain * firms.absorptive[team] * (1.0 - firms.knowledge[team])
     firms.knowledge[team] += gain.astype(np.float32)
     # the boost covers this month and the next innovation_boost_months - 1
-    firms.innovation_boost_until[team] = model.month + p.innovation_boost_months - 1
+    firms.innovation_boost_until[team] = state.month + p.innovation_boost_months - 1
     for a in range(len(prop.partners)):
         for b in range(a + 1, len(prop.partners)):
-            model.ledger.remember(model.month, prop.partners[a], prop.partners[b], 1.0)
+            state.ledger.remember(state.month, prop.partners[a], prop.partners[b], 1.0)
     if prop.ro >= 0:
-        model.research_orgs[prop.ro].active_projects -= 1
+        state.ros.active[prop.ro] -= 1
+
+
+def support_innovation(state: State) -> int:
+    """Remaining innovation hours go to innovation-capacity support of members.
+
+    Each support session (``hours_per_consortium_support``) raises one random member's
+    knowledge by ``support_knowledge_gain x absorptive x (1 - knowledge)`` and counts as
+    non-financial support. Returns the sessions held.
+    """
+    beh = state.cfg.behaviour
+    k = state.firms.knowledge
+    held = 0
+    for c, cmo in enumerate(state.cmos):
+        members = state.members_by_cluster[c]
+        if members.size == 0:
+            continue
+        n = cmo.use("innovation", beh.cmo.hours_per_consortium_support, members.size)
+        if n == 0:
+            continue
+        u = state.streams.stream("support", state.month, cmo.stream_id).uniforms(n)
+        who = np.unique(members[np.minimum((u * members.size).astype(np.int64), members.size - 1)])
+        k[who] += (beh.cmo.support_knowledge_gain * state.firms.absorptive[who] * (1.0 - k[who])).astype(np.float32)
+        state.mark_nonfinancial(who)
+        held += n
+    return held

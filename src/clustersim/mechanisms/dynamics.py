@@ -2,72 +2,72 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from clustersim.model import ClusterModel
+from clustersim.state import State
 
 
-def bernoulli_thinned(rng: np.random.Generator, p: np.ndarray | None, p_max: float, n: int, prob_of=None) -> np.ndarray:
+def bernoulli_thinned(
+    rng: np.random.Generator, p_max: float, n: int, prob_of: Callable[[np.ndarray], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``i`` drawn independently with probability ``p_i <= p_max``, by thinning.
 
     ``Binomial(n, p_max)`` candidates are drawn uniformly without replacement (so each
     firm is a candidate with probability ``p_max``, independently) and each is kept with
-    probability ``p_i / p_max``. Exact in distribution, and O(n p_max) instead of O(n).
-    ``prob_of(candidates)`` may compute ``p_i`` for the candidates only.
+    probability ``p_i / p_max``: exactly an independent Bernoulli(``p_i``) draw per firm,
+    in O(n p_max) instead of O(n). ``prob_of(candidates)`` computes ``p_i`` for the
+    candidates only. The layout of the draws depends only on ``n`` and ``p_max``, so with
+    a keyed generator the same firm gets the same candidacy and uniform in every arm.
+    Returns the kept indices and, for them, one more uniform each (for a second
+    decision), drawn for every candidate.
     """
     if n == 0 or p_max <= 0.0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
     p_max = min(p_max, 1.0)
     k = int(rng.binomial(n, p_max))
     if k == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
     cand = np.sort(rng.choice(n, size=k, replace=False))
-    pc = prob_of(cand) if prob_of is not None else p[cand]
-    return cand[rng.random(k) * p_max < pc]
+    accept = rng.random(k)
+    second = rng.random(k)
+    kept = accept * p_max < prob_of(cand)
+    return cand[kept], second[kept]
 
 
-def catch_up_turnover(model: ClusterModel, idx: np.ndarray | None = None) -> None:
-    """Apply the monthly turnover growth that firms ``idx`` (default: all) have pending.
+def book_turnover(state: State, months: int, booking: int) -> None:
+    """Book ``months`` months of turnover growth for every firm (annual accounts).
 
-    Turnover grows by an independent lognormal factor exp(mu + sd z) each month. It is
-    applied lazily, when turnover is read: m pending months are one draw of
-    exp(m mu + sqrt(m) sd z), which has exactly the distribution of m monthly factors.
-    Growth is due through the month before the current one while processes 1-7 run, and
-    through the current month once firm dynamics (process 8) have run.
+    Each month's growth is an independent lognormal factor exp(mu + sd z); the
+    ``months`` months since the last booking are one draw exp(m mu + sqrt(m) sd z), which
+    has exactly the distribution of their product. One normal per firm, in firm order,
+    from the stream of booking number ``booking``: the same in every arm, and reading
+    turnover never draws.
     """
-    d = model.cfg.behaviour.dynamics
-    firms = model.firms
-    through = model.month if model.dynamics_done else model.month - 1
-    last = firms.turnover_month if idx is None else firms.turnover_month[idx]
-    pending = (through - last).astype(np.float64)
-    due = pending > 0
-    if not due.any():
+    if months <= 0:
         return
-    sel = np.flatnonzero(due) if idx is None else np.asarray(idx)[due]
-    m = pending[due]
-    z = model.rng.standard_normal(sel.size)
-    firms.turnover_eur[sel] *= np.exp(m * d.turnover_growth_month + np.sqrt(m) * d.turnover_growth_sd * z)
-    firms.turnover_month[sel] = through
+    d = state.cfg.behaviour.dynamics
+    z = state.streams.generator("turnover", booking).standard_normal(state.firms.n, dtype=np.float32)
+    z *= np.float32(np.sqrt(months) * d.turnover_growth_sd)
+    z += np.float32(months * d.turnover_growth_month)
+    state.firms.turnover_eur *= np.exp(z, out=z)
 
 
-def firm_dynamics(model: ClusterModel) -> tuple[int, int]:
+def firm_dynamics(state: State) -> tuple[int, int]:
     """Depreciate knowledge, draw innovations; return (innovations, innovations of members).
 
-    Innovation probability per month: rate x (0.5 + knowledge) x (1 + boost while a
-    finished project's boost lasts), drawn by thinning (:func:`bernoulli_thinned`). An
-    innovation is new to the market with probability ``new_to_market_share`` x
-    (0.5 + knowledge), otherwise new to the firm, and lifts turnover by
-    ``innovation_turnover_gain`` (a factor, so it commutes with the lazily applied monthly
-    growth of :func:`catch_up_turnover`).
+    Innovation probability per firm and month: ``innovation_rate_month`` x (0.5 +
+    knowledge), times (1 + ``innovation_boost``) while a finished project's boost lasts),
+    drawn by thinning (:func:`bernoulli_thinned`) from the month's innovation stream. An
+    innovation is new to the market with probability ``new_to_market_share`` x (0.5 +
+    knowledge), otherwise new to the firm, and lifts turnover by
+    ``innovation_turnover_gain``.
     """
-    d = model.cfg.behaviour.dynamics
-    boost = model.cfg.behaviour.calls.innovation_boost
-    rng = model.rng
-    firms = model.firms
-    month = model.month
+    d = state.cfg.behaviour.dynamics
+    boost = state.cfg.behaviour.calls.innovation_boost
+    firms = state.firms
+    month = state.month
     firms.knowledge *= np.float32(1.0 - d.knowledge_depreciation_month)
     k = firms.knowledge
 
@@ -76,19 +76,19 @@ def firm_dynamics(model: ClusterModel) -> tuple[int, int]:
         return d.innovation_rate_month * (0.5 + k[cand]) * lift
 
     p_max = d.innovation_rate_month * 1.5 * (1.0 + boost)
-    innovators = bernoulli_thinned(rng, None, p_max, firms.n, prob)
+    rng = state.streams.generator("innovation", month)
+    innovators, u_novelty = bernoulli_thinned(rng, p_max, firms.n, prob)
     if innovators.size:
-        ntm = rng.random(innovators.size) < d.new_to_market_share * (0.5 + k[innovators])
+        ntm = u_novelty < d.new_to_market_share * (0.5 + k[innovators])
         firms.turnover_eur[innovators] *= 1.0 + d.innovation_turnover_gain
-        if model.in_report_window:
+        firms.innovations_total[innovators] += 1
+        if state.in_report_window:
             firms.innovations[innovators] += 1
-            supported = model.supported_mask(innovators)
+            supported = state.supported_mask(innovators)
             for arr, sel in (
                 (firms.first_new_to_market_after_support, innovators[supported & ntm]),
                 (firms.first_new_to_firm_after_support, innovators[supported & ~ntm]),
             ):
-                fresh = sel[arr[sel] < 0]
-                arr[fresh] = month
-    model.dynamics_done = True
+                arr[sel[arr[sel] < 0]] = month
     in_members = int((firms.member_of[innovators] >= 0).sum()) if innovators.size else 0
     return int(innovators.size), in_members

@@ -2,59 +2,69 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from clustersim.network import FIRM_INTERNATIONAL, ORIGINS
-
-if TYPE_CHECKING:
-    from clustersim.model import ClusterModel
+from clustersim.state import State
+from clustersim.streams import poisson
 
 CMO_LINK = ORIGINS.index("cmo_link")
 
 
-def build_links_and_ties(model: ClusterModel) -> tuple[int, int]:
+def build_links_and_ties(state: State) -> tuple[int, int]:
     """CMOs turn internationalisation hours into links; links yield members' ties abroad.
 
-    A link with an external partner costs ``hours_per_international_link``. Each month a
-    CMO's members gain Poisson(links x ``ties_per_link_month``) ties abroad, through a
-    random one of its links, members with more knowledge being likelier
-    (weight 0.5 + knowledge). Returns (links made, ties formed).
+    A link with an external partner costs ``hours_per_international_link``; the partner is
+    drawn uniformly among those the CMO has no link with yet (rejection sampling, keyed by
+    the CMO's stream). A link is a relationship: a merged CMO keeps every link of its
+    predecessors, two of them with the same partner included. Each month a CMO's members
+    gain Poisson(links x ``ties_per_link_month``) ties abroad, each through a random one
+    of its links, members with more knowledge being likelier (weight 0.5 + knowledge).
+    Returns (links made, ties formed).
     """
-    p = model.cfg.behaviour.international
-    hours_each = model.cfg.behaviour.cmo.hours_per_international_link
-    rng = model.rng
-    firms = model.firms
-    n_partners = len(model.external_partners)
+    p = state.cfg.behaviour.international
+    hours_each = state.cfg.behaviour.cmo.hours_per_international_link
+    firms = state.firms
+    n_partners = state.partners.n
     new_links = ties = 0
-    for c, cmo in enumerate(model.cmos):
-        members = model.members_by_cluster[c]
+    for c, cmo in enumerate(state.cmos):
+        members = state.members_by_cluster[c]
         if members.size == 0:
             continue
-        for _ in range(cmo.accumulate("internationalisation", hours_each)):
-            free = [e for e in range(n_partners) if e not in cmo.links]
-            if not free:
-                break
-            e = free[int(rng.integers(0, len(free)))]
-            cmo.links.add(e)
-            model.external_partners[e].cmo_links += 1
-            cmo.totals["links"] += 1
-            new_links += 1
+        stream = state.streams.stream("international", state.month, cmo.stream_id)
+        made = cmo.accumulate("internationalisation", hours_each)
+        if made:
+            linked = set(cmo.links)
+            pick = stream.child("partner")
+            position = 0
+            for _ in range(made):
+                if len(linked) >= n_partners:
+                    break
+                while True:  # uniform among partners not linked yet (expected tries <= 2 while half are free)
+                    e = min(int(pick.uniform(position) * n_partners), n_partners - 1)
+                    position += 1
+                    if e not in linked:
+                        break
+                linked.add(e)
+                cmo.links.append(e)
+                state.partners.cmo_links[e] += 1
+                cmo.totals["links"] += 1
+                new_links += 1
         if not cmo.links:
             continue
-        k = int(rng.poisson(len(cmo.links) * p.ties_per_link_month))
+        k = poisson(stream.uniform(0), len(cmo.links) * p.ties_per_link_month)
         if k == 0:
             continue
-        w = 0.5 + firms.knowledge[members].astype(np.float64)
-        who = members[rng.choice(members.size, size=k, p=w / w.sum())]
-        links = sorted(cmo.links)
-        for f in who:
-            e = links[int(rng.integers(0, len(links)))]
-            model.ledger.add(model.month, FIRM_INTERNATIONAL, CMO_LINK, int(f), e, cmo.cluster_id)
-            model.external_partners[e].firm_ties += 1
+        w = np.cumsum(0.5 + firms.knowledge[members].astype(np.float64))
+        u = stream.child("member").uniforms(k)
+        who = members[np.minimum(np.searchsorted(w, u * w[-1], side="right"), members.size - 1)]
+        via = stream.child("link").uniforms(k)
+        for f, v in zip(who.tolist(), via.tolist(), strict=True):
+            e = cmo.links[min(int(v * len(cmo.links)), len(cmo.links) - 1)]
+            state.ledger.add(state.month, FIRM_INTERNATIONAL, CMO_LINK, f, e, cmo.cluster_id)
+            state.partners.firm_ties[e] += 1
             ties += 1
         firms.international[who] = True
-        model.benefit[who] += model.cfg.behaviour.membership.benefits["international_tie"]
-        model.mark_nonfinancial(who)
+        state.benefit[np.unique(who)] += state.cfg.behaviour.membership.benefits["international_tie"]
+        state.mark_nonfinancial(who)
     return new_links, ties

@@ -2,65 +2,96 @@
 
 Candidates are sampled, never scanned: an introduction looks at
 ``candidates_per_introduction`` firms, so the cost is O(introductions), not O(N^2).
+
+Brokerage follows the member's need, not the cluster boundary. A member looking for a
+partner needs one of its own domain, of a related domain (the region's families of
+domains, ``region.domain_families``: related variety, Frenken, Van Oort and Verburg 2007,
+*Regional Studies* 41(5)), or of any other domain. A CMO that covers the needed domain
+searches among its own members of that domain; otherwise it refers the member to the CMO
+that covers it, which succeeds with probability ``referral_success`` (CMO-CMO
+cooperation). So under any partition every tie is possible; the partition changes how far
+a CMO's own brokerage reaches. Plenary meetings gather every cluster; their introductions
+use the business-opportunity hours the CMOs' staff spend on them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
+from clustersim.cmo import CMO
 from clustersim.network import FIRM_FIRM, FIRM_RO, ORIGINS, nooteboom_value
 from clustersim.population import cognitive_distance
-
-if TYPE_CHECKING:
-    from clustersim.model import ClusterModel
+from clustersim.state import State
+from clustersim.streams import sample_without_replacement
 
 BROKERED = ORIGINS.index("brokered")
 PLENARY = ORIGINS.index("plenary")
 SPONTANEOUS = ORIGINS.index("spontaneous")
 
+# positions of the uniforms of one introduction (one row of the CMO's monthly block)
+_MEMBER, _KIND, _NEED, _PAST, _REFERRAL, _SUCCESS, _CANDIDATES = range(7)
 
-def tie_probability(model: ClusterModel, distance: float, credit: float) -> float:
+
+def tie_probability(state: State, distance: float, credit: float) -> float:
     """P = p_min + (p_max - p_min) * (w * 4d(1-d) + (1 - w) * credit)."""
-    t = model.cfg.behaviour.ties
+    t = state.cfg.behaviour.ties
     score = t.distance_weight * nooteboom_value(distance) + (1.0 - t.distance_weight) * credit
     return t.p_min + (t.p_max - t.p_min) * score
 
 
-def learn_from_tie(model: ClusterModel, i: int, j: int, distance: float) -> None:
+def learn_from_tie(state: State, i: int, j: int, distance: float) -> None:
     """Both partners move toward the frontier by a gain scaled by absorptive capacity."""
-    firms = model.firms
-    g = model.cfg.behaviour.dynamics.tie_knowledge_gain * nooteboom_value(distance)
+    firms = state.firms
+    g = state.cfg.behaviour.dynamics.tie_knowledge_gain * nooteboom_value(distance)
     for f in (i, j):
         firms.knowledge[f] += g * firms.absorptive[f] * (1.0 - firms.knowledge[f])
 
 
-def best_partner(model: ClusterModel, i: int, pool: np.ndarray) -> tuple[int, float, float]:
-    """Pick a partner for firm ``i`` from a sample of ``pool``; return (j, distance, credit).
+def needed_domain(state: State, i: int, u: float) -> int:
+    """The domain firm ``i`` seeks a partner in, from one uniform ``u``.
 
-    Past partners are asked first (with probability ``past_partner_first``); otherwise
-    ``candidates_per_introduction`` firms are drawn from ``pool`` and the one with the
-    highest w * 4d(1-d) + (1 - w) * credit is chosen. Returns j = -1 if none.
+    Own primary domain with probability ``need_own_domain_share``; a related domain (same
+    family, uniformly) with probability ``need_related_share`` when its family has other
+    domains; otherwise any other domain, uniformly.
     """
-    t = model.cfg.behaviour.ties
-    rng = model.rng
-    month = model.month
-    firms = model.firms
-    ledger = model.ledger
+    t = state.cfg.behaviour.ties
+    own = int(state.firms.primary_domain[i])
+    if u < t.need_own_domain_share:
+        return own
+    fam = state.taxonomy.families
+    related = np.flatnonzero(fam == fam[own])
+    related = related[related != own]
+    low = t.need_own_domain_share
+    if related.size:
+        if u < low + t.need_related_share:
+            return int(related[min(int((u - low) / t.need_related_share * related.size), related.size - 1)])
+        low += t.need_related_share
+    if low >= 1.0:
+        return own
+    others = [d for d in range(fam.size) if d != own]
+    return others[min(int((u - low) / (1.0 - low) * len(others)), len(others) - 1)]
+
+
+def best_partner(state: State, i: int, candidates: np.ndarray, past_first: bool) -> tuple[int, float, float]:
+    """Pick a partner for firm ``i``; return (j, distance, credit), j = -1 if none.
+
+    With ``past_first`` and past partners, they are the candidates (trust: past partners
+    are asked first); otherwise ``candidates``. The chosen one maximises
+    ``w * 4d(1-d) + (1 - w) * credit``.
+    """
+    t = state.cfg.behaviour.ties
+    ledger = state.ledger
     past = ledger.partners.get(i)
-    if past and rng.random() < t.past_partner_first:
-        cands = np.fromiter(past, dtype=np.int64, count=len(past))
+    if past and past_first:
+        cands = np.fromiter(sorted(past), dtype=np.int64, count=len(past))
     else:
-        if pool.size == 0:
-            return -1, 0.0, 0.0
-        cands = pool[rng.integers(0, pool.size, size=t.candidates_per_introduction)]
+        cands = candidates
     cands = cands[cands != i]
     if cands.size == 0:
         return -1, 0.0, 0.0
-    d = cognitive_distance(firms.profile[cands], firms.profile[i])
+    d = cognitive_distance(state.firms.profile[cands], state.firms.profile[i])
     if i in ledger.partners:
-        credit = np.array([ledger.credit(month, i, int(j)) for j in cands])
+        credit = np.array([ledger.credit(state.month, i, int(j)) for j in cands])
     else:  # no past partner: neither relational nor structural credit
         credit = np.zeros(cands.size)
     score = t.distance_weight * nooteboom_value(d) + (1.0 - t.distance_weight) * credit
@@ -68,122 +99,153 @@ def best_partner(model: ClusterModel, i: int, pool: np.ndarray) -> tuple[int, fl
     return int(cands[best]), float(d[best]), float(credit[best])
 
 
-def form_firm_tie(model: ClusterModel, i: int, j: int, d: float, credit: float, origin: int) -> bool:
-    """Try to turn an introduction of ``i`` and ``j`` into a lasting tie."""
-    if model.rng.random() >= tie_probability(model, d, credit):
+def form_firm_tie(state: State, i: int, j: int, d: float, credit: float, origin: int, u: float) -> bool:
+    """Turn an introduction of ``i`` and ``j`` into a lasting tie if ``u`` < its chance."""
+    if u >= tie_probability(state, d, credit):
         return False
-    firms = model.firms
-    ci = int(model.cluster_of_firm[i])
-    cj = int(model.cluster_of_firm[j])
-    model.ledger.add(
-        model.month,
+    add_firm_tie(state, i, j, origin, d)
+    gain = state.cfg.behaviour.membership.benefits["tie"]
+    state.benefit[i] += gain
+    state.benefit[j] += gain
+    return True
+
+
+def add_firm_tie(state: State, i: int, j: int, origin: int, distance: float) -> None:
+    """Record a firm-firm tie (credited to ``i``'s cluster) and let both partners learn."""
+    firms = state.firms
+    ci = int(state.cluster_of_firm[i])
+    cj = int(state.cluster_of_firm[j])
+    state.ledger.add(
+        state.month,
         FIRM_FIRM,
         origin,
         i,
         j,
-        model.cmos[ci].cluster_id,
+        state.cmos[ci].cluster_id,
         cross_domain=bool(firms.primary_domain[i] != firms.primary_domain[j]),
         cross_cluster=ci != cj,
+        members_both=bool(firms.member_of[i] >= 0 and firms.member_of[j] >= 0),
     )
-    learn_from_tie(model, i, j, d)
-    gain = model.cfg.behaviour.membership.benefits["tie"]
-    model.benefit[i] += gain
-    model.benefit[j] += gain
-    return True
+    learn_from_tie(state, i, j, distance)
 
 
-def broker_introductions(model: ClusterModel) -> int:
+def _pick(pool: np.ndarray, us: list[float]) -> np.ndarray:
+    return pool[np.minimum((np.asarray(us) * pool.size).astype(np.int64), pool.size - 1)]
+
+
+def broker_introductions(state: State) -> int:
     """CMOs spend business-opportunity hours on introductions; return ties formed.
 
-    Each introduction takes ``hours_per_introduction``. A share ``ro_introduction_share``
-    introduces a member to a research organisation; a share ``cross_cluster_share`` (CMO-CMO
-    cooperation) looks for the partner among another cluster's members; the rest look
-    inside the cluster.
+    Each introduction takes ``hours_per_introduction`` and has one row of uniforms of the
+    CMO's monthly stream (keyed by the CMO's domains), so the k-th introduction of a CMO
+    draws the same numbers in every arm. A share ``ro_introduction_share`` introduces the
+    member to a research organisation; the others look for a firm in the needed domain
+    (:func:`needed_domain`), in-house or by referral.
     """
-    t = model.cfg.behaviour.ties
-    hours_each = model.cfg.behaviour.cmo.hours_per_introduction
-    rng = model.rng
-    benefits = model.cfg.behaviour.membership.benefits
+    t = state.cfg.behaviour.ties
+    hours_each = state.cfg.behaviour.cmo.hours_per_introduction
+    benefits = state.cfg.behaviour.membership.benefits
+    c_n = t.candidates_per_introduction
+    width = _CANDIDATES + max(c_n, 1)
     formed = 0
-    for c, cmo in enumerate(model.cmos):
-        members = model.members_by_cluster[c]
+    for c, cmo in enumerate(state.cmos):
+        members = state.members_by_cluster[c]
         if members.size == 0:
             continue
         n = cmo.use("business_opportunities", hours_each, wanted=members.size)
         cmo.totals["introductions"] += n
-        others = model.members[model.firms.member_of[model.members] != c] if n else members
-        for _ in range(n):
-            i = int(members[rng.integers(0, members.size)])
-            model.mark_nonfinancial(i)
-            model.benefit[i] += benefits["introduction"]
-            u = rng.random()
-            if u < t.ro_introduction_share:
-                formed += introduce_research_organisation(model, i, c, BROKERED)
+        if n == 0:
+            continue
+        rows = state.streams.stream("broker", state.month, cmo.stream_id).uniforms(n * width).reshape(n, width)
+        for u in rows.tolist():
+            i = int(members[min(int(u[_MEMBER] * members.size), members.size - 1)])
+            state.mark_nonfinancial(i)
+            state.benefit[i] += benefits["introduction"]
+            if u[_KIND] < t.ro_introduction_share:
+                formed += introduce_research_organisation(state, i, cmo, BROKERED, u)
                 continue
-            cross = u < t.ro_introduction_share + t.cross_cluster_share and others.size > 0
-            pool = others if cross else members
-            j, d, credit = best_partner(model, i, pool)
-            if j >= 0 and form_firm_tie(model, i, j, d, credit, BROKERED):
+            need = needed_domain(state, i, u[_NEED])
+            if need not in cmo.domains and u[_REFERRAL] >= t.referral_success:
+                continue  # the referral to the CMO of that domain came to nothing
+            pool = state.members_by_domain[need]
+            cands = _pick(pool, u[_CANDIDATES : _CANDIDATES + c_n]) if pool.size else pool
+            j, d, credit = best_partner(state, i, cands, u[_PAST] < t.past_partner_first)
+            if j >= 0 and form_firm_tie(state, i, j, d, credit, BROKERED, u[_SUCCESS]):
                 formed += 1
     return formed
 
 
-def introduce_research_organisation(model: ClusterModel, i: int, c: int, origin: int) -> int:
+def introduce_research_organisation(state: State, i: int, cmo: CMO, origin: int, u: list[float]) -> int:
     """Introduce firm ``i`` to a research organisation; return 1 if a tie forms.
 
-    The chance rises with the firm's absorptive capacity and the organisation's fit to
-    the firm's competence profile.
+    ``candidates_per_introduction`` organisations are sampled; the one that best fits the
+    firm's profile is proposed, and the tie forms with a chance rising with the firm's
+    absorptive capacity and the fit.
     """
-    rng = model.rng
-    ros = model.research_orgs
-    firms = model.firms
-    k = min(len(ros), model.cfg.behaviour.ties.candidates_per_introduction)
-    picks = rng.choice(len(ros), size=k, replace=False)
-    fit = np.minimum(model.ro_profiles[picks], firms.profile[i]).sum(axis=1)
+    ros = state.ros
+    firms = state.firms
+    t = state.cfg.behaviour.ties
+    k = min(ros.n, t.candidates_per_introduction)
+    picks = np.asarray(sample_without_replacement(u[_CANDIDATES : _CANDIDATES + k], ros.n), dtype=np.int64)
+    fit = np.minimum(ros.profiles[picks], firms.profile[i]).sum(axis=1)
     r = int(picks[int(np.argmax(fit))])
-    t = model.cfg.behaviour.ties
     p = t.p_min + (t.p_max - t.p_min) * 0.5 * (float(firms.absorptive[i]) + float(fit.max()))
-    if rng.random() >= p:
+    if u[_SUCCESS] >= p:
         return 0
-    model.ledger.add(model.month, FIRM_RO, origin, i, r, model.cmos[c].cluster_id)
-    ros[r].collaborations += 1
-    model.benefit[i] += model.cfg.behaviour.membership.benefits["tie"]
+    state.ledger.add(state.month, FIRM_RO, origin, i, r, cmo.cluster_id)
+    ros.collaborations[r] += 1
+    state.benefit[i] += state.cfg.behaviour.membership.benefits["tie"]
     return 1
 
 
-def plenary_introductions(model: ClusterModel) -> int:
-    """At a plenary meeting each staffed CMO introduces members to other clusters' members."""
-    per_cmo = model.cfg.behaviour.ties.plenary_introductions_per_cmo
-    rng = model.rng
+def plenary_introductions(state: State) -> int:
+    """At a plenary the CMOs' staff introduce members to members of the other clusters.
+
+    Each CMO spends ``plenary_hours_per_fte`` hours per FTE of its staff (at most its
+    business-opportunity hours of the month) on introductions of ``hours_per_introduction``
+    each, so the plenary's reach follows the staff time spent on it, not the number of
+    CMOs. Partners are sampled among all members of the other clusters.
+    """
+    t = state.cfg.behaviour.ties
+    hours_each = state.cfg.behaviour.cmo.hours_per_introduction
+    c_n = t.candidates_per_introduction
+    width = 2 + max(c_n, 1)
     formed = 0
-    for c, cmo in enumerate(model.cmos):
-        members = model.members_by_cluster[c]
-        others = model.members[model.firms.member_of[model.members] != c]
-        if members.size == 0 or others.size == 0 or cmo.hours_available <= 0:
-            continue  # a CMO with no staff hours (no staff, or no money) brings nobody
-        for _ in range(per_cmo):
-            i = int(members[rng.integers(0, members.size)])
-            model.mark_nonfinancial(i)
-            j, d, credit = best_partner(model, i, others)
-            if j >= 0 and form_firm_tie(model, i, j, d, credit, PLENARY):
+    for c, cmo in enumerate(state.cmos):
+        members = state.members_by_cluster[c]
+        others = state.members[state.firms.member_of[state.members] != c]
+        if members.size == 0 or others.size == 0:
+            continue
+        wanted = int(t.plenary_hours_per_fte * cmo.staff_fte * (cmo.hours_available > 0) // hours_each)
+        n = cmo.use("business_opportunities", hours_each, wanted)
+        if n == 0:
+            continue
+        rows = state.streams.stream("plenary", state.month, cmo.stream_id).uniforms(n * width).reshape(n, width)
+        for u in rows.tolist():
+            i = int(members[min(int(u[0] * members.size), members.size - 1)])
+            state.mark_nonfinancial(i)
+            j, d, credit = best_partner(state, i, _pick(others, u[2 : 2 + c_n]), past_first=False)
+            if j >= 0 and form_firm_tie(state, i, j, d, credit, PLENARY, u[1]):
                 formed += 1
     return formed
 
 
-def spontaneous_ties(model: ClusterModel) -> int:
+def spontaneous_ties(state: State) -> int:
     """Ties that form without any CMO, among all firms (vectorised).
 
     About ``spontaneous_tie_rate * N`` firms a month meet ``candidates_per_introduction``
     random firms each and try the best by 4d(1-d); trust plays no part in a first meeting.
+    All numbers come from the month's stream in a layout that depends only on N.
     """
-    t = model.cfg.behaviour.ties
-    rng = model.rng
-    firms = model.firms
+    t = state.cfg.behaviour.ties
+    rng = state.streams.generator("spontaneous", state.month)
+    firms = state.firms
     k = int(rng.poisson(t.spontaneous_tie_rate * firms.n))
     if k == 0:
         return 0
     i = rng.integers(0, firms.n, size=k)
     cands = rng.integers(0, firms.n, size=(k, t.candidates_per_introduction))
+    u = rng.random(k)
     d = 0.5 * np.abs(firms.profile[cands] - firms.profile[i][:, None, :]).sum(axis=-1)
     value = nooteboom_value(d)
     value[cands == i[:, None]] = -1.0
@@ -192,19 +254,7 @@ def spontaneous_ties(model: ClusterModel) -> int:
     j = cands[rows, best]
     db = d[rows, best]
     p = t.p_min + (t.p_max - t.p_min) * t.distance_weight * nooteboom_value(db)
-    ok = (rng.random(k) < p) & (j != i)
-    ci = model.cluster_of_firm[i]
-    cj = model.cluster_of_firm[j]
-    for a, b, dist, ca, cb in zip(i[ok], j[ok], db[ok], ci[ok], cj[ok], strict=True):
-        model.ledger.add(
-            model.month,
-            FIRM_FIRM,
-            SPONTANEOUS,
-            int(a),
-            int(b),
-            model.cmos[int(ca)].cluster_id,
-            cross_domain=bool(firms.primary_domain[a] != firms.primary_domain[b]),
-            cross_cluster=bool(ca != cb),
-        )
-        learn_from_tie(model, int(a), int(b), float(dist))
+    ok = (u < p) & (j != i)
+    for a, b, dist in zip(i[ok].tolist(), j[ok].tolist(), db[ok].tolist(), strict=True):
+        add_firm_tie(state, a, b, SPONTANEOUS, dist)
     return int(ok.sum())

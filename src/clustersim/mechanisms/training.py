@@ -7,14 +7,10 @@ half-life ``h = h0 * (1.5 - a)`` that falls as skills grow.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from clustersim.mechanisms.membership import unique_ints
-
-if TYPE_CHECKING:
-    from clustersim.model import ClusterModel
+from clustersim.state import State
+from clustersim.streams import poisson
 
 
 def learn(absorptive: np.ndarray, half_life_months: float) -> np.ndarray:
@@ -23,35 +19,42 @@ def learn(absorptive: np.ndarray, half_life_months: float) -> np.ndarray:
     return absorptive + (1.0 - absorptive) * (1.0 - np.power(0.5, 1.0 / h))
 
 
-def sign_and_train(model: ClusterModel) -> tuple[int, int]:
+def sign_and_train(state: State) -> tuple[int, int]:
     """CMOs sign agreements with competences hours; agreements train members.
 
+    Each CMO's month has its own stream (keyed by its domains): position 0 draws the
+    number of trainees (Poisson(active agreements x ``trainees_per_agreement_month``), by
+    inversion), the child ``agency`` the agencies of new agreements, the child
+    ``trainee`` the members trained (with replacement, duplicates trained once).
     Returns (agreements signed, members trained) this month.
     """
-    p = model.cfg.behaviour.training
-    hours_each = model.cfg.behaviour.cmo.hours_per_training_agreement
-    rng = model.rng
-    firms = model.firms
+    p = state.cfg.behaviour.training
+    hours_each = state.cfg.behaviour.cmo.hours_per_training_agreement
+    firms = state.firms
     signed = trained = 0
-    for c, cmo in enumerate(model.cmos):
-        members = model.members_by_cluster[c]
+    for c, cmo in enumerate(state.cmos):
+        members = state.members_by_cluster[c]
         if members.size == 0:
             continue
-        for _ in range(cmo.accumulate("competences", hours_each)):
-            agency = int(rng.integers(0, len(model.training_agencies)))
-            model.training_agencies[agency].agreements += 1
-            cmo.agreements.append((agency, model.month + p.agreement_months))
-            cmo.totals["agreements"] += 1
-            signed += 1
-        active = cmo.active_agreements(model.month)
+        stream = state.streams.stream("training", state.month, cmo.stream_id)
+        new = cmo.accumulate("competences", hours_each)
+        if new:
+            agencies = (stream.child("agency").uniforms(new) * state.n_training_agencies).astype(np.int64)
+            for agency in np.minimum(agencies, state.n_training_agencies - 1).tolist():
+                state.agency_agreements[agency] += 1
+                cmo.agreements.append((agency, state.month + p.agreement_months))
+            cmo.totals["agreements"] += new
+            signed += new
+        active = cmo.active_agreements(state.month)
         if active == 0:
             continue
-        k = int(rng.poisson(active * p.trainees_per_agreement_month))
+        k = poisson(stream.uniform(0), active * p.trainees_per_agreement_month)
         if k == 0:
             continue
-        who = unique_ints(members[rng.integers(0, members.size, size=k)])
+        u = stream.child("trainee").uniforms(k)
+        who = np.unique(members[np.minimum((u * members.size).astype(np.int64), members.size - 1)])
         firms.absorptive[who] = learn(firms.absorptive[who], p.half_life_months).astype(np.float32)
-        model.benefit[who] += model.cfg.behaviour.membership.benefits["training"]
-        model.mark_nonfinancial(who)
+        state.benefit[who] += state.cfg.behaviour.membership.benefits["training"]
+        state.mark_nonfinancial(who)
         trained += int(who.size)
     return signed, trained

@@ -1,0 +1,102 @@
+"""CMO staff time: how staffing, money, breadth and mergers become service hours.
+
+Each month the Region's staffing (set-up or running head count, ``staffing``) is shared
+among the CMOs in force; each CMO pays its staff and activity costs from its account, at
+most its balance spread over the months to the next grant tranche (money binds as a
+lower, steady level of activity); a fixed management overhead comes off first, and the
+rest is scaled by skill, by the thematic breadth of its members and, during a merger's
+transition, by the merger loss. During set-up only communication is delivered.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from clustersim.cmo import CMO
+from clustersim.config import SERVICE_LINES
+from clustersim.state import State
+
+
+def breadth_factor(domain_counts: np.ndarray, penalty: float) -> float:
+    """Effectiveness lost to thematic breadth: 1 / (1 + penalty * (D_eff - 1)).
+
+    ``D_eff`` is the effective number of domains among the members (inverse Simpson
+    index of their primary domains); a single-domain cluster has ``D_eff = 1``.
+    """
+    total = domain_counts.sum()
+    if total <= 0:
+        return 1.0
+    shares = domain_counts / total
+    d_eff = 1.0 / float((shares * shares).sum())
+    return 1.0 / (1.0 + penalty * (d_eff - 1.0))
+
+
+def merger_factor(merged_from: int, loss: float) -> float:
+    """Effectiveness during a merger's transition: 1 - loss * (1 - 1/k) for k merged CMOs."""
+    if merged_from <= 1:
+        return 1.0
+    return 1.0 - loss * (1.0 - 1.0 / merged_from)
+
+
+def staff_shares(state: State) -> tuple[float, np.ndarray]:
+    """The staffing in force (FTE) and each CMO's share of it.
+
+    The whole scheme runs on set-up staffing while every CMO in force is in set-up, on
+    running staffing otherwise; it is shared equally, or by members + 1
+    (``staffing.allocation``).
+    """
+    st = state.cfg.staffing
+    cmos = state.cmos
+    total = st.setup_fte if all(c.in_setup(state.month) for c in cmos) else st.run_fte
+    if st.allocation == "by_members":
+        weights = np.array([c.n_members + 1.0 for c in cmos])
+    else:
+        weights = np.ones(len(cmos))
+    return total, weights / weights.sum()
+
+
+def plan_hours(state: State, cmo: CMO, domain_counts: np.ndarray) -> None:
+    """Turn this month's affordable staff time of ``cmo`` into service hours per line.
+
+    Staff cost and activity cost are paid from the CMO's account, at most its balance
+    divided by the months until the Region's next grant tranche (or until the end of the
+    run when none is due); if that does not pay for all its staff, the hours shrink in
+    proportion. The management overhead (``staffing.overhead_fte_per_cmo``) comes off
+    first; the rest is scaled by skill, thematic breadth and, in a merger's transition,
+    the merger loss.
+    """
+    cfg = state.cfg
+    beh = cfg.behaviour.cmo
+    month = state.month
+    hours = cmo.staff_fte * cfg.region.hours_per_fte_month
+    overhead = min(hours, cfg.staffing.overhead_fte_per_cmo * cfg.region.hours_per_fte_month)
+    cost = state.staff_cost_cents_per_hour * hours + state.activity_cost_cents_per_hour * (hours - overhead)
+    cost_cents = int(cost)
+    months_left = state.region.months_to_next_grant(month, state.n_months)
+    paid = cmo.account.spend(min(cost_cents, cmo.account.balance // months_left))
+    affordable = 1.0 if cost_cents == 0 else paid / cost_cents
+    hours *= affordable
+    overhead *= affordable
+    service = (hours - overhead) * cfg.staffing.skill * breadth_factor(domain_counts, beh.breadth_penalty)
+    if month < cmo.transition_until:
+        service *= merger_factor(cmo.merged_from, beh.merger_efficiency_loss)
+    cmo.hours_available = hours
+    cmo.hours_service = service
+    cmo.hours_used = 0.0
+    if cmo.in_setup(month):
+        cmo.hours = dict.fromkeys(SERVICE_LINES, 0.0)
+        cmo.hours["communication"] = service
+    else:
+        cmo.hours = {line: service * beh.action_plan[line] for line in SERVICE_LINES}
+    cmo.totals["hours_available"] += hours
+    cmo.totals["hours_service"] += service
+
+
+def plan_staff_time(state: State) -> None:
+    """Share the staffing among the CMOs in force and let each plan its service hours."""
+    total, shares = staff_shares(state)
+    counts = state.domain_counts_by_cluster()
+    for cmo, share, dc in zip(state.cmos, shares, counts, strict=True):
+        cmo.staff_fte = total * share
+        plan_hours(state, cmo, dc)
+        cmo.service_per_member = cmo.hours_service / max(cmo.n_members, 1)

@@ -1,0 +1,249 @@
+"""The plain state every mechanism reads and writes (no model internals, no Mesa).
+
+:class:`State` holds the configuration, the run's keyed random streams, the firm arrays,
+the tie ledger, the small populations of research organisations, training agencies and
+external partners, the CMOs in force, the Region's books and the run's records. The
+model (:mod:`clustersim.model`) builds it and orders the mechanisms month by month; a
+mechanism is a function ``f(state, ...)``, so it can be tested on a small state built in
+the test.
+
+Domains are held in the alphabetical order of their names (:class:`Taxonomy`), and the
+clusters of a configuration in the alphabetical order of theirs, so that the order in
+which a configuration lists them changes nothing but labels.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from clustersim.cmo import CMO
+from clustersim.config import CallConfig, Config, RegionConfig
+from clustersim.money import Account
+from clustersim.network import TieLedger
+from clustersim.population import NO_CLUSTER, AwarenessClock, FirmArrays
+from clustersim.streams import Streams
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """The region's domains in canonical (alphabetical) order, with their data."""
+
+    names: tuple[str, ...]
+    firm_shares: np.ndarray  # float64, normalised to sum 1
+    families: np.ndarray  # int64 family label per domain
+
+    @classmethod
+    def from_region(cls, region: RegionConfig) -> Taxonomy:
+        """Sort the configured domains by name, carrying their shares and families."""
+        order = sorted(range(len(region.domains)), key=lambda i: region.domains[i])
+        shares = np.asarray(region.domain_firm_shares, dtype=np.float64)[order]
+        return cls(
+            names=tuple(region.domains[i] for i in order),
+            firm_shares=shares / shares.sum(),
+            families=np.asarray(region.domain_families, dtype=np.int64)[order],
+        )
+
+    @property
+    def n(self) -> int:
+        """Number of domains."""
+        return len(self.names)
+
+    def index(self, name: str) -> int:
+        """Canonical index of domain ``name``."""
+        return self.names.index(name)
+
+
+@dataclass
+class ResearchOrgs:
+    """Research organisations as arrays: competence profiles and project capacity."""
+
+    profiles: np.ndarray  # float32 (n, D): 1/k on each of its k domains
+    capacity: np.ndarray  # int32: concurrent projects
+    active: np.ndarray  # int32: projects running
+    collaborations: np.ndarray  # int64: firm collaborations so far
+
+    @property
+    def n(self) -> int:
+        """Number of organisations."""
+        return int(self.capacity.shape[0])
+
+    def free(self) -> np.ndarray:
+        """Whether each organisation can take one more project."""
+        return self.active < self.capacity
+
+
+@dataclass
+class ExternalPartners:
+    """Partners outside the region (other regions, other countries)."""
+
+    inter_regional: np.ndarray  # bool: another Italian region (else abroad)
+    cmo_links: np.ndarray  # int64: CMO links made with it
+    firm_ties: np.ndarray  # int64: members' ties with it
+
+    @property
+    def n(self) -> int:
+        """Number of partners."""
+        return int(self.inter_regional.shape[0])
+
+
+@dataclass
+class Proposal:
+    """One proposal to a call: partners, a research organisation, costs in cents, a quality."""
+
+    call: str
+    line: str
+    month: int
+    lead: int
+    partners: list[int]
+    ro: int
+    duration: int
+    firm_cost_cents: list[int]
+    quality: float
+    requested_grant_cents: int = 0
+    prescreened: bool = False
+    withdrawn: bool = False
+    funded: bool = False
+    grant_cents: int = 0
+
+    @property
+    def cost_cents(self) -> int:
+        """Total eligible cost (research contracted to the organisation included)."""
+        return sum(self.firm_cost_cents)
+
+
+@dataclass
+class Call:
+    """A call's configuration, its account and its outcome."""
+
+    cfg: CallConfig
+    account: Account
+    opens: int
+    closes: int
+    submitted: int = 0
+    funded: int = 0
+    withdrawn: int = 0
+
+    @property
+    def line(self) -> str:
+        """Who may apply: members, never_members or all."""
+        return self.cfg.line
+
+    @property
+    def stream_id(self) -> str:
+        """The name its random streams are keyed by."""
+        return "call:" + self.cfg.name
+
+
+@dataclass
+class RegionBooks:
+    """The Region's money and calendar as the mechanisms see them."""
+
+    account: Account
+    calls: list[Call] = field(default_factory=list)
+    open_calls: list[Call] = field(default_factory=list)
+    closing: list[Call] = field(default_factory=list)
+    tranche_months: list[int] = field(default_factory=list)
+    cluster_meetings_held: int = 0
+    plenaries_held: int = 0
+    plenary_pending: bool = False
+    skipped: list[str] = field(default_factory=list)
+
+    def months_to_next_grant(self, month: int, n_months: int) -> int:
+        """Months from ``month`` (counted) to the next CMO grant tranche, or to the run's end."""
+        later = [m for m in self.tranche_months if m > month]
+        return (min(later) if later else n_months) - month
+
+
+@dataclass
+class State:
+    """Everything a mechanism may read or write, for one run."""
+
+    cfg: Config
+    streams: Streams
+    taxonomy: Taxonomy
+    firms: FirmArrays
+    awareness: AwarenessClock
+    ledger: TieLedger
+    ros: ResearchOrgs
+    n_training_agencies: int
+    agency_agreements: np.ndarray  # int64 per training agency
+    partners: ExternalPartners
+    region: RegionBooks
+    start_index: int
+    n_months: int
+    report_month: int
+    schedule: Callable[..., None]  # schedule(month, fn, *args): a dated event
+    month: int = -1
+    in_report_window: bool = False
+    cmos: list[CMO] = field(default_factory=list)
+    retired_cmos: list[CMO] = field(default_factory=list)
+    cluster_of_domain: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
+    cluster_of_firm: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
+    firms_per_cluster: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    members: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    members_by_cluster: list[np.ndarray] = field(default_factory=list)
+    members_by_domain: list[np.ndarray] = field(default_factory=list)
+    members_call_open: bool = False
+    benefit: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    fee_eur_per_year: np.ndarray = field(default_factory=lambda: np.zeros(4))
+    fee_cents_per_month: np.ndarray = field(default_factory=lambda: np.zeros(4, dtype=np.int64))
+    staff_cost_cents_per_hour: float = 0.0
+    activity_cost_cents_per_hour: float = 0.0
+    counters: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    projects: list[dict[str, Any]] = field(default_factory=list)
+    proposals: list[Proposal] = field(default_factory=list)
+    notes: dict[str, float] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ clusters
+    @property
+    def n_domains(self) -> int:
+        """Number of domains of the taxonomy."""
+        return self.taxonomy.n
+
+    def refresh_members(self) -> None:
+        """Recompute the member index arrays (per cluster and per domain) and CMO counts."""
+        firms = self.firms
+        self.members = np.flatnonzero(firms.member_of != NO_CLUSTER)
+        owner = firms.member_of[self.members]
+        counts = np.bincount(owner, minlength=len(self.cmos))
+        # one sort by domain; a cluster's members are its domains' members (each domain
+        # lies in one cluster), in firm order within each
+        dom = firms.primary_domain[self.members]
+        by_domain = self.members[np.argsort(dom, kind="stable")]
+        counts_d = np.bincount(dom, minlength=self.n_domains)
+        self.members_by_domain = np.split(by_domain, np.cumsum(counts_d)[:-1])
+        self.members_by_cluster = np.split(self.members[np.argsort(owner, kind="stable")], np.cumsum(counts)[:-1])
+        for cmo, n in zip(self.cmos, counts, strict=True):
+            cmo.n_members = int(n)
+
+    def domain_counts_by_cluster(self) -> np.ndarray:
+        """Members by cluster (rows) and primary domain (columns)."""
+        firms = self.firms
+        key = firms.member_of[self.members].astype(np.int64) * self.n_domains + firms.primary_domain[self.members]
+        counts = np.bincount(key, minlength=len(self.cmos) * self.n_domains)
+        return counts.reshape(len(self.cmos), self.n_domains).astype(np.float64)
+
+    # ---------------------------------------------------------------- indicators
+    def mark_nonfinancial(self, idx: int | np.ndarray) -> None:
+        """Record the first month a firm received a CMO service (CO04/RCO04)."""
+        arr = self.firms.first_nonfinancial
+        if np.isscalar(idx):
+            if arr[idx] < 0:
+                arr[idx] = self.month
+            return
+        idx = np.asarray(idx)
+        arr[idx[arr[idx] < 0]] = self.month
+
+    def supported_mask(self, idx: np.ndarray) -> np.ndarray:
+        """Whether firms ``idx`` have had support (grant or service) in the report window."""
+        f = self.firms
+        return (f.first_grant[idx] >= 0) | (f.first_nonfinancial[idx] >= 0)
+
+    def note(self, **values: float) -> None:
+        """Add this month's counts from a process (read by the monthly recorder)."""
+        self.notes.update(values)

@@ -1,0 +1,213 @@
+"""Random numbers keyed by the decision they make (common random numbers that stay in step).
+
+Every random decision of a run draws from a stream named by what it decides: the process
+(``"membership"``, ``"broker"``, ...), then the month and the entity (a firm, a CMO, a call,
+a lead firm, a slot). Streams are derived from the run's root ``SeedSequence(seed,
+spawn_key=(replication,))`` by hashing, so the same decision of the same firm in the same
+month gets the same numbers in every arm of a paired comparison, whatever else happened in
+the run, and reading or measuring state never draws.
+
+Two kinds of draws are offered by a :class:`Stream`:
+
+* counter-based uniforms: the ``j``-th uniform of a stream is a fixed function of the
+  stream's key and ``j`` (SplitMix64, Steele, Lea and Flood 2014, *OOPSLA*: a 64-bit Weyl
+  sequence through a bijective mixing function), so any position can be read directly,
+  and ``at(ids)`` gives entity ``i`` the uniform at position ``i`` whichever subset of
+  entities is asked for;
+* a NumPy generator on Philox (Salmon et al. 2011, *SC'11*), keyed by the stream's key,
+  for whole-population draws whose layout does not depend on the state (a binomial count,
+  a sample of firms, one normal per firm).
+
+Also here: the small exact samplers used with counter-based uniforms (Poisson by
+inversion, a normal by the inverse CDF, sampling without replacement by a partial
+Fisher-Yates shuffle).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from statistics import NormalDist
+
+import numpy as np
+
+MASK64 = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15  # 2^64 / golden ratio, the Weyl increment of SplitMix64
+_M1 = 0xBF58476D1CE4E5B9
+_M2 = 0x94D049BB133111EB
+_TWO_M53 = 1.0 / (1 << 53)
+_STANDARD_NORMAL = NormalDist()
+_VECTOR_FROM = 24  # below this many numbers, plain Python beats NumPy's call overhead
+
+type Part = int | str
+type SeedLike = int | np.random.SeedSequence
+
+
+def mix64(z: int) -> int:
+    """The SplitMix64 finalizer: a bijection of 64-bit integers with full avalanche."""
+    z &= MASK64
+    z = ((z ^ (z >> 30)) * _M1) & MASK64
+    z = ((z ^ (z >> 27)) * _M2) & MASK64
+    return z ^ (z >> 31)
+
+
+_NAME_IDS: dict[str, int] = {}
+
+
+def part_id(part: Part) -> int:
+    """A stable 64-bit number for a stream name part (a string is hashed, an int kept)."""
+    if isinstance(part, str):
+        code = _NAME_IDS.get(part)
+        if code is None:
+            code = int.from_bytes(hashlib.blake2b(part.encode(), digest_size=8).digest(), "little")
+            _NAME_IDS[part] = code
+        return code
+    return int(part) & MASK64
+
+
+def _mix_vec(z: np.ndarray) -> np.ndarray:
+    """:func:`mix64` on an array of uint64, in place (wrapping arithmetic)."""
+    t = np.empty_like(z)
+    for shift, mult in ((30, _M1), (27, _M2)):
+        np.right_shift(z, np.uint64(shift), out=t)
+        z ^= t
+        z *= np.uint64(mult)
+    np.right_shift(z, np.uint64(31), out=t)
+    z ^= t
+    return z
+
+
+class Stream:
+    """The random numbers of one decision (or family of decisions), named by its key.
+
+    The ``j``-th uniform is ``(mix64(key + (j + 1) * GOLDEN) >> 11) * 2**-53``: position
+    ``j`` of the SplitMix64 sequence seeded with ``key``.
+    """
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: int) -> None:
+        """A stream with 64-bit ``key``."""
+        self.key = key & MASK64
+
+    def child(self, *parts: Part) -> Stream:
+        """The stream of a sub-decision, named by ``parts`` (order matters)."""
+        k = self.key
+        for p in parts:
+            k = mix64(k ^ mix64((part_id(p) + GOLDEN) & MASK64))
+        return Stream(k)
+
+    def uniform(self, position: int = 0) -> float:
+        """The uniform in [0, 1) at ``position``."""
+        return (mix64(self.key + (position + 1) * GOLDEN) >> 11) * _TWO_M53
+
+    def uniform_list(self, n: int, start: int = 0) -> list[float]:
+        """The uniforms at positions ``start .. start + n - 1`` as a Python list (for loops)."""
+        if n > _VECTOR_FROM:
+            return self.uniforms(n, start).tolist()
+        k = self.key
+        return [(mix64(k + (j + 1) * GOLDEN) >> 11) * _TWO_M53 for j in range(start, start + n)]
+
+    def uniforms(self, n: int, start: int = 0) -> np.ndarray:
+        """The uniforms at positions ``start .. start + n - 1`` (float64 in [0, 1))."""
+        if n <= _VECTOR_FROM:
+            return np.array(self.uniform_list(n, start), dtype=np.float64)
+        return self.at(np.arange(start, start + n, dtype=np.uint64))
+
+    def at(self, positions: np.ndarray) -> np.ndarray:
+        """The uniforms at the given positions (e.g. firm indices: one number per firm)."""
+        z = np.asarray(positions).astype(np.uint64)  # a copy, mixed in place
+        with np.errstate(over="ignore"):
+            z += np.uint64(1)
+            z *= np.uint64(GOLDEN)
+            z += np.uint64(self.key)
+            _mix_vec(z)
+        z >>= np.uint64(11)
+        out = z.astype(np.float64)
+        out *= _TWO_M53
+        return out
+
+    def generator(self) -> np.random.Generator:
+        """A NumPy generator (Philox) keyed by this stream, for whole-population draws."""
+        return np.random.Generator(np.random.Philox(key=[self.key, mix64(self.key ^ GOLDEN)]))
+
+
+class Streams:
+    """The root of a run's keyed streams: ``streams.stream("membership", month)``.
+
+    Built from the run's root :class:`numpy.random.SeedSequence`; two runs with the same
+    root give the same numbers for the same named decision.
+    """
+
+    def __init__(self, seed_sequence: np.random.SeedSequence) -> None:
+        """Derive the root key from ``seed_sequence`` (128 bits folded to 64)."""
+        a, b = (int(x) for x in seed_sequence.generate_state(2, np.uint64))
+        self.seed_sequence = seed_sequence
+        self.root = Stream(mix64(a ^ mix64(b)))
+        self._processes: dict[str, Stream] = {}
+
+    def stream(self, process: str, *parts: Part) -> Stream:
+        """The stream of ``process`` for ``parts`` (month, entity, ...)."""
+        base = self._processes.get(process)
+        if base is None:
+            base = self._processes[process] = self.root.child(process)
+        return base.child(*parts) if parts else base
+
+    def generator(self, process: str, *parts: Part) -> np.random.Generator:
+        """A keyed NumPy generator for ``process`` and ``parts``."""
+        return self.stream(process, *parts).generator()
+
+
+def seed_sequence(root_seed: int, replication: int, stream: int | None = None) -> np.random.SeedSequence:
+    """Child ``replication`` of the root ``SeedSequence(root_seed)``.
+
+    Equal to ``SeedSequence(root_seed).spawn(replication + 1)[replication]`` without
+    spawning the children before it. With ``stream``, the grandchild ``stream`` of that
+    child (independent arms, ``comparison.pairing = independent``).
+    """
+    key = (replication,) if stream is None else (replication, stream)
+    return np.random.SeedSequence(root_seed, spawn_key=key)
+
+
+# ----------------------------------------------------------------- exact samplers
+def normal(u: float) -> float:
+    """A standard normal from one uniform by the inverse CDF (``u`` in [0, 1))."""
+    return _STANDARD_NORMAL.inv_cdf(min(max(u, 1e-300), 1.0 - 2.0**-53))
+
+
+def poisson(u: float, lam: float) -> int:
+    """A Poisson(``lam``) count from one uniform by inversion of the CDF (exact)."""
+    if lam <= 0.0:
+        return 0
+    if lam > 500.0:  # exp(-lam) underflows: invert the CDF with scipy (rare, slower)
+        from scipy.stats import poisson as _poisson
+
+        return int(_poisson.ppf(u, lam))
+    p = math.exp(-lam)
+    cdf = p
+    k = 0
+    while u >= cdf and p > 0.0:
+        k += 1
+        p *= lam / k
+        cdf += p
+    return k
+
+
+def sample_without_replacement(us: np.ndarray | list[float], n: int) -> list[int]:
+    """``len(us)`` distinct indices of ``range(n)``, uniformly, by a partial Fisher-Yates shuffle."""
+    k = len(us)
+    if k > n:
+        raise ValueError(f"cannot draw {k} distinct items from {n}")
+    swapped: dict[int, int] = {}
+    out = []
+    for i, u in enumerate(us):
+        j = i + int(u * (n - i))
+        out.append(swapped.get(j, j))
+        swapped[j] = swapped.get(i, i)
+    return out
+
+
+def order_by(stream: Stream, ids: np.ndarray) -> np.ndarray:
+    """``ids`` in a random order keyed by the ids themselves (the same order in every arm)."""
+    ids = np.asarray(ids)
+    return ids[np.argsort(stream.at(ids), kind="stable")]
