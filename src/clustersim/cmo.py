@@ -72,6 +72,7 @@ class CMO(mesa.Agent):
         self.service_per_member = 0.0
         self.totals = {
             "hours_available": 0.0,
+            "hours_overhead": 0.0,
             "hours_service": 0.0,
             "hours_used": 0.0,
             "introductions": 0,

@@ -90,6 +90,7 @@ def plan_hours(state: State, cmo: CMO, domain_counts: np.ndarray) -> None:
         cmo.hours = {line: service * beh.action_plan[line] for line in SERVICE_LINES}
     cmo.totals["hours_available"] += hours
     cmo.totals["hours_service"] += service
+    cmo.totals["hours_overhead"] += overhead
 
 
 def plan_staff_time(state: State) -> None:
