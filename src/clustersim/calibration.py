@@ -62,6 +62,14 @@ class Target:
         date: the month ``YYYY-MM`` of a monthly target, or None for a summary KPI.
         source: where the observed value comes from.
         note: why the point target was chosen, when it is a reading of the source.
+        table: read from another table instead: ``calls`` (one row per call: ``row`` is
+            the call, ``column`` a column or a ratio ``a/b`` of two).
+        row: the row of ``table``.
+        column: the column of ``table``.
+        measure: a named measure on the run's microdata instead of a KPI:
+            ``joiner_turnover_gap`` (:func:`clustersim.matched.joiner_turnover_gap`, with
+            ``args``), ``large_share`` (large members / members at ``date``).
+        args: the measure's arguments.
     """
 
     name: str
@@ -75,6 +83,14 @@ class Target:
     date: str | None = None
     source: str = ""
     note: str = ""
+    table: str = ""
+    row: str = ""
+    column: str = ""
+    measure: str = ""
+    args: tuple[tuple[str, Any], ...] = ()
+
+
+MEASURES: tuple[str, ...] = ("joiner_turnover_gap", "large_share")
 
 
 @dataclass(frozen=True)
@@ -226,7 +242,7 @@ def spec_from_dict(data: Mapping[str, Any], path: str = "") -> CalibrationSpec:
         t = Target(
             name=name,
             scenario=node["scenario"],
-            kpi=node["kpi"],
+            kpi=str(node.get("kpi", node.get("measure", node.get("table", "")))),
             value=float(node["value"]),
             weight=float(node.get("weight", 1.0)),
             tolerance=float(node.get("tolerance", 0.1)),
@@ -235,7 +251,16 @@ def spec_from_dict(data: Mapping[str, Any], path: str = "") -> CalibrationSpec:
             date=None if node.get("date") is None else str(node["date"]),
             source=str(node.get("source", "")).strip(),
             note=str(node.get("note", "")).strip(),
+            table=str(node.get("table", "")),
+            row=str(node.get("row", "")),
+            column=str(node.get("column", "")),
+            measure=str(node.get("measure", "")),
+            args=tuple(sorted((node.get("args") or {}).items())),
         )
+        if t.measure and t.measure not in MEASURES:
+            raise ValueError(f"targets.{name}.measure: got {t.measure!r}; allowed: {list(MEASURES)}")
+        if t.table and (t.table != "calls" or not t.row or not t.column):
+            raise ValueError(f"targets.{name}.table: allowed: calls, with row (a call) and column")
         if t.scenario not in scenarios:
             raise ValueError(f"targets.{name}.scenario: got {t.scenario!r}; allowed: {sorted(scenarios)}")
         if t.role not in ROLES:
@@ -303,12 +328,37 @@ def read_moments(tables: Mapping[str, pd.DataFrame], targets: Sequence[Target]) 
     summary = tables["summary"]
     dates = monthly["date"].astype(str).str[:7]
     for t in targets:
+        if t.measure or t.table:
+            out[t.name] = _special_moment(tables, t, monthly, dates)
+            continue
         if t.date is not None:
             sel = monthly[(monthly["kpi"] == t.kpi) & (monthly["cluster"] == t.cluster) & (dates == t.date)]
         else:
             sel = summary[(summary["kpi"] == t.kpi) & (summary["cluster"] == t.cluster)]
         out[t.name] = float(sel["value"].iloc[-1]) if len(sel) else float("nan")
     return out
+
+
+def _special_moment(tables: Mapping[str, pd.DataFrame], t: Target, monthly: pd.DataFrame, dates: pd.Series) -> float:
+    """A target read from the calls table or a named microdata measure (NaN when absent)."""
+    if t.table == "calls":
+        calls = tables["calls"].set_index("call")
+        if t.row not in calls.index:
+            return float("nan")
+        num, _, den = t.column.partition("/")
+        value = float(calls.loc[t.row, num])
+        if den:
+            d = float(calls.loc[t.row, den])
+            return value / d if d else float("nan")
+        return value
+    if t.measure == "joiner_turnover_gap":
+        from clustersim.matched import joiner_turnover_gap
+
+        return joiner_turnover_gap(tables["firms"], **dict(t.args))
+    # large_share: large members over members in the month `date`
+    at = monthly[(monthly["cluster"] == "all") & (dates == t.date)].set_index("kpi")["value"]
+    members = float(at.get("members", float("nan")))
+    return float(at.get("members_large", float("nan"))) / members if members else float("nan")
 
 
 def _run_scenario(cfg: Config, targets: tuple[Target, ...]) -> dict[str, float]:

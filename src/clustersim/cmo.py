@@ -31,6 +31,8 @@ class CMO(mesa.Agent):
         merged_from: number of former CMOs whose domains it takes over (1: none merged).
         transition_until: first month after its merger transition.
         setup_until: first month after its set-up phase.
+        organisations: the organisations that manage it (a temporary association of k
+            organisations bears k management overheads).
     """
 
     def __init__(
@@ -45,6 +47,7 @@ class CMO(mesa.Agent):
         merged_from: int = 1,
         transition_until: int = -1,
         setup_until: int = -1,
+        organisations: int = 1,
     ) -> None:
         """Create a CMO for ``domains``, starting with an empty account."""
         super().__init__(model)
@@ -58,6 +61,7 @@ class CMO(mesa.Agent):
         self.merged_from = merged_from
         self.transition_until = transition_until
         self.setup_until = setup_until
+        self.organisations = organisations
         self.account = Account(name=f"cmo:{self.key}", kind="cmo")
         self.staff_fte = 0.0
         self.alignment = 0.0

@@ -96,6 +96,7 @@ class ClusterPeriod:
     mapping: dict[str, list[str]] = field(default_factory=dict)
     transition_months: int = 0
     relaunch: bool = True
+    managing_organisations: dict[str, int] = field(default_factory=dict)
     cluster_meetings: list[str] = field(default_factory=list)
     plenary_meetings: list[str] = field(default_factory=list)
 
@@ -109,6 +110,14 @@ class ClustersConfig:
 
 
 # -------------------------------------------------------------------------- funding
+@dataclass
+class TopUp:
+    """More money for a closed call's ranking (admitted proposals not yet funded)."""
+
+    month: str = "2016-01"
+    budget_eur: float = 0.0
+
+
 @dataclass
 class CallConfig:
     """One R&D project call of the Region."""
@@ -127,6 +136,7 @@ class CallConfig:
     max_duration_months: int = 24
     max_proposals_per_firm: int = 3
     min_quality: float = 0.0
+    top_ups: list[TopUp] = field(default_factory=list)
 
 
 @dataclass
@@ -178,6 +188,7 @@ class MembershipParams:
     fee_reference_share: float = 0.001
     satisfaction_memory: float = 0.9
     awareness_per_comm_hour: float = 0.004
+    beta_large: float = 0.0
     benefits: dict[str, float] = field(
         default_factory=lambda: {
             "tie": 1.0,
@@ -255,6 +266,7 @@ class CallParams:
     prescreen_quality_lift: float = 0.1
     prescreen_withdraw_below: float = 0.35
     quality_noise: float = 0.1
+    admission_quality: float = 0.0
     knowledge_gain: float = 0.15
     innovation_boost: float = 3.0
     innovation_boost_months: int = 24
@@ -287,6 +299,8 @@ class DynamicsParams:
     turnover_growth_month: float = 0.001
     turnover_growth_sd: float = 0.02
     innovation_turnover_gain: float = 0.03
+    member_innovation_lift: float = 0.0
+    tie_turnover_gain: float = 0.0
 
 
 @dataclass
@@ -454,7 +468,13 @@ def _validate_region(r: RegionConfig) -> None:
     n = len(r.domains)
     _check(n >= 2, "region.domains", list(r.domains), "a list of at least 2 domain names")
     _check(len(set(r.domains)) == n, "region.domains", list(r.domains), "unique names")
-    _shares_summing_to_one(r.domain_firm_shares, "region.domain_firm_shares", n)
+    _check(len(r.domain_firm_shares) == n, "region.domain_firm_shares", list(r.domain_firm_shares), f"{n} weights")
+    _check(
+        all(w >= 0 for w in r.domain_firm_shares) and sum(r.domain_firm_shares) > 0,
+        "region.domain_firm_shares",
+        list(r.domain_firm_shares),
+        "non-negative weights with a positive sum (normalised to shares)",
+    )
     _check(
         len(r.domain_families) == n,
         "region.domain_families",
@@ -691,7 +711,7 @@ def _validate_behaviour(b: BehaviourConfig) -> None:
     k = b.calls
     for name in ("apply_rate_members", "apply_rate_non_members", "ro_share_extra_max", "own_cluster_partner_share"):
         _share(getattr(k, name), f"behaviour.calls.{name}")
-    for name in ("prescreen_quality_lift", "prescreen_withdraw_below", "quality_noise"):
+    for name in ("prescreen_quality_lift", "prescreen_withdraw_below", "quality_noise", "admission_quality"):
         _share(getattr(k, name), f"behaviour.calls.{name}")
     _share(k.knowledge_gain, "behaviour.calls.knowledge_gain")
     _non_negative(k.aid_wedge_elasticity, "behaviour.calls.aid_wedge_elasticity")
@@ -723,6 +743,10 @@ def _validate_behaviour(b: BehaviourConfig) -> None:
         "months > 0",
     )
     _non_negative(b.international.ties_per_link_month, "behaviour.international.ties_per_link_month")
+    _check(-10 <= b.membership.beta_large <= 10, "behaviour.membership.beta_large", b.membership.beta_large, "[-10, 10]")
+    for name in ("member_innovation_lift", "tie_turnover_gain"):
+        value = getattr(b.dynamics, name)
+        _check(0 <= value <= 1, f"behaviour.dynamics.{name}", value, "a number in [0, 1]")
     d = b.dynamics
     for name in (
         "knowledge_depreciation_month",

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from clustersim.money import Account
+from clustersim.population import LARGE
 from clustersim.state import State
 
 MAXIMIZE, MINIMIZE, INFO = "max", "min", "info"
@@ -222,11 +223,13 @@ class MonthlyRecorder:
         s.notes = {}
         counts = np.array([c.n_members for c in s.cmos], dtype=np.float64)
         row["members"] = int(counts.sum())
+        row["members_large"] = int((s.firms.size_class[s.members] == LARGE).sum())
         row["members_hhi"] = hhi(counts)
         row["clusters_in_force"] = len(s.cmos)
         row["aware_firms"] = int(s.firms.aware.sum())
         new = s.projects[self._n_projects :]
         self._n_projects = len(s.projects)
+        row["projects_started"] = len(new)  # funded this month (at a call's closing or by a top-up)
         grants = self._last_grants + sum(p["grant_cents"] for p in new)
         row["project_grants_eur"] = (grants - self._last_grants) / 100.0
         self._last_grants = grants
@@ -437,3 +440,35 @@ def accounts_table(accounts: list[Account]) -> pd.DataFrame:
     for col in ("allocated_cents", "spent_cents", "transferred_out_cents", "left_over_cents"):
         out[col] = out[col].astype(np.int64)
     return out
+
+
+def calls_table(state: State) -> pd.DataFrame:
+    """One row per call of the run: money and the outcome of its evaluation.
+
+    ``budget_eur`` includes top-ups; ``left_eur`` is what no admitted proposal took.
+    """
+    rows = []
+    for call in state.region.calls:
+        props = [p for p in state.proposals if p.call == call.cfg.name]
+        submitted = [p for p in props if not p.withdrawn]
+        rows.append(
+            {
+                "call": call.cfg.name,
+                "line": call.line,
+                "opens": month_label(state.start_index, call.opens),
+                "closes": month_label(state.start_index, call.closes),
+                "budget_eur": call.account.allocated / 100.0,
+                "formed": len(props),
+                "withdrawn": call.withdrawn,
+                "submitted": call.submitted,
+                "admitted": call.admitted,
+                "funded": call.funded,
+                "firms_submitted": sum(len(p.partners) for p in submitted),
+                "requested_eur": sum(p.requested_grant_cents for p in submitted) / 100.0,
+                "granted_eur": call.account.spent / 100.0,
+                "left_eur": call.account.balance / 100.0,
+            }
+        )
+    columns = ["call", "line", "opens", "closes", "budget_eur", "formed", "withdrawn", "submitted", "admitted"]
+    columns += ["funded", "firms_submitted", "requested_eur", "granted_eur", "left_eur"]
+    return pd.DataFrame(rows, columns=columns)

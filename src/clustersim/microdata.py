@@ -11,7 +11,8 @@ small.
 
 ``proposals`` (``proposals.parquet``): every proposal formed for a call, withdrawn ones
 included: call, line, month, lead, partner firms, research organisation, cost, requested
-grant, quality (after pre-screening), prescreened, withdrawn, funded, grant.
+grant, quality (after pre-screening), prescreened, withdrawn, admitted (score at or above
+the call's threshold), funded, the month it was funded (a top-up funds later), grant.
 """
 
 from __future__ import annotations
@@ -186,7 +187,9 @@ PROPOSAL_COLUMNS = {
     "quality": "float64",
     "prescreened": "bool",
     "withdrawn": "bool",
+    "admitted": "bool",
     "funded": "bool",
+    "funded_month": "int32",
     "grant_cents": "int64",
 }
 
@@ -208,7 +211,9 @@ def proposals_table(state: State) -> pd.DataFrame:
             "quality": p.quality,
             "prescreened": p.prescreened,
             "withdrawn": p.withdrawn,
+            "admitted": p.admitted,
             "funded": p.funded,
+            "funded_month": p.funded_month,
             "grant_cents": p.grant_cents,
         }
         for p in state.proposals

@@ -8,7 +8,7 @@ from typing import Any
 import mesa
 
 from clustersim.config import month_index
-from clustersim.mechanisms.calls import run_call
+from clustersim.mechanisms.calls import fund_ranking, run_call
 from clustersim.money import Account, eur_to_cents, split_evenly
 from clustersim.state import Call, RegionBooks, State
 
@@ -75,6 +75,13 @@ class Region(mesa.Agent):
                 books.calls.append(call)
                 state.schedule(o, self.open_call, call)
                 state.schedule(c, self.close_call, call)
+                for top in call_cfg.top_ups:
+                    m = month_index(top.month) - start
+                    if c < m < n:
+                        books.account.allocate(eur_to_cents(top.budget_eur))
+                        state.schedule(m, self.top_up_call, call, eur_to_cents(top.budget_eur))
+                    else:
+                        books.skipped.append(f"{prog_name}: top-up of {call_cfg.name} in {top.month} outside the run")
 
     # ---------------------------------------------------------------- dated events
     def disburse_cmo_grant(self, cents: int) -> None:
@@ -97,6 +104,11 @@ class Region(mesa.Agent):
         """Mark a call for evaluation in this month's call process."""
         self.books.open_calls.remove(call)
         self.books.closing.append(call)
+
+    def top_up_call(self, call: Call, cents: int) -> None:
+        """More money for a closed call: its ranking is funded further down (waiting list)."""
+        self.books.account.transfer_to(call.account, cents)
+        fund_ranking(self.state, call)
 
     def hold_cluster_meetings(self) -> None:
         """One coordination meeting with each CMO: aligns CMOs with the Region's priorities."""

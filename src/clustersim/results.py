@@ -39,7 +39,7 @@ def seed_sequence_of(cfg: Config):
 
 
 FORMAT_VERSION = 2
-TABLES = ("monthly", "summary", "accounts", "projects", "ties", "firms", "proposals")
+TABLES = ("monthly", "summary", "accounts", "projects", "ties", "firms", "proposals", "calls")
 # Keys that change where or how a run is shown, not what it computes.
 _NOT_HASHED = ("output_dir", "progress")
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from clustersim.config import Config
-from clustersim.metrics import accounts_table, summary
+from clustersim.metrics import accounts_table, calls_table, summary
 from clustersim.microdata import Sink, proposals_table
 from clustersim.model import ClusterModel
 from clustersim.results import metadata, run_name, write_run
@@ -66,6 +66,7 @@ def simulate(cfg: Config, progress: bool = False, firm_sink: Sink | None = None)
         "projects": projects,
         "ties": model.state.ledger.to_frame(),
         "proposals": proposals_table(model.state),
+        "calls": calls_table(model.state),
     }
     if firm_sink is None:
         tables["firms"] = model.firm_recorder.table()

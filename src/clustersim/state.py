@@ -107,7 +107,9 @@ class Proposal:
     requested_grant_cents: int = 0
     prescreened: bool = False
     withdrawn: bool = False
+    admitted: bool = False
     funded: bool = False
+    funded_month: int = -1
     grant_cents: int = 0
 
     @property
@@ -125,8 +127,11 @@ class Call:
     opens: int
     closes: int
     submitted: int = 0
+    admitted: int = 0
     funded: int = 0
     withdrawn: int = 0
+    ranking: list[Proposal] = field(default_factory=list)  # admitted proposals, best first
+    next_rank: int = 0  # the first of the ranking not yet funded or passed over
 
     @property
     def line(self) -> str:

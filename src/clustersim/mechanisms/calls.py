@@ -1,12 +1,17 @@
 """R&D project calls: consortia, pre-screening, ranking and funding (after INFSO-SKIN).
 
-At a call's closing month, lead firms form consortia by tiers (previous partners, their
-partners, then sampled firms), add a research organisation with spare capacity, size the
-project to the call's rules, and submit. The lead's CMO pre-screens members' proposals
-(using staff hours): it lifts their quality and withdraws the weakest. The Region ranks
-proposals by quality and funds them in rank order until the next one no longer fits in
-the call's remaining euros. Grants are computed in integer cents at the aid intensity of
-each partner's size class (aid as a price wedge: the firm bears 1 - s of its cost).
+At a call's closing month, lead firms (aware of the scheme) form consortia by tiers
+(previous partners, their partners, then sampled firms), add a research organisation with
+spare capacity, size the project to the call's rules, and submit. The lead's CMO
+pre-screens members' proposals (using staff hours): it lifts their quality and withdraws
+the weakest. The Region's evaluation admits proposals whose score reaches the threshold
+(the larger of the call's ``min_quality`` and ``behaviour.calls.admission_quality``, the
+calls' minimum score in the model's units), ranks the admitted ones by score and funds them in rank order
+until the next one no longer fits in the call's remaining euros; admitted proposals left
+unfunded wait on the ranking, and a later top-up of the call (``top_ups``: the 2007-2013
+programme funded "progetti approvati e non finanziati" this way) funds them further down
+the same ranking. Grants are computed in integer cents at the aid intensity of each
+partner's size class (aid as a price wedge: the firm bears 1 - s of its cost).
 
 Random numbers: whether a firm leads is one uniform per firm and call; the order of the
 leads another; everything about a lead's proposal comes from the stream of (call, lead),
@@ -42,7 +47,7 @@ def eligible_mask(state: State, call: Call) -> np.ndarray:
 
 
 def draw_leads(state: State, call: Call, eligible: np.ndarray) -> np.ndarray:
-    """Lead applicants: apply rate x aid wedge x (0.5 + knowledge), in a random order.
+    """Lead applicants among aware eligible firms: apply rate x aid wedge x (0.5 + knowledge), in a random order.
 
     The aid wedge is ((1 - 0.5) / (1 - s))^elasticity: a higher aid intensity ``s`` lowers
     the firm's own cost share and draws more applicants. Each firm has its own uniform for
@@ -50,7 +55,7 @@ def draw_leads(state: State, call: Call, eligible: np.ndarray) -> np.ndarray:
     """
     p = state.cfg.behaviour.calls
     firms = state.firms
-    idx = np.flatnonzero(eligible)
+    idx = np.flatnonzero(eligible & firms.aware)  # a firm applies to calls it knows of
     if idx.size == 0:
         return idx
     intensity = np.array([call.cfg.aid_intensity[s] for s in SIZE_CLASSES])
@@ -242,25 +247,43 @@ def run_call(state: State, call: Call) -> None:
         firms.proposals_in_call[team] += 1
         proposals.append(prop)
     call.submitted = len(proposals)
-    # Rank by quality (ties broken by the random order of the leads).
-    ranked = sorted(range(len(proposals)), key=lambda k: -proposals[k].quality)
-    for k in ranked:
-        prop = proposals[k]
-        if prop.quality < call.cfg.min_quality:
-            break
+    # The evaluation: admitted if the score reaches the threshold; ranked by score (ties
+    # broken by the random order of the leads).
+    threshold = max(call.cfg.min_quality, state.cfg.behaviour.calls.admission_quality)
+    admitted = [p for p in proposals if p.quality >= threshold]
+    for prop in admitted:
+        prop.admitted = True
+    call.admitted = len(admitted)
+    call.ranking = sorted(admitted, key=lambda p: -p.quality)
+    fund_ranking(state, call)
+
+
+def fund_ranking(state: State, call: Call) -> int:
+    """Fund the call's admitted proposals in rank order while they fit; return how many.
+
+    Funding stops at the first proposal whose grant exceeds the call's balance (it and
+    those below wait for a top-up). A proposal whose research organisation has filled up
+    takes the best-fitting one with spare capacity, or is passed over.
+    """
+    funded = 0
+    while call.next_rank < len(call.ranking):
+        prop = call.ranking[call.next_rank]
         grant = prop.requested_grant_cents
         if grant > call.account.balance:
             break
+        call.next_rank += 1
         if prop.ro >= 0 and not state.ros.free()[prop.ro]:
-            # the organisation filled up with better-ranked projects: find another
             prop.ro = choose_research_org(state, prop.partners)
             if prop.ro < 0:
                 continue
         call.account.spend(grant)
         prop.grant_cents = grant
         prop.funded = True
+        prop.funded_month = state.month
         call.funded += 1
+        funded += 1
         start_project(state, call, prop)
+    return funded
 
 
 def start_project(state: State, call: Call, prop: Proposal) -> None:
@@ -278,6 +301,7 @@ def start_project(state: State, call: Call, prop: Proposal) -> None:
             if firms.first_ro_cooperation[f] < 0:
                 firms.first_ro_cooperation[f] = month
             state.ledger.add(month, FIRM_RO, PROJECT, f, prop.ro, cluster_id)
+    firms.turnover_eur[prop.partners] *= 1.0 + state.cfg.behaviour.dynamics.tie_turnover_gain
     lead_member = bool(firms.member_of[lead] >= 0)
     for f in prop.partners[1:]:
         cf = int(state.cluster_of_firm[f])

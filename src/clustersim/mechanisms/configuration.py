@@ -65,6 +65,7 @@ def apply(state: State, period_index: int, period: ClusterPeriod, start: int, ma
             merged_from=merged,
             transition_until=start + period.transition_months,
             setup_until=start + state.cfg.staffing.setup_months if period.relaunch else start,
+            organisations=period.managing_organisations.get(name, 1),
         )
         next_id += 1
         new_cmos.append(cmo)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from clustersim.population import NO_CLUSTER
+from clustersim.population import LARGE, NO_CLUSTER
 from clustersim.state import State
 
 
@@ -50,9 +50,11 @@ def membership_utility(state: State, idx: np.ndarray) -> np.ndarray:
     """Utility of membership for firms ``idx`` in the cluster of their primary domain.
 
     U = beta0 + beta_service * log(1 + s_c / s_ref) - beta_fee * fee_i / (f_ref * turnover_i)
-        + beta_call * [a members-only call is open]
+        + beta_call * [a members-only call is open] + beta_large * [a large firm]
     where ``s_c`` is the service hours per member that cluster ``c``'s CMO plans this month
-    and ``turnover_i`` the firm's last booked turnover.
+    and ``turnover_i`` the firm's last booked turnover. ``beta_large`` is the anchor premium:
+    CMOs were selected on their "capacity to aggregate a large number of firms" and courted
+    the large firms of their domains, which were about a fifth of the members.
     """
     p = state.cfg.behaviour.membership
     firms = state.firms
@@ -66,6 +68,7 @@ def membership_utility(state: State, idx: np.ndarray) -> np.ndarray:
         + p.beta_service * np.log1p(service / p.service_reference_hours)
         - p.beta_fee * relative_fee
         + p.beta_call * call
+        + p.beta_large * (firms.size_class[idx] == LARGE)
     )
 
 

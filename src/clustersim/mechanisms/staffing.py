@@ -61,15 +61,17 @@ def plan_hours(state: State, cmo: CMO, domain_counts: np.ndarray) -> None:
     Staff cost and activity cost are paid from the CMO's account, at most its balance
     divided by the months until the Region's next grant tranche (or until the end of the
     run when none is due); if that does not pay for all its staff, the hours shrink in
-    proportion. The management overhead (``staffing.overhead_fte_per_cmo``) comes off
-    first; the rest is scaled by skill, thematic breadth and, in a merger's transition,
+    proportion. The management overhead (``staffing.overhead_fte_per_cmo`` for each of the
+    organisations that manage the cluster: a CMO run by a temporary association of k
+    organisations bears k overheads) comes off first; the rest is scaled by skill, thematic breadth and, in a merger's transition,
     the merger loss.
     """
     cfg = state.cfg
     beh = cfg.behaviour.cmo
     month = state.month
     hours = cmo.staff_fte * cfg.region.hours_per_fte_month
-    overhead = min(hours, cfg.staffing.overhead_fte_per_cmo * cfg.region.hours_per_fte_month)
+    overhead_fte = cfg.staffing.overhead_fte_per_cmo * cmo.organisations
+    overhead = min(hours, overhead_fte * cfg.region.hours_per_fte_month)
     cost = state.staff_cost_cents_per_hour * hours + state.activity_cost_cents_per_hour * (hours - overhead)
     cost_cents = int(cost)
     months_left = state.region.months_to_next_grant(month, state.n_months)
