@@ -200,7 +200,7 @@ def test_piedmont_spec_is_complete_and_its_defaults_lie_in_the_ranges():
 
 def test_runs_share_seeds_across_parameter_vectors():
     spec = load_spec()
-    before = cal.scenario_config(spec, "poles_2009_2013", {}, 0, 0).behaviour.membership.beta0
+    before = cal.scenario_config(spec, "history", {}, 0, 0).behaviour.membership.beta0
     _, (x, y) = latin_hypercube(spec, 2, seed=1)
     for name in spec.scenarios:
         a = cal.scenario_config(spec, name, x, replication=2, root_seed=5)
@@ -209,7 +209,7 @@ def test_runs_share_seeds_across_parameter_vectors():
         assert a.behaviour.membership.beta0 == pytest.approx(x["behaviour.membership.beta0"])
         assert a.population.initial_awareness_share == pytest.approx(x["population.initial_awareness_share"])
     # the cached base configuration is never modified
-    assert cal.scenario_config(spec, "poles_2009_2013", {}, 0, 0).behaviour.membership.beta0 == before
+    assert cal.scenario_config(spec, "history", {}, 0, 0).behaviour.membership.beta0 == before
 
 
 def test_bad_specs_are_refused_naming_the_entry():

@@ -246,7 +246,6 @@ def test_cli_reduced_end_to_end(tmp_path):
         "comparison.png",
         "degree_ccdf.png",
         "replications.png",
-        "turnover.png",
         "cluster_sizes.png",
     ):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name

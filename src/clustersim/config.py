@@ -300,7 +300,7 @@ class DynamicsParams:
     turnover_growth_sd: float = 0.02
     innovation_turnover_gain: float = 0.03
     member_innovation_lift: float = 0.0
-    tie_turnover_gain: float = 0.0
+    member_growth_premium_month: float = 0.0
 
 
 @dataclass
@@ -743,8 +743,10 @@ def _validate_behaviour(b: BehaviourConfig) -> None:
         "months > 0",
     )
     _non_negative(b.international.ties_per_link_month, "behaviour.international.ties_per_link_month")
-    _check(-10 <= b.membership.beta_large <= 10, "behaviour.membership.beta_large", b.membership.beta_large, "[-10, 10]")
-    for name in ("member_innovation_lift", "tie_turnover_gain"):
+    _check(
+        -10 <= b.membership.beta_large <= 10, "behaviour.membership.beta_large", b.membership.beta_large, "[-10, 10]"
+    )
+    for name in ("member_innovation_lift", "member_growth_premium_month"):
         value = getattr(b.dynamics, name)
         _check(0 <= value <= 1, f"behaviour.dynamics.{name}", value, "a number in [0, 1]")
     d = b.dynamics

@@ -38,7 +38,13 @@ KPIS: tuple[KPI, ...] = (
     KPI("aware_firms", "firms", MAXIMIZE, "firms aware of the cluster scheme, last month"),
     KPI("ties_firm_firm", "ties", MAXIMIZE, "firm-firm collaborations formed in the report window (all origins)"),
     KPI("ties_brokered", "ties", MAXIMIZE, "firm-firm and firm-research ties formed through CMO introductions"),
-    KPI("research_collaborations", "ties", MAXIMIZE, "firm-research organisation collaborations formed in the window"),
+    KPI(
+        "research_collaborations",
+        "collaborations",
+        MAXIMIZE,
+        "collaborations with research organisations begun in the window: funded projects with one,"
+        " plus firm-RO ties brokered by CMOs",
+    ),
     KPI(
         "international_collaborations",
         "ties",
@@ -327,7 +333,12 @@ def summary(state: State, recorder: MonthlyRecorder) -> pd.DataFrame:
     vals["aware_firms"] = float(f.aware.sum())
     vals["ties_firm_firm"] = float(len(ff))
     vals["ties_brokered"] = float((win["origin"] == "brokered").sum())
-    vals["research_collaborations"] = float((win["kind"] == "firm_ro").sum())
+    # a collaboration with a research organisation: a project with one, or a brokered firm-RO tie
+    window_projects = [p for p in m.projects if p["month"] >= w0]
+    with_ro = sum(1 for p in window_projects if p["research_org"] >= 0)
+    vals["research_collaborations"] = float(
+        with_ro + ((win["kind"] == "firm_ro") & (win["origin"] == "brokered")).sum()
+    )
     vals["international_collaborations"] = float((win["kind"] == "firm_international").sum())
     abroad = win[win["kind"] == "firm_international"]["target"].to_numpy()
     vals["inter_regional_collaborations"] = float(m.partners.inter_regional[abroad].sum()) if abroad.size else 0.0

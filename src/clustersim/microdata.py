@@ -10,7 +10,8 @@ member, in a proposal, or tied to a firm that has been a member). Compact dtypes
 small.
 
 ``proposals`` (``proposals.parquet``): every proposal formed for a call, withdrawn ones
-included: call, line, month, lead, partner firms, research organisation, cost, requested
+included: call, line, month, lead, partner firms, the number of clusters (in force) their domains lie
+in, research organisation, cost, requested
 grant, quality (after pre-screening), prescreened, withdrawn, admitted (score at or above
 the call's threshold), funded, the month it was funded (a top-up funds later), grant.
 """
@@ -180,6 +181,7 @@ PROPOSAL_COLUMNS = {
     "lead": "int32",
     "n_firms": "int16",
     "firms": "object",
+    "n_clusters": "int16",
     "research_org": "int16",
     "duration_months": "int16",
     "cost_cents": "int64",
@@ -204,6 +206,7 @@ def proposals_table(state: State) -> pd.DataFrame:
             "lead": p.lead,
             "n_firms": len(p.partners),
             "firms": np.asarray(p.partners, dtype=np.int32),
+            "n_clusters": p.n_clusters,
             "research_org": p.ro,
             "duration_months": p.duration,
             "cost_cents": p.cost_cents,

@@ -191,6 +191,7 @@ class ClusterModel(mesa.Model):
         """Knowledge, innovations, turnover booked at year ends; CMOs close the month."""
         s = self.state
         innovations, in_members = dynamics.firm_dynamics(s)
+        s.firms.member_months[s.members] += 1
         if s.month in self._booking_months:
             dynamics.book_turnover(s, s.month - self._last_booking, self._bookings)
             self._bookings += 1

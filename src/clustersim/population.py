@@ -52,6 +52,7 @@ class FirmArrays:
     first_new_to_firm_after_support: np.ndarray  # int16 (a month index)
     innovations: np.ndarray  # int16: innovations introduced in the report window
     innovations_total: np.ndarray  # int16: innovations introduced in the run
+    member_months: np.ndarray  # int16: months as a member since the last turnover booking
     turnover_at_report_start: np.ndarray  # float64 (NaN until the window opens)
 
     @property
@@ -161,6 +162,7 @@ def build_population(
         first_new_to_firm_after_support=minus_one.copy(),
         innovations=np.zeros(n, dtype=np.int16),
         innovations_total=np.zeros(n, dtype=np.int16),
+        member_months=np.zeros(n, dtype=np.int16),
         turnover_at_report_start=np.full(n, np.nan),
     )
 

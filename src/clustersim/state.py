@@ -105,6 +105,7 @@ class Proposal:
     firm_cost_cents: list[int]
     quality: float
     requested_grant_cents: int = 0
+    n_clusters: int = 1  # clusters (of the configuration in force) the partners' domains lie in
     prescreened: bool = False
     withdrawn: bool = False
     admitted: bool = False

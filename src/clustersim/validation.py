@@ -52,12 +52,24 @@ MEASURES: dict[str, tuple[str, ...]] = {
     "member_share": ("date", "sizes"),
     "sme_members_per_cluster": ("date",),
     "call_line": ("line", "stat"),
+    "call": ("call", "stat"),
     "grants_awarded": ("until",),
+    "projects_until": ("until",),
     "project_rule": ("rule", "value"),
     "turnover": ("stat",),
     "network": ("stat",),
 }
-CALL_STATS = ("proposals", "funded", "success_rate", "grants_eur_m", "budget_eur_m", "firms_per_project")
+CALL_STATS = (
+    "proposals",
+    "funded",
+    "success_rate",
+    "grants_eur_m",
+    "budget_eur_m",
+    "firms_per_project",
+    "admitted_share",
+    "oversubscription",
+    "cross_cluster_share",
+)
 PROJECT_RULES = ("min_cost_eur", "max_duration_months", "max_aid_share")
 TURNOVER_STATS = (
     "share_above_members",
@@ -213,6 +225,7 @@ def _measure(node: Any, where: str) -> dict[str, Any]:
             month_index(str(m[key]), f"{where}.{key}")  # raises ConfigError (a ValueError)
     allowed = {
         "call_line": ("stat", CALL_STATS),
+        "call": ("stat", CALL_STATS),
         "project_rule": ("rule", PROJECT_RULES),
         "turnover": ("stat", TURNOVER_STATS),
         "network": ("stat", NETWORK_STATS),
@@ -649,7 +662,9 @@ class RunRecord:
         projects: one row per funded project.
         ties: the tie ledger.
         calls: one row per call in the run: ``name``, ``line``, ``closes`` (model month),
-            ``submitted``, ``funded``, ``budget_eur``, ``grants_eur``.
+            ``submitted``, ``admitted``, ``funded``, ``budget_eur``, ``grants_eur``,
+            ``requested_eur`` (grants asked by the submitted proposals), ``cross_cluster``
+            (submitted proposals whose partners come from two or more clusters).
         snapshots: per ``YYYY-MM``: ``member_of`` (cluster index per firm at the end of
             that month) and ``keys`` (the keys of the clusters in force then).
         size_class: size class per firm (fixed).
@@ -705,21 +720,25 @@ def run_record(cfg: Config, snapshot_dates: Sequence[str] = ()) -> RunRecord:
     if projects.empty:
         cols = ("call", "line", "month", "n_firms", "duration_months", "cost_cents", "grant_cents", "in_report_window")
         projects = pd.DataFrame({c: pd.Series(dtype="float64") for c in cols})
-    calls = pd.DataFrame(
-        [
+    rows = []
+    for c in state.region.calls:
+        submitted = [p for p in state.proposals if p.call == c.cfg.name and not p.withdrawn]
+        rows.append(
             {
                 "name": c.cfg.name,
                 "line": c.line,
                 "closes": c.closes,
                 "submitted": c.submitted,
+                "admitted": c.admitted,
                 "funded": c.funded,
                 "budget_eur": c.account.allocated / 100.0,
                 "grants_eur": c.account.spent / 100.0,
+                "requested_eur": sum(p.requested_grant_cents for p in submitted) / 100.0,
+                "cross_cluster": sum(p.n_clusters >= 2 for p in submitted),
             }
-            for c in state.region.calls
-        ],
-        columns=["name", "line", "closes", "submitted", "funded", "budget_eur", "grants_eur"],
-    )
+        )
+    columns = ["name", "line", "closes", "submitted", "admitted", "funded", "budget_eur", "grants_eur"]
+    calls = pd.DataFrame(rows, columns=[*columns, "requested_eur", "cross_cluster"])
     return RunRecord(
         summary=summary(state, model.recorder),
         monthly=model.recorder.monthly_table(),
@@ -807,21 +826,32 @@ def _monthly_value(rec: RunRecord, kpi: str, cluster: str, date: str) -> float:
     return float(sel["value"].iloc[-1]) if len(sel) else float("nan")
 
 
-def _call_stat(rec: RunRecord, line: str, stat: str) -> float:
-    calls = rec.calls[(rec.calls["closes"] >= rec.report_month) & (rec.calls["line"] == line)]
+def _call_stat(rec: RunRecord, line: str, stat: str, call: str | None = None) -> float:
+    if call is not None:
+        calls = rec.calls[rec.calls["name"] == call]
+    else:
+        calls = rec.calls[(rec.calls["closes"] >= rec.report_month) & (rec.calls["line"] == line)]
     if stat == "firms_per_project":
         p = rec.projects
-        sel = p[p["in_report_window"].astype(bool) & (p["line"] == line)]
+        sel = p[p["call"] == call] if call is not None else p[p["in_report_window"].astype(bool) & (p["line"] == line)]
         return float(sel["n_firms"].mean()) if len(sel) else float("nan")
     if calls.empty:
         return float("nan")
     submitted, funded = float(calls["submitted"].sum()), float(calls["funded"].sum())
+    budget = float(calls["budget_eur"].sum())
+
+    def ratio(a: float, b: float) -> float:
+        return a / b if b else float("nan")
+
     return {
         "proposals": submitted,
         "funded": funded,
-        "success_rate": funded / submitted if submitted else float("nan"),
+        "success_rate": ratio(funded, submitted),
         "grants_eur_m": float(calls["grants_eur"].sum()) / 1e6,
-        "budget_eur_m": float(calls["budget_eur"].sum()) / 1e6,
+        "budget_eur_m": budget / 1e6,
+        "admitted_share": ratio(float(calls["admitted"].sum()), submitted),
+        "oversubscription": ratio(float(calls["requested_eur"].sum()), budget),
+        "cross_cluster_share": ratio(float(calls["cross_cluster"].sum()), submitted),
     }[stat]
 
 
@@ -896,6 +926,11 @@ def measure(
         return float(np.isin(rec.size_class[members], sizes).mean())
     if kind == "call_line":
         return _call_stat(rec, str(m["line"]), str(m["stat"])) * scale
+    if kind == "call":
+        return _call_stat(rec, "", str(m["stat"]), call=str(m["call"])) * scale
+    if kind == "projects_until":
+        p = rec.projects
+        return float((p["month"] <= rec.month(str(m["until"]))).sum()) * scale
     if kind == "grants_awarded":
         p = rec.projects
         sel = p[p["month"] <= rec.month(str(m["until"]))]

@@ -238,6 +238,7 @@ def run_call(state: State, call: Call) -> None:
             quality=proposal_quality(state, team, stream),
         )
         prop.requested_grant_cents = grant_for(state, call, prop)
+        prop.n_clusters = int(np.unique(state.cluster_of_firm[team]).size)
         firms.in_proposal[team] = True
         state.proposals.append(prop)
         if not prescreen(state, prop):
@@ -301,7 +302,6 @@ def start_project(state: State, call: Call, prop: Proposal) -> None:
             if firms.first_ro_cooperation[f] < 0:
                 firms.first_ro_cooperation[f] = month
             state.ledger.add(month, FIRM_RO, PROJECT, f, prop.ro, cluster_id)
-    firms.turnover_eur[prop.partners] *= 1.0 + state.cfg.behaviour.dynamics.tie_turnover_gain
     lead_member = bool(firms.member_of[lead] >= 0)
     for f in prop.partners[1:]:
         cf = int(state.cluster_of_firm[f])

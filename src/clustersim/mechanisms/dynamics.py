@@ -43,15 +43,20 @@ def book_turnover(state: State, months: int, booking: int) -> None:
     ``months`` months since the last booking are one draw exp(m mu + sqrt(m) sd z), which
     has exactly the distribution of their product. One normal per firm, in firm order,
     from the stream of booking number ``booking``: the same in every arm, and reading
-    turnover never draws.
+    turnover never draws. A member grows by ``member_growth_premium_month`` more for each
+    of those months it was a member (the market-access channel of membership).
     """
     if months <= 0:
         return
     d = state.cfg.behaviour.dynamics
-    z = state.streams.generator("turnover", booking).standard_normal(state.firms.n, dtype=np.float32)
+    firms = state.firms
+    z = state.streams.generator("turnover", booking).standard_normal(firms.n, dtype=np.float32)
     z *= np.float32(np.sqrt(months) * d.turnover_growth_sd)
     z += np.float32(months * d.turnover_growth_month)
-    state.firms.turnover_eur *= np.exp(z, out=z)
+    if d.member_growth_premium_month:
+        z += np.float32(d.member_growth_premium_month) * firms.member_months
+    firms.member_months.fill(0)
+    firms.turnover_eur *= np.exp(z, out=z)
 
 
 def firm_dynamics(state: State) -> tuple[int, int]:

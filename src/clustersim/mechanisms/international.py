@@ -64,7 +64,6 @@ def build_links_and_ties(state: State) -> tuple[int, int]:
             state.ledger.add(state.month, FIRM_INTERNATIONAL, CMO_LINK, f, e, cmo.cluster_id)
             state.partners.firm_ties[e] += 1
             ties += 1
-        np.multiply.at(firms.turnover_eur, who, 1.0 + state.cfg.behaviour.dynamics.tie_turnover_gain)
         firms.international[who] = True
         state.benefit[np.unique(who)] += state.cfg.behaviour.membership.benefits["international_tie"]
         state.mark_nonfinancial(who)

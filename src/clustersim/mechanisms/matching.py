@@ -111,11 +111,8 @@ def form_firm_tie(state: State, i: int, j: int, d: float, credit: float, origin:
 
 
 def add_firm_tie(state: State, i: int, j: int, origin: int, distance: float) -> None:
-    """Record a firm-firm tie (credited to ``i``'s cluster); both partners learn and gain market access."""
+    """Record a firm-firm tie (credited to ``i``'s cluster) and let both partners learn."""
     firms = state.firms
-    gain = 1.0 + state.cfg.behaviour.dynamics.tie_turnover_gain
-    firms.turnover_eur[i] *= gain
-    firms.turnover_eur[j] *= gain
     ci = int(state.cluster_of_firm[i])
     cj = int(state.cluster_of_firm[j])
     state.ledger.add(
