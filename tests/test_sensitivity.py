@@ -204,7 +204,7 @@ def test_each_run_gets_its_rows_values_within_the_ranges(method):
 @pytest.mark.parametrize(
     ("override", "key"),
     [
-        ("sensitivity.sample=190", "sensitivity.sample"),
+        ("sensitivity.sample=200", "sensitivity.sample"),
         ("sensitivity.method=sobel", "sensitivity.method"),
         ("sensitivity.parameters.0.key=behaviour.membership.nope", "sensitivity.parameters[0].key"),
         ("sensitivity.parameters.0.high=0.01", "sensitivity.parameters[0].high"),
@@ -228,7 +228,7 @@ def test_sweep_coverage_is_checked():
     s = load_config(["sensitivity=morris"]).sensitivity
     n = design_size(s)
     assert check_sweep_samples(s, range(n)) is None
-    assert "exactly range(0,190)" in check_sweep_samples(s, range(n - 1))
+    assert "exactly range(0,200)" in check_sweep_samples(s, range(n - 1))
     assert check_sweep_samples(s, [*range(n), 0]) is not None
 
 
@@ -248,7 +248,7 @@ def test_a_sweep_that_misses_design_rows_is_refused_before_any_run(tmp_path):
         cwd=tmp_path,
     )
     assert r.returncode == 2
-    assert "sensitivity.sample: the sweep covers 10 values" in r.stderr and "range(0,38)" in r.stderr
+    assert "sensitivity.sample: the sweep covers 10 values" in r.stderr and "range(0,40)" in r.stderr
     assert "Traceback" not in r.stderr
     assert not (out / "runs").exists() and not (out / "jobs").exists()
 

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from clustersim.config import Config, config_dir, load_config, set_key, validate
+from clustersim.config import Config, config_dir, get_key, load_config, set_key, validate
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class Method:
     @property
     def budget(self) -> int:
         """The hard budget of evaluations of the search (LHS plus local)."""
-        return self.n_lhs + self.n_local
+        return 1 + self.n_lhs + self.n_local  # the current values, the LHS, the local search
 
 
 @dataclass(frozen=True)
@@ -653,6 +653,12 @@ def target_table(spec: CalibrationSpec, per_replication: pd.DataFrame) -> pd.Dat
     return table.assign(_o=order).sort_values("_o", kind="stable").drop(columns="_o").reset_index(drop=True)
 
 
+def current_values(spec: CalibrationSpec) -> dict[str, float]:
+    """The free parameters' values in the composed configuration (clipped to their ranges)."""
+    cfg = scenario_config(spec, next(iter(spec.scenarios)), {}, 0, spec.method.model_seed)
+    return {p.key: float(np.clip(get_key(cfg, p.key), p.low, p.high)) for p in spec.parameters}
+
+
 def calibrate(
     spec: CalibrationSpec,
     reduced: bool = False,
@@ -705,9 +711,13 @@ def calibrate(
         bar = tqdm(total=budget + 1, desc="calibration", unit="eval")
     try:
         ev = _Evaluator(spec, budget, moments_fn, executor, bar)
+        # the configuration's current values (the previous estimates) are a candidate too,
+        # so that a re-calibration can only improve on them
+        current = spec.to_unit(current_values(spec))
         unit, _ = latin_hypercube(spec, method.n_lhs, method.seed)
-        for u in unit:
-            ev(u, "lhs")
+        unit = np.vstack([current[None, :], unit])
+        for k, u in enumerate(unit):
+            ev(u, "current" if k == 0 else "lhs")
         x0 = unit[int(np.nanargmin(ev.history()["objective"].to_numpy(dtype=float)))]
         if method.n_local > 0 and math.isfinite(ev.best[0]):
             d = len(spec.parameters)

@@ -744,7 +744,10 @@ def _validate_behaviour(b: BehaviourConfig) -> None:
     )
     _non_negative(b.international.ties_per_link_month, "behaviour.international.ties_per_link_month")
     _check(
-        -10 <= b.membership.beta_large <= 10, "behaviour.membership.beta_large", b.membership.beta_large, "[-10, 10]"
+        -10 <= b.membership.beta_large <= 10,
+        "behaviour.membership.beta_large",
+        b.membership.beta_large,
+        "a number in [-10, 10]",
     )
     for name in ("member_innovation_lift", "member_growth_premium_month"):
         value = getattr(b.dynamics, name)

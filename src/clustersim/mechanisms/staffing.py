@@ -63,8 +63,8 @@ def plan_hours(state: State, cmo: CMO, domain_counts: np.ndarray) -> None:
     run when none is due); if that does not pay for all its staff, the hours shrink in
     proportion. The management overhead (``staffing.overhead_fte_per_cmo`` for each of the
     organisations that manage the cluster: a CMO run by a temporary association of k
-    organisations bears k overheads) comes off first; the rest is scaled by skill, thematic breadth and, in a merger's transition,
-    the merger loss.
+    organisations bears k overheads) comes off first; the rest is scaled by skill,
+    thematic breadth and, in a merger's transition, the merger loss.
     """
     cfg = state.cfg
     beh = cfg.behaviour.cmo
