@@ -27,11 +27,16 @@ def clustersim(tmp_path: Path, *args: str, module: bool = False) -> subprocess.C
     )
 
 
+def run_folders(runs: Path) -> list[Path]:
+    """The run folders under ``runs`` (the hidden ``.locks`` folder of the claims left out)."""
+    return [p for p in runs.iterdir() if not p.name.startswith(".")]
+
+
 def test_run_writes_tables_config_and_metadata(tmp_path: Path) -> None:
     proc = clustersim(tmp_path, "clusters=seven", "funding=erdf_5m", "seed=3", *SHORT)
     assert proc.returncode == 0, proc.stderr
     assert "members" in proc.stdout and "CO01" in proc.stdout
-    (folder,) = (tmp_path / "runs").iterdir()
+    (folder,) = run_folders(tmp_path / "runs")
     assert folder.name.startswith("seven-erdf_5m-setup6_run21-small-seed3-")
     for name in ("monthly", "summary", "accounts", "projects", "ties"):
         table = pd.read_parquet(folder / f"{name}.parquet")
@@ -43,15 +48,15 @@ def test_run_writes_tables_config_and_metadata(tmp_path: Path) -> None:
     monthly = pd.read_parquet(folder / "monthly.parquet")
     assert list(monthly.columns) == ["month", "date", "kpi", "cluster", "value"]
     assert monthly["date"].min() == "2016-01" and monthly["date"].max() == "2016-12"
-    # no Hydra output folders, no temporary folders left behind
+    # no Hydra output folders, no temporary folders left behind (only the claims' lock files)
     assert not (tmp_path / "outputs").exists()
-    assert [p.name for p in (tmp_path / "runs").iterdir()] == [folder.name]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [".locks", folder.name]
 
 
 def test_python_dash_m_and_rerun_never_overwrites(tmp_path: Path) -> None:
     first = clustersim(tmp_path, *SHORT, module=True)
     assert first.returncode == 0, first.stderr
-    (folder,) = (tmp_path / "runs").iterdir()
+    (folder,) = run_folders(tmp_path / "runs")
     stamp = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     again = clustersim(tmp_path, *SHORT, module=True)
     assert again.returncode == 0, again.stderr

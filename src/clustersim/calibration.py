@@ -20,8 +20,6 @@ import copy
 import functools
 import logging
 import math
-import os
-import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -33,6 +31,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from clustersim import atomic
 from clustersim.config import Config, config_dir, load_config, set_key, validate
 
 logger = logging.getLogger(__name__)
@@ -787,11 +786,7 @@ def write_calibrated_config(result: CalibrationResult, path: str | Path) -> dict
     Returns:
         The calibrated keys under ``population.`` (to be set in the population group).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
-    tmp.write_text(calibrated_config_text(result))
-    os.replace(tmp, path)
+    atomic.write_text(path, calibrated_config_text(result))
     return dict(result.population_params)
 
 
@@ -834,25 +829,12 @@ def write_results(result: CalibrationResult, out: str | Path) -> Path:
         The folder written.
     """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
+    with atomic.folder(out, replace=True) as tmp:
         result.history.to_parquet(tmp / "history.parquet", index=False)
         result.table.to_csv(tmp / "table.csv", index=False)
         (tmp / "table.md").write_text(calibration_table_markdown(result))
         (tmp / "best.yaml").write_text(yaml.safe_dump(_best_record(result), sort_keys=False))
         write_calibrated_config(result, tmp / "calibrated.yaml")
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        if out.exists():
-            os.rename(out, old)
-        os.rename(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -13,9 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import platform
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -24,7 +22,7 @@ from typing import Any
 import pandas as pd
 from omegaconf import OmegaConf
 
-from clustersim import __version__
+from clustersim import __version__, atomic
 from clustersim.config import Config
 
 
@@ -122,28 +120,22 @@ def write_run(folder: Path, tables: dict[str, pd.DataFrame], cfg: Config, meta: 
     """Write a run folder atomically; return False (and write nothing) if it exists.
 
     Everything goes to a temporary sibling folder first, metadata last; the folder is then
-    renamed into place in one step.
+    renamed into place in one step (:func:`clustersim.atomic.folder`).
     """
     folder = Path(folder)
     if folder.exists():
         return False
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
     try:
-        for name in TABLES:
-            tables[name].to_parquet(tmp / f"{name}.parquet", index=False, compression="zstd")
-        (tmp / "config.yaml").write_text(config_yaml(cfg))
-        (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        try:
-            os.rename(tmp, folder)
-        except OSError:  # someone else completed it first: theirs stands
-            shutil.rmtree(tmp, ignore_errors=True)
+        with atomic.folder(folder) as tmp:
+            for name in TABLES:
+                tables[name].to_parquet(tmp / f"{name}.parquet", index=False, compression="zstd")
+            (tmp / "config.yaml").write_text(config_yaml(cfg))
+            (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    except FileExistsError:  # someone else completed it first: theirs stands
+        return False
+    except OSError:
+        if is_complete(folder):  # the rename lost a race to a complete folder: theirs stands
             return False
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise
     return True
 

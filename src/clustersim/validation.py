@@ -26,8 +26,6 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import os
-import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +36,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from clustersim import atomic
 from clustersim.config import SIZE_CLASSES, Config, config_dir, load_config, month_index, validate
 
 logger = logging.getLogger(__name__)
@@ -1435,12 +1434,7 @@ def write_results(result: ValidationResult, out: str | Path) -> Path:
         The folder written.
     """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
+    with atomic.folder(out, replace=True) as tmp:
         result.table.to_csv(tmp / "comparison.csv", index=False)
         (tmp / "comparison.md").write_text(comparison_markdown(result.table))
         result.robustness.to_csv(tmp / "robustness.csv", index=False)
@@ -1452,14 +1446,6 @@ def write_results(result: ValidationResult, out: str | Path) -> Path:
         result.cluster_sizes.to_csv(tmp / "cluster_sizes.csv", index=False)
         (tmp / "validation.md").write_text(report_markdown(result))
         write_figures(result, tmp)
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        if out.exists():
-            os.rename(out, old)
-        os.rename(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
