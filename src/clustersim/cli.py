@@ -116,7 +116,14 @@ def run(cfg: Any) -> int:
     config = to_config(cfg)  # ConfigError: one line, exit 2 (see guarded)
     if config.task == "calibrate":
         return calibrate(config)
-    result = run_and_save(config, progress=config.progress)
+    try:
+        result = run_and_save(config, progress=config.progress)
+    except OSError as err:
+        print(
+            f"clustersim: error: the run could not be written under {config.output_dir}: {describe_os_error(err)}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     if result.written:
         logger.info("results written to %s", result.folder)
     else:
@@ -156,7 +163,8 @@ def _task(cfg: Any) -> Any:
         from clustersim.sweep import run_job
 
         status = run_job(cfg, Path(hc.sweep.dir), list(hc.overrides.task))
-        logger.info("%s: %s", status["status"], status["run"])
+        how = " (reused)" if status.get("reused") else " (computed)" if status["status"] == "complete" else ""
+        logger.info("%s%s: %s", status["status"], how, status["run"])
         return status
     status = guarded("clustersim", run, cfg)
     if status:

@@ -20,8 +20,9 @@ it (:func:`clustersim.runner.prepare`), not by loading the configuration.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-import math
+import functools
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -76,9 +77,9 @@ MAX_ORGANISATIONS = 10_000  # research organisations, training agencies
 MAX_PARTNERS = 100_000  # external partners of the CMOs
 MAX_EUR = 1e12  # any programme, call or grant amount: cents stay exact (int64, 28-digit Decimal)
 MAX_EUR_RATE = 1e8  # a cost or fee per month, hour, employee or year
-MAX_FTE = 10_000.0
+MAX_FTE = 1000.0  # CMO staff: 50 times the practice's 21
 MAX_MONTHS = 1200  # any duration or window: 100 years
-MAX_HOURS = 1e5  # CMO hours for one service
+MIN_HOURS, MAX_HOURS = 1.0, 1e5  # CMO hours for one service (at least an hour: the services are counted one by one)
 MAX_COEFFICIENT = 50.0  # logit coefficients and elasticities (exp(50) is still finite)
 MAX_DOMAINS = 100
 MAX_DATES = 1200  # dates in one list (meetings, grant tranches)
@@ -184,7 +185,7 @@ class ProgrammeConfig:
     end: str = param(month(), "last month of the programme")
     cmo_grant_eur: float = param(number(0, MAX_EUR), "money for the CMOs")
     cmo_grant_disbursements: list[str] = param(list_of(month(), 0, MAX_DATES), "months the CMO grant is paid")
-    calls: list[CallConfig] = param(list_of(None, 0, 100), "R&D project calls")
+    calls: list[CallConfig] = param(list_of(None, 0, 50), "R&D project calls")
 
 
 @dataclass
@@ -192,7 +193,7 @@ class FundingConfig:
     """The public money: one or more programmes."""
 
     name: str = param(identifier(), "name of the funding option")
-    programmes: dict[str, ProgrammeConfig] = param(dict_of(None, max_len=20), "programme name -> programme")
+    programmes: dict[str, ProgrammeConfig] = param(dict_of(None, max_len=10), "programme name -> programme")
 
 
 # ------------------------------------------------------------------------- staffing
@@ -239,11 +240,11 @@ class CmoParams:
     )
     breadth_penalty: float = param(number(0, 10), "productivity lost per extra domain of a cluster")
     merger_efficiency_loss: float = param(share(), "productivity lost during a merger transition")
-    hours_per_introduction: float = param(number(0, MAX_HOURS, gt=True), "CMO hours per brokered introduction")
-    hours_per_prescreen: float = param(number(0, MAX_HOURS, gt=True), "CMO hours per pre-screened proposal")
-    hours_per_training_agreement: float = param(number(0, MAX_HOURS, gt=True), "CMO hours per training agreement")
-    hours_per_international_link: float = param(number(0, MAX_HOURS, gt=True), "CMO hours per link abroad")
-    hours_per_consortium_support: float = param(number(0, MAX_HOURS, gt=True), "CMO hours per consortium helped")
+    hours_per_introduction: float = param(number(MIN_HOURS, MAX_HOURS), "CMO hours per brokered introduction")
+    hours_per_prescreen: float = param(number(MIN_HOURS, MAX_HOURS), "CMO hours per pre-screened proposal")
+    hours_per_training_agreement: float = param(number(MIN_HOURS, MAX_HOURS), "CMO hours per training agreement")
+    hours_per_international_link: float = param(number(MIN_HOURS, MAX_HOURS), "CMO hours per link abroad")
+    hours_per_consortium_support: float = param(number(MIN_HOURS, MAX_HOURS), "CMO hours per consortium helped")
     meeting_alignment_boost: float = param(share(), "productivity gained after a Region meeting")
 
 
@@ -259,7 +260,7 @@ class TieParams:
     past_partner_first: float = param(share(), "chance to go back to a past partner first")
     spontaneous_tie_rate: float = param(share(), "monthly chance of a tie without the policy")
     cross_cluster_share: float = param(share(), "share of introductions across clusters")
-    plenary_introductions_per_cmo: int = param(integer(0, 10_000), "introductions per CMO at a plenary")
+    plenary_introductions_per_cmo: int = param(integer(0, 1000), "introductions per CMO at a plenary")
     ro_introduction_share: float = param(share(), "share of introductions to a research organisation")
 
 
@@ -663,14 +664,19 @@ def to_config(cfg: DictConfig | dict | Config) -> Config:
     """
     if isinstance(cfg, Config):
         return validate(cfg)
-    schema = OmegaConf.structured(Config)
     try:
-        merged = OmegaConf.merge(schema, cfg)
+        merged = OmegaConf.merge(_structured_schema(), cfg)
         obj = OmegaConf.to_object(merged)
     except Exception as exc:  # omegaconf raises several error types; name the key in one line
         raise _omegaconf_error(exc) from None
     assert isinstance(obj, Config)
     return validate(obj)
+
+
+@functools.cache
+def _structured_schema() -> DictConfig:
+    """The schema as an OmegaConf node (built once; ``OmegaConf.merge`` copies it)."""
+    return OmegaConf.structured(Config)
 
 
 def _omegaconf_error(exc: Exception) -> ConfigError:
@@ -682,7 +688,21 @@ def _omegaconf_error(exc: Exception) -> ConfigError:
         return ConfigError(where, f"missing; allowed: {allowed.describe() if allowed else 'a value (set it in conf/)'}")
     if "interpolation" in first.lower():
         return ConfigError(where, f"{first}; allowed: a plain value or an interpolation that resolves")
-    return ConfigError(where, first if "allowed" in first else f"{first}; allowed: a value of the key's type")
+    return _typed_error(where, first)
+
+
+def _typed_error(where: str, first: str) -> ConfigError:
+    """``got <value> (<type>); allowed: <what the key allows>`` from an OmegaConf type error."""
+    import re
+
+    allowed = allowed_at(Config, where.replace("[", ".").replace("]", ""))
+    words = allowed.describe() if allowed else "a value of the key's type"
+    if "is not Optional" in first:
+        return ConfigError(where, f"got null; allowed: {words}")
+    conversion = re.match(r"Value '(.*)' of type '([\w.]+)' could not be converted", first)
+    if conversion:
+        return ConfigError(where, f"got {conversion.group(1)!r} (a {conversion.group(2)}); allowed: {words}")
+    return ConfigError(where, f"{first}; allowed: {words}")
 
 
 def config_dir() -> str:
@@ -709,11 +729,93 @@ def load_config(overrides: list[str] | None = None) -> Config:
     parsed = check(overrides)
     cfg = compose(overrides)
     check_after_compose(parsed, cfg)
-    return to_config(cfg)
+    try:
+        return to_config(cfg)
+    except ConfigError as err:
+        raise _full_key(err, [p.key for p in parsed]) from None
+
+
+def _full_key(err: ConfigError, keys: list[str]) -> ConfigError:
+    """The error named by the whole key of the override it came from (OmegaConf may give only its tail)."""
+    tail = err.key.replace("[", ".").replace("]", "")
+    if allowed_at(Config, tail) is not None or tail.split(".")[0] in {f.name for f in dataclasses.fields(Config)}:
+        return err
+    for k in keys:
+        if k == tail or k.endswith("." + tail):
+            return ConfigError(k, str(err).split(": ", 2)[-1])
+    return err
 
 
 def compose(overrides: list[str]) -> DictConfig:
-    """Compose the Hydra configuration (raises ConfigError in one line for any composition error)."""
+    """Compose the Hydra configuration (raises ConfigError in one line for any composition error).
+
+    As Hydra does, the group choices (``clusters=seven``, ``experiment=...``) build the
+    defaults tree and the other overrides are then applied to the result, in order; the
+    composition of each set of group choices is cached, so that many configurations that
+    differ in values only (a fuzz test, a calibration, the dashboard) compose fast.
+    """
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import OverrideType
+
+    from clustersim.overrides import INTERNAL_GROUPS, USER_GROUPS
+
+    groups = set(USER_GROUPS) | set(INTERNAL_GROUPS)
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+    except Exception as exc:
+        raise composition_error(exc, overrides) from None
+    base_overrides, value_overrides = [], []
+    for line, o in zip(overrides, parsed, strict=True):
+        key = o.key_or_group
+        if key in groups or "/" in key or key == "hydra" or key.startswith("hydra.") or o.package is not None:
+            base_overrides.append(line)
+        else:
+            value_overrides.append(o)
+    cfg = copy.deepcopy(_compose_groups(tuple(base_overrides)))
+    for o in value_overrides:
+        _check_index(cfg, o.key_or_group)
+        if o.type == OverrideType.ADD and OmegaConf.select(cfg, o.key_or_group, default=_ABSENT) is not _ABSENT:
+            allowed = f"{o.key_or_group}=<value> (no '+': it exists)"
+            raise ConfigError(o.key_or_group, f"got {o.input_line!r}: '+' adds a key; allowed: {allowed}")
+        try:
+            ConfigLoaderImpl._apply_overrides_to_config([o], cfg)
+        except Exception as exc:  # Hydra and OmegaConf raise many kinds: one line naming the key
+            err = composition_error(exc, [o.input_line])
+            if not err.key.startswith(o.key_or_group.split(".", 1)[0]):
+                err = ConfigError(o.key_or_group, str(err).split(": ", 2)[-1])
+            raise err from None
+    return cfg
+
+
+def _check_index(cfg: DictConfig, dotted: str) -> None:
+    """Refuse a list index beyond the list (``clusters.periods.5.start`` when there are 2 periods)."""
+    from omegaconf import ListConfig
+
+    node: Any = cfg
+    parts = dotted.split(".")
+    for i, part in enumerate(parts):
+        if isinstance(node, ListConfig):
+            if not part.isdigit() or int(part) >= len(node):
+                where = ".".join(parts[: i + 1])
+                raise ConfigError(
+                    where, f"no such item; allowed: an index from 0 to {len(node) - 1} (the list has {len(node)})"
+                )
+            node = node[int(part)]
+        elif isinstance(node, DictConfig) and part in node:
+            node = node._get_node(part)
+            if hasattr(node, "_is_missing") and not isinstance(node, DictConfig | ListConfig):
+                return
+        else:
+            return
+
+
+_ABSENT = object()
+
+
+@functools.lru_cache(maxsize=32)
+def _compose_groups(overrides: tuple[str, ...]) -> DictConfig:
+    """Hydra's composition of the group choices (and hydra.* settings) in ``overrides``."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -728,9 +830,9 @@ def compose(overrides: list[str]) -> DictConfig:
             GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
             try:
-                return hydra_compose(config_name="config", overrides=overrides)
+                return hydra_compose(config_name="config", overrides=list(overrides))
             except Exception as exc:  # Hydra and OmegaConf raise many kinds: one line naming the key
-                raise composition_error(exc, overrides) from None
+                raise composition_error(exc, list(overrides)) from None
     finally:
         restore_gh_from_backup(backup)
 
@@ -756,7 +858,7 @@ def composition_error(exc: Exception, overrides: list[str]) -> ConfigError:
     if found and "not in" in first:
         return ConfigError(found.group(1), f"no such key; allowed: a key of the schema{suggest_key(found.group(1))}")
     if found:
-        return ConfigError(found.group(1), f"{first}; allowed: a value of the key's type")
+        return _typed_error(found.group(1), first)
     bad = getattr(exc, "override", None)
     if isinstance(bad, str) and bad:
         name_ = bad.lstrip("+~").split("=", 1)[0]
@@ -766,14 +868,3 @@ def composition_error(exc: Exception, overrides: list[str]) -> ConfigError:
             name_ = o.lstrip("+~").split("=", 1)[0]
             return ConfigError(name_, f"cannot use the override {o!r}: {first}")
     return ConfigError("overrides", (text.splitlines()[0] if text else type(exc).__name__))
-
-
-def describe_allowed(dotted: str) -> str:
-    """What the key ``dotted`` allows, in words ('' if the schema says nothing)."""
-    allowed = allowed_at(Config, dotted)
-    return allowed.describe() if allowed else ""
-
-
-def finite(x: float) -> bool:
-    """True for a finite number (helper for callers that check values read back)."""
-    return isinstance(x, int | float) and math.isfinite(x)

@@ -234,6 +234,8 @@ def check(overrides: list[str], multirun: bool = False) -> list[Parsed]:
             else:
                 hint = suggest_key(key)
             raise ConfigError(key, f"no such key; allowed: a key of the schema (clustersim --help){hint}")
+        if kind == "delete" and status != "free":
+            raise ConfigError(key, f"got {text!r}: a key of the schema cannot be removed; allowed: {key}=<value>")
         if kind in ("add", "force_add") and status != "free":
             raise ConfigError(key, f"got {text!r}: '+' adds a key, and {key} exists; allowed: {key}=<value> (no '+')")
         out.append(Parsed(text, kind, key, False, sweep, values))
