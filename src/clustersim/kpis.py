@@ -206,3 +206,21 @@ def undefined_note(kpi: str) -> str:
     known = KPI_BY_NAME.get(kpi)
     reason = known.undefined if known and known.undefined else "no value in this run"
     return f"not defined: {reason}"
+
+
+# KPIs counted in whole units. Their values are integers; a mean over n runs and a
+# difference of means are then the same bits on every machine (a sum of integers is exact
+# in any order). Every other KPI (shares, indices, euros, per-firm means) and every
+# interval or p-value agrees across machines to a relative tolerance (README,
+# "Reproducibility"), and bit for bit on one machine.
+COUNT_UNITS: tuple[str, ...] = (
+    "firms",
+    "ties",
+    "proposals",
+    "projects",
+    "agreements",
+    "links",
+    "meetings",
+    "innovations",
+    "enterprises",
+)
