@@ -244,7 +244,6 @@ def _as_override(value: Any) -> str:
 
 
 def _main(args: list[str]) -> int:
-    from clustersim.errors import ConfigError
 
     flags, overrides = split_args(args)
     names = {f.split("=", 1)[0] for f in flags}
@@ -255,16 +254,11 @@ def _main(args: list[str]) -> int:
         print(help_text(topics[0] if topics else None))
         return EXIT_OK
     custom = names & {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--experimental-rerun"}
-    informational = names & {"--hydra-help", "--version", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc"}
     # an experiment may set hydra.mode: MULTIRUN itself (then it sweeps without -m)
     experiment = any(o.split("=", 1)[0].lstrip("+") == "experiment" for o in overrides)
     multirun = bool(names & {"-m", "--multirun"}) or (experiment and _sweeps(overrides))
     if not custom:
-        try:
-            precheck(overrides, multirun)
-        except ConfigError:
-            if not informational:
-                raise
+        precheck(overrides, multirun)
     # errors inside Hydra reach guarded() as exceptions (one line), not as Hydra's traceback
     os.environ["HYDRA_FULL_ERROR"] = "1"
     sys.argv = [sys.argv[0], *args]

@@ -844,13 +844,15 @@ def composition_error(exc: Exception, overrides: list[str]) -> ConfigError:
     from clustersim.overrides import suggest_key
 
     text = str(exc)
-    missing = re.search(r"Could not find '([^/']+)/([^']+)'", text)
+    missing = re.search(r"Could not find '(.+)/([^/']+)'", text)
     if missing:
-        from clustersim.overrides import group_options, suggest
+        from clustersim.overrides import suggest
 
         group, option = missing.groups()
-        options = group_options(group)
-        return ConfigError(group, f"got {option!r}; allowed: {', '.join(options)}{suggest(option, options)}")
+        listed = re.search(r"Available options in '[^']+':\n((?:\t\S+\n?)+)", text)
+        options = [o.strip() for o in listed.group(1).split()] if listed else []
+        options = [o for o in options if not o.endswith("_schema")]
+        return ConfigError(group, f"got {option!r}; allowed: one of {options}{suggest(option, options)}")
     cause = exc.__cause__ if exc.__cause__ is not None else exc
     detail = str(cause).strip()
     first = detail.splitlines()[0] if detail else text

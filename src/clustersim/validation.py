@@ -686,6 +686,7 @@ def run_record(cfg: Config, snapshot_dates: Sequence[str] = ()) -> RunRecord:
     """
     from clustersim.metrics import summary
     from clustersim.model import ClusterModel
+    from clustersim.runner import mark_undefined
 
     model = ClusterModel(cfg)
     wanted = {month_index(d) - model.start_index: d for d in snapshot_dates}
@@ -719,7 +720,7 @@ def run_record(cfg: Config, snapshot_dates: Sequence[str] = ()) -> RunRecord:
         columns=["name", "line", "closes", "submitted", "funded", "budget_eur", "grants_eur"],
     )
     return RunRecord(
-        summary=summary(model),
+        summary=mark_undefined(summary(model)),
         monthly=model.recorder.monthly_table(),
         projects=projects,
         ties=model.ledger.to_frame(),
