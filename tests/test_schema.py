@@ -213,3 +213,21 @@ def test_yaml_of_options_declares_a_help_line() -> None:
             assert option_help(group, option), f"conf/{group}/{option}.yaml has no '# help:' line"
     data = yaml.safe_load((Path(config_dir()) / "config.yaml").read_text())
     assert {"comparison", "calibrate", "task"} <= set(data)
+
+
+def test_every_module_imports_on_its_own() -> None:
+    """No import cycle: each module of the package imports first, in a clean module table."""
+    code = """
+import importlib, pkgutil, sys
+import clustersim
+names = sorted(m.name for m in pkgutil.walk_packages(clustersim.__path__, "clustersim."))
+names = [n for n in names if n not in ("clustersim.__main__",)]
+for name in names:
+    for loaded in [m for m in sys.modules if m == "clustersim" or m.startswith("clustersim.")]:
+        del sys.modules[loaded]
+    importlib.import_module(name)
+print(len(names))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout) > 30

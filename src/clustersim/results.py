@@ -33,7 +33,7 @@ def seed_sequence_of(cfg: Config):
     return seed_sequence(cfg.seed, cfg.replication, arm_stream(cfg))
 
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: summary.parquet has a note column (why a KPI is not defined)
 TABLES = ("monthly", "summary", "accounts", "projects", "ties")
 # Keys that change where or how a run is shown, not what it computes.
 _NOT_HASHED = ("output_dir", "progress")
