@@ -244,7 +244,6 @@ def _as_override(value: Any) -> str:
 
 
 def _main(args: list[str]) -> int:
-
     flags, overrides = split_args(args)
     names = {f.split("=", 1)[0] for f in flags}
     if names & {"-h", "--help"}:
