@@ -179,14 +179,20 @@ def test_piedmont_spec_is_complete_and_its_defaults_lie_in_the_ranges():
         "training_agreements",
         "research_collaborations",
         "international_collaborations",
+        "large_share_2009",
+        "funded_poles_2010",
+        "admitted_poles_2010",
+        "proposals_line_a",
+        "firms_line_a",
+        "joiner_turnover_gap",
         "cluster_meetings",
         "plenary_meetings",
     }
     assert all(t.source for t in spec.targets.values())
-    assert {t.value for t in spec.targets.values() if t.date} == {650, 870, 1400, 1500}
+    assert {t.value for t in spec.targets.values() if t.date and t.kpi == "members"} == {650, 870, 1400, 1500}
     assert spec.targets["training_agreements"].value == 45 and spec.targets["training_agreements"].note
     assert spec.targets["international_collaborations"].value == 220
-    assert 6 <= len(spec.parameters) <= 8
+    assert 10 <= len(spec.parameters) <= 14
     assert spec.reduced.n_lhs + spec.reduced.n_local < spec.method.n_lhs + spec.method.n_local
     # every key exists in the composed configuration, and its default lies in its range
     for name in spec.scenarios:

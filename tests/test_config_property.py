@@ -292,7 +292,7 @@ EXPLICIT: list[tuple[str, Any, str]] = [
     ("region.domains", ["agrifood"] * 12, "region.domains"),
     ("region.domain_firm_shares", [1.0 / 12] * 11, "region.domain_firm_shares"),
     ("region.domain_firm_shares", [-0.1] + [1.1 / 11] * 11, "region.domain_firm_shares[0]"),
-    ("region.domain_firm_shares", [0.1] * 12, "region.domain_firm_shares"),
+    ("region.domain_firm_shares", [0.0] * 12, "region.domain_firm_shares"),
     ("region.domain_families", [0, 1], "region.domain_families"),
     ("region.research_organisations.count", 0, "region.research_organisations.count"),
     ("region.research_organisations.concurrent_projects", 0, "region.research_organisations.concurrent_projects"),

@@ -70,12 +70,11 @@ def test_the_awareness_clock_is_the_monthly_bernoulli_process() -> None:
 
 def test_booking_m_months_of_growth_at_once_has_the_distribution_of_m_monthly_factors() -> None:
     n, mu, sd, months = 200_000, 0.001, 0.02, 12
+    dynamics = SimpleNamespace(turnover_growth_month=mu, turnover_growth_sd=sd, member_growth_premium_month=0.0)
     state = SimpleNamespace(
-        cfg=SimpleNamespace(
-            behaviour=SimpleNamespace(dynamics=SimpleNamespace(turnover_growth_month=mu, turnover_growth_sd=sd))
-        ),
+        cfg=SimpleNamespace(behaviour=SimpleNamespace(dynamics=dynamics)),
         streams=Streams(seed_sequence(6, 0)),
-        firms=SimpleNamespace(n=n, turnover_eur=np.ones(n)),
+        firms=SimpleNamespace(n=n, turnover_eur=np.ones(n), member_months=np.zeros(n, dtype=np.int16)),
     )
     book_turnover(state, months, booking=0)
     log_growth = np.log(state.firms.turnover_eur)
@@ -83,6 +82,7 @@ def test_booking_m_months_of_growth_at_once_has_the_distribution_of_m_monthly_fa
     assert log_growth.std() == pytest.approx(sd * np.sqrt(months), rel=0.01)
     assert stats.normaltest(log_growth[:5000]).pvalue > 1e-3
     # the same booking number gives the same numbers: reading turnover in between draws nothing
-    again = SimpleNamespace(**{**vars(state), "firms": SimpleNamespace(n=n, turnover_eur=np.ones(n))})
+    fresh = SimpleNamespace(n=n, turnover_eur=np.ones(n), member_months=np.zeros(n, dtype=np.int16))
+    again = SimpleNamespace(**{**vars(state), "firms": fresh})
     book_turnover(again, months, booking=0)
     np.testing.assert_array_equal(again.firms.turnover_eur, state.firms.turnover_eur)

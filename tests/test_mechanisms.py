@@ -271,7 +271,8 @@ def check_money(r: Run) -> None:
     assert region["transferred_out_cents"] == grants_paid + sum(c.account.allocated for c in calls)
     assert region["left_over_cents"] == 0
     for call in calls:
-        assert call.account.allocated == eur_to_cents(call.cfg.budget_eur)
+        topped = sum(eur_to_cents(t.budget_eur) for t in call.cfg.top_ups if t.month <= r.model.cfg.end)
+        assert call.account.allocated == eur_to_cents(call.cfg.budget_eur) + topped
         assert call.account.spent == sum(p.grant_cents for p in state.proposals if p.call == call.cfg.name)
         assert call.account.transferred_out == 0
     assert sum(p["grant_cents"] for p in state.projects) == sum(c.account.spent for c in calls)
@@ -286,9 +287,9 @@ def check_money(r: Run) -> None:
 
 def test_money_is_conserved_through_the_reform(reform_run: Run) -> None:
     check_money(reform_run)
-    # two ERDF tranches of EUR 1M and the two 2017 calls (EUR 20M + 15M) fall in the window
+    # two ERDF tranches of EUR 1M and the two 2017 calls (EUR 35M + 15M) fall in the window
     region = reform_run.accounts.set_index("account").loc["region"]
-    assert region["allocated_cents"] == eur_to_cents(2_000_000 + 20_000_000 + 15_000_000)
+    assert region["allocated_cents"] == eur_to_cents(2_000_000 + 35_000_000 + 15_000_000)
     assert reform_run.model.state.counters["cmo_grants_paid_cents"] == eur_to_cents(2_000_000)
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from clustersim.config import ConfigError, SensitivityConfig, SensitivityParameter, design_size, load_config
+from clustersim.runner import prepare
 from clustersim.sensitivity import (
     check_sweep_samples,
     discovery,
@@ -32,12 +33,16 @@ from clustersim.sensitivity import (
 SMALL = ["population=small", "progress=false"]
 
 
+# the design keys an ordinary run carries (conf/sensitivity/none.yaml); the schema has no defaults
+DESIGN = {"sample": 0, "seed": 0, "trajectories": 10, "levels": 4, "base_samples": 32}
+
+
 def spec(method: str, params: list[tuple[str, float, float, str]], **kw) -> SensitivityConfig:
     return SensitivityConfig(
         method=method,
         parameters=[SensitivityParameter(k, lo, hi, sc) for k, lo, hi, sc in params],
         outputs=["members"],
-        **kw,
+        **{**DESIGN, **kw},
     )
 
 
@@ -184,7 +189,8 @@ def test_each_run_gets_its_rows_values_within_the_ranges(method):
     x = unit_design(s)
     assert x.shape == (design_size(s), len(s.parameters))
     for row in (0, 7, design_size(s) - 1):
-        cfg = load_config([*SMALL, f"sensitivity={method}", f"sensitivity.sample={row}"])
+        # loading checks the design; the job applies its row (runner.prepare)
+        cfg = prepare(load_config([*SMALL, f"sensitivity={method}", f"sensitivity.sample={row}"]))
         for p, (key, value) in zip(s.parameters, to_values(s, x[row]).items(), strict=True):
             *path, last = key.split(".")
             node = cfg

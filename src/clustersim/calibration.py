@@ -20,8 +20,6 @@ import copy
 import functools
 import logging
 import math
-import os
-import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -33,6 +31,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from clustersim import atomic
 from clustersim.config import Config, config_dir, get_key, load_config, set_key, validate
 
 logger = logging.getLogger(__name__)
@@ -165,7 +164,7 @@ class Method:
     @property
     def budget(self) -> int:
         """The hard budget of evaluations of the search (LHS plus local)."""
-        return 1 + self.n_lhs + self.n_local  # the current values, the LHS, the local search
+        return self.n_lhs + self.n_local
 
 
 @dataclass(frozen=True)
@@ -711,13 +710,13 @@ def calibrate(
         bar = tqdm(total=budget + 1, desc="calibration", unit="eval")
     try:
         ev = _Evaluator(spec, budget, moments_fn, executor, bar)
-        # the configuration's current values (the previous estimates) are a candidate too,
-        # so that a re-calibration can only improve on them
-        current = spec.to_unit(current_values(spec))
         unit, _ = latin_hypercube(spec, method.n_lhs, method.seed)
-        unit = np.vstack([current[None, :], unit])
+        if moments_fn is None:
+            # the configuration's current values (the previous estimates) are a candidate too,
+            # in place of the last design point, so that a re-calibration starts from them
+            unit[-1] = spec.to_unit(current_values(spec))
         for k, u in enumerate(unit):
-            ev(u, "current" if k == 0 else "lhs")
+            ev(u, "current" if moments_fn is None and k == len(unit) - 1 else "lhs")
         x0 = unit[int(np.nanargmin(ev.history()["objective"].to_numpy(dtype=float)))]
         if method.n_local > 0 and math.isfinite(ev.best[0]):
             d = len(spec.parameters)
@@ -847,11 +846,7 @@ def write_calibrated_config(result: CalibrationResult, path: str | Path) -> dict
     Returns:
         The calibrated keys under ``population.`` (to be set in the population group).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
-    tmp.write_text(calibrated_config_text(result))
-    os.replace(tmp, path)
+    atomic.write_text(path, calibrated_config_text(result))
     return dict(result.population_params)
 
 
@@ -894,25 +889,12 @@ def write_results(result: CalibrationResult, out: str | Path) -> Path:
         The folder written.
     """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
+    with atomic.folder(out, replace=True) as tmp:
         result.history.to_parquet(tmp / "history.parquet", index=False)
         result.table.to_csv(tmp / "table.csv", index=False)
         (tmp / "table.md").write_text(calibration_table_markdown(result))
         (tmp / "best.yaml").write_text(yaml.safe_dump(_best_record(result), sort_keys=False))
         write_calibrated_config(result, tmp / "calibrated.yaml")
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        if out.exists():
-            os.rename(out, old)
-        os.rename(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -1,38 +1,87 @@
-"""The ``clustersim`` command: one simulation from the Hydra configuration.
+"""The ``clustersim`` command: one simulation, or a sweep, from the Hydra configuration.
 
 Examples::
 
     clustersim                                   # Piedmont 2009-2020, 12 clusters
     clustersim clusters=seven funding=erdf_5m seed=3
     clustersim clusters=reform staffing=lean population=small
+    clustersim -m experiment=twelve_vs_seven     # a sweep: merge, report, exit status
+    clustersim --help [group or key]             # fast: Hydra is not started
 
-Bad input (an unknown key or option, a wrong type, a value out of range) ends the command
-with one message naming the key and what is allowed, exit status 2, and nothing written.
+Nothing fails quietly. Exit status: 0 done; 1 a run, the merge or the report failed (one
+line says what and where the details are); 2 bad input (one line naming the key and what
+is allowed; nothing written); 130 interrupted (Ctrl-C; nothing half-written is left as if
+complete). An operating-system error (permission, full disk) is one line, never a
+traceback; ``CLUSTERSIM_DEBUG=1`` shows the traceback of an unexpected error.
+
+This module imports only the standard library at import time, so that ``--help`` and bad
+input answer at once; Hydra, pandas and the model are imported when a run starts.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
-
-import hydra
-import pandas as pd
-from omegaconf import DictConfig
-
-from clustersim.config import ConfigError, config_dir, register_configs, to_config
-from clustersim.metrics import KPI_BY_NAME
-from clustersim.runner import run_and_save
+from collections.abc import Callable
+from typing import Any
 
 logger = logging.getLogger("clustersim")
 
-EXIT_BAD_CONFIG = 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_BAD_CONFIG = EXIT_BAD_INPUT
+
+# Hydra's flags, and whether each takes a value (``--info`` takes an optional one)
+_FLAGS_WITH_VALUE = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd"}
+_FLAGS_WITH_VALUE |= {"--cfg", "-c", "--package", "-p", "--experimental-rerun", "--shell-completion", "-sc"}
+_FLAGS = {"-m", "--multirun", "-r", "--run", "--resolve", "--version", "--hydra-help", "--info", "-i"}
+_FLAGS |= _FLAGS_WITH_VALUE | {"-h", "--help"}
+_INFO_VALUES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
 
 
-def format_value(value: float, unit: str) -> str:
+def describe_os_error(err: OSError) -> str:
+    """One line for an operating-system error: what, on which path."""
+    what = err.strerror or str(err) or type(err).__name__
+    where = err.filename if err.filename is not None else ""
+    where2 = f" -> {err.filename2}" if getattr(err, "filename2", None) else ""
+    return f"{what}: {where}{where2}" if where else what
+
+
+def guarded(prog: str, func: Callable[..., int | None], *args: Any) -> int:
+    """Run ``func``; turn an interrupt, an OS error or any other error into one line and an exit status."""
+    from clustersim.errors import ConfigError
+
+    try:
+        return int(func(*args) or 0)
+    except KeyboardInterrupt:
+        print(f"\n{prog}: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except ConfigError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr, flush=True)
+        return EXIT_BAD_INPUT
+    except OSError as err:
+        if os.environ.get("CLUSTERSIM_DEBUG") == "1":
+            raise
+        print(f"{prog}: error: {describe_os_error(err)}", file=sys.stderr, flush=True)
+        return EXIT_FAILED
+    except Exception as err:
+        if os.environ.get("CLUSTERSIM_DEBUG") == "1":
+            raise
+        first = (str(err).strip().splitlines() or [""])[0]
+        print(
+            f"{prog}: error: {type(err).__name__}: {first} (set CLUSTERSIM_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return EXIT_FAILED
+
+
+# ------------------------------------------------------------------------ one run
+def format_value(value: float, unit: str, note: str = "") -> str:
     """A KPI value for the terminal: integers with separators, shares as percentages."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
+        return note or "not defined"
     if unit == "share":
         return f"{100 * value:.1f}%"
     if unit == "EUR":
@@ -42,43 +91,54 @@ def format_value(value: float, unit: str) -> str:
     return f"{value:,.3f}"
 
 
-def kpi_table(summary: pd.DataFrame) -> str:
+def kpi_table(summary: Any) -> str:
     """The end-of-run KPIs (whole region) as an aligned text table."""
+    from clustersim.kpis import KPI_BY_NAME
+
     rows = summary[summary["cluster"] == "all"]
+    if "note" not in rows.columns:
+        rows = rows.assign(note="")
     arrow = {"max": "higher", "min": "lower", "info": ""}
     lines = [f"{'KPI':<30} {'value':>18}  {'unit':<18} better"]
     lines.append("-" * len(lines[0]))
     for r in rows.itertuples(index=False):
         kpi = KPI_BY_NAME.get(r.kpi)
         unit = kpi.unit if kpi else r.unit
-        lines.append(f"{r.kpi:<30} {format_value(r.value, unit):>18}  {unit:<18} {arrow.get(r.direction, '')}")
+        lines.append(f"{r.kpi:<30} {format_value(r.value, unit, r.note):>18}  {unit:<18} {arrow.get(r.direction, '')}")
     return "\n".join(lines)
 
 
-def run(cfg: DictConfig) -> int:
+def run(cfg: Any) -> int:
     """Validate, run (unless already complete), write and print; return the exit status."""
-    try:
-        config = to_config(cfg)
-    except ConfigError as err:
-        print(f"clustersim: error: {err}", file=sys.stderr)
-        return EXIT_BAD_CONFIG
+    from clustersim.config import to_config
+    from clustersim.runner import run_and_save
+
+    config = to_config(cfg)  # ConfigError: one line, exit 2 (see guarded)
     if config.task == "calibrate":
         return calibrate(config)
-    result = run_and_save(config, progress=config.progress)
+    try:
+        result = run_and_save(config, progress=config.progress)
+    except OSError as err:
+        print(
+            f"clustersim: error: the run could not be written under {config.output_dir}: {describe_os_error(err)}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     if result.written:
         logger.info("results written to %s", result.folder)
     else:
         logger.info("already complete, nothing overwritten: %s", result.folder)
     print(kpi_table(result.tables["summary"]))
     print(f"\nresults: {result.folder}")
-    return 0
+    return EXIT_OK
 
 
-def calibrate(config) -> int:
+def calibrate(config: Any) -> int:
     """``task: calibrate``: the simulated-method-of-moments calibration (docs/CALIBRATION.md)."""
     from pathlib import Path
 
     from clustersim import calibration
+    from clustersim.config import config_dir
 
     c = config.calibrate
     argv = ["--spec", str(Path(config_dir()) / "calibration" / f"{c.spec}.yaml"), "--jobs", str(c.jobs)]
@@ -91,11 +151,8 @@ def calibrate(config) -> int:
     return calibration.main(argv)
 
 
-register_configs()
-
-
-@hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
-def _hydra_entry(cfg: DictConfig) -> None:
+def _task(cfg: Any) -> Any:
+    """The Hydra task: one run, or one job of a sweep (which returns its record)."""
     from pathlib import Path
 
     from hydra.core.hydra_config import HydraConfig
@@ -106,38 +163,159 @@ def _hydra_entry(cfg: DictConfig) -> None:
         from clustersim.sweep import run_job
 
         status = run_job(cfg, Path(hc.sweep.dir), list(hc.overrides.task))
-        logger.info("%s: %s", status["status"], status["run"])
-        return
-    status = run(cfg)
+        how = " (reused)" if status.get("reused") else " (computed)" if status["status"] == "complete" else ""
+        logger.info("%s%s: %s", status["status"], how, status["run"])
+        return status
+    status = guarded("clustersim", run, cfg)
     if status:
-        sys.exit(status)
-
-
-def check_overrides(overrides: list[str]) -> str | None:
-    """Compose the configuration with ``overrides``; return an error line, or None if valid."""
-    from clustersim.config import load_config
-
-    try:
-        load_config(overrides)
-    except ConfigError as err:
-        return str(err)
+        raise SystemExit(status)
     return None
 
 
-def main() -> None:
-    """Console entry point (``clustersim``).
+def _hydra_main() -> None:
+    import hydra
 
-    A single run's overrides are checked first, so that bad input gives one line and
-    exit status 2 before Hydra starts; Hydra's own flags (``--help``, ``-m``...) pass
-    through untouched.
+    from clustersim.config import config_dir, register_configs
+
+    register_configs()
+    entry = hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")(_task)
+    entry()
+
+
+# --------------------------------------------------------------------- the command
+def split_args(args: list[str]) -> tuple[list[str], list[str]]:
+    """Hydra's flags (with their values) and the overrides; ConfigError for an unknown flag."""
+    from clustersim.errors import ConfigError
+    from clustersim.overrides import suggest
+
+    flags: list[str] = []
+    overrides: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        name = a.split("=", 1)[0] if a.startswith("--") else a
+        if a.startswith("-") and not a.startswith("~"):
+            if name not in _FLAGS:
+                options = sorted(f for f in _FLAGS if f.startswith("--"))
+                hint = suggest(name, options)
+                raise ConfigError("flags", f"got {a!r}; allowed: {', '.join(options)}{hint}")
+            flags.append(a)
+            takes = name in _FLAGS_WITH_VALUE or (name in ("--info", "-i") and i + 1 < len(args))
+            if takes and "=" not in a and i + 1 < len(args):
+                if name not in ("--info", "-i") or args[i + 1] in _INFO_VALUES:
+                    flags.append(args[i + 1])
+                    i += 1
+            elif name in _FLAGS_WITH_VALUE and "=" not in a:
+                raise ConfigError("flags", f"{a} needs a value")
+        else:
+            overrides.append(a)
+        i += 1
+    return flags, overrides
+
+
+def precheck(overrides: list[str], multirun: bool) -> None:
+    """Refuse bad overrides before Hydra starts (ConfigError naming the key).
+
+    A single run is composed and validated whole. A sweep's overrides are checked one by
+    one (syntax, keys, options, interpolations, keys set twice), and its first job is
+    composed (partial mappings); a value out of range in one job fails that job only,
+    recorded as a failed run.
     """
-    args = sys.argv[1:]
-    if not any(a.startswith("-") for a in args):
-        error = check_overrides(args)
-        if error:
-            print(f"clustersim: error: {error}", file=sys.stderr)
-            sys.exit(EXIT_BAD_CONFIG)
-    _hydra_entry()
+    from clustersim.config import compose, load_config
+    from clustersim.overrides import check, check_after_compose
+
+    if not multirun:
+        load_config(overrides)
+        return
+    parsed = check(overrides, multirun=True)
+    first = []
+    for p, text in zip(parsed, overrides, strict=True):
+        if p.is_sweep and p.values:
+            first.append(f"{text.split('=', 1)[0]}={_as_override(p.values[0])}")
+        elif not p.is_sweep:
+            first.append(text)
+    check_after_compose(parsed, compose(first))
+
+
+def _as_override(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _main(args: list[str]) -> int:
+    flags, overrides = split_args(args)
+    names = {f.split("=", 1)[0] for f in flags}
+    if names & {"-h", "--help"}:
+        from clustersim.cli_help import help_text
+
+        topics = [o for o in overrides if "=" not in o]
+        print(help_text(topics[0] if topics else None))
+        return EXIT_OK
+    custom = names & {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--experimental-rerun"}
+    # an experiment may set hydra.mode: MULTIRUN itself (then it sweeps without -m)
+    experiment = any(o.split("=", 1)[0].lstrip("+") == "experiment" for o in overrides)
+    multirun = bool(names & {"-m", "--multirun"}) or (experiment and _sweeps(overrides))
+    if not custom:
+        precheck(overrides, multirun)
+    # errors inside Hydra reach guarded() as exceptions (one line), not as Hydra's traceback
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    sys.argv = [sys.argv[0], *args]
+    try:
+        _hydra_main()
+    except Exception as exc:
+        from hydra.errors import HydraException
+        from omegaconf.errors import OmegaConfBaseException
+
+        if isinstance(exc, HydraException | OmegaConfBaseException) and not isinstance(exc, OSError):
+            from clustersim.config import composition_error
+
+            raise composition_error(exc, overrides) from None
+        raise
+    return EXIT_OK
+
+
+def _sweeps(overrides: list[str]) -> bool:
+    """True if any override sweeps (``a,b``, ``range(...)``): a sweep, even without -m."""
+    try:
+        from clustersim.overrides import parse
+
+        return any(o.is_sweep_override() for o in parse(overrides))
+    except Exception:  # an unreadable override is reported by the precheck
+        return False
+
+
+def main() -> None:
+    """Console entry point (``clustersim``): see the module docstring for the exit statuses."""
+    sys.exit(guarded("clustersim", _main, sys.argv[1:]))
+
+
+def report_main() -> None:
+    """Console entry point of ``clustersim-report``, with the same one-line errors."""
+    from clustersim.finish import report_main as report
+
+    sys.exit(guarded("clustersim-report", report, sys.argv[1:]))
+
+
+def calibrate_main() -> None:
+    """Console entry point of ``clustersim-calibrate``, with one-line errors."""
+    from clustersim.calibration import main as calibration_main
+
+    sys.exit(guarded("clustersim-calibrate", calibration_main, sys.argv[1:]))
+
+
+def validate_main() -> None:
+    """Console entry point of ``clustersim-validate``, with one-line errors."""
+    from clustersim.validation import main as validation_main
+
+    sys.exit(guarded("clustersim-validate", validation_main, sys.argv[1:]))
+
+
+def notebooks_main() -> None:
+    """Console entry point of ``clustersim-notebooks``, with one-line errors."""
+    from clustersim.notebooks import main as notebooks
+
+    sys.exit(guarded("clustersim-notebooks", notebooks, sys.argv[1:]))
 
 
 if __name__ == "__main__":

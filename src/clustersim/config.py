@@ -1,23 +1,57 @@
 """Typed configuration schemas, their Hydra registration and their validation.
 
-Every parameter of the model enters through these dataclasses. Hydra checks keys and
-types against them when the configuration is composed; :func:`validate` then checks
-ranges and cross-group consistency (for example that a cluster mapping covers each of
-the region's domains exactly once) and raises :class:`ConfigError` naming the key and
-what is allowed.
+Every parameter of the model enters through these dataclasses. Each field declares what it
+allows in its metadata (:func:`clustersim.schema.param`); its value comes from the YAML
+under ``conf/``, the one source of values (a dataclass default is ``???``, "missing").
+Hydra checks keys and types when the configuration is composed; :func:`validate` then walks
+the schema (:func:`clustersim.schema.check_tree`: ranges, choices, lengths, dates) and runs
+the few checks that involve several fields (a cluster mapping covers each of the region's
+domains exactly once, ``p_min <= p_max``...), raising :class:`ConfigError` naming the key
+and what is allowed.
 
 Units are in the names: ``_eur`` for euros, ``_fte`` for full-time equivalents,
 ``_months`` for months, ``_share`` or ``_rate`` for values in [0, 1].
+
+Upper bounds (README "Bad input"): every count, amount, duration and date has one, chosen
+so that any accepted configuration runs in reasonable time and memory (the bounds'
+constants below). A sensitivity design is checked here but applied by the job that runs
+it (:func:`clustersim.runner.prepare`), not by loading the configuration.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-import re
-from dataclasses import dataclass, field
+import functools
+import os
+from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+
+from clustersim.errors import ConfigError, refused
+from clustersim.kpis import KPI_BY_NAME
+from clustersim.months import month_index
+from clustersim.schema import (
+    Allowed,
+    allowed_at,
+    check_tree,
+    choice,
+    dict_of,
+    dotted_key,
+    flag,
+    identifier,
+    integer,
+    list_of,
+    month,
+    number,
+    param,
+    section,
+    share,
+    text,
+)
+
+__all__ = ["ConfigError", "month_index"]
 
 SIZE_CLASSES: tuple[str, ...] = ("micro", "small", "medium", "large")
 SERVICE_LINES: tuple[str, ...] = (
@@ -30,16 +64,28 @@ SERVICE_LINES: tuple[str, ...] = (
 CALL_LINES: tuple[str, ...] = ("members", "never_members", "all")
 STAFF_ALLOCATIONS: tuple[str, ...] = ("equal", "by_members")
 BENEFITS: tuple[str, ...] = ("tie", "introduction", "prescreen", "funded_project", "training", "international_tie")
-_MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+PAIRINGS: tuple[str, ...] = ("common", "independent")
+SENSITIVITY_METHODS: tuple[str, ...] = ("none", "morris", "sobol")
+TASKS: tuple[str, ...] = ("simulate", "calibrate")
+COMPARISON_BY: tuple[str, ...] = ("funding", "staffing", "population", "behaviour")
 
-
-class ConfigError(ValueError):
-    """A configuration value is missing, of the wrong kind or out of range."""
-
-    def __init__(self, key: str, message: str) -> None:
-        """Name the offending key and say what is allowed."""
-        self.key = key
-        super().__init__(f"invalid configuration: {key}: {message}")
+# ------------------------------------------------------------------------ upper bounds
+# What the model runs in reasonable time and memory (README "Bad input", docs/ODD.md 6.4).
+MAX_SMES = 5_000_000  # ~12x the region's register (428,457 firms: 2.2 s, 243 MB a run)
+MAX_LARGE_FIRMS = 100_000
+MAX_ORGANISATIONS = 10_000  # research organisations, training agencies
+MAX_PARTNERS = 100_000  # external partners of the CMOs
+MAX_EUR = 1e12  # any programme, call or grant amount: cents stay exact (int64, 28-digit Decimal)
+MAX_EUR_RATE = 1e8  # a cost or fee per month, hour, employee or year
+MAX_FTE = 1000.0  # CMO staff: 50 times the practice's 21
+MAX_MONTHS = 1200  # any duration or window: 100 years
+MIN_HOURS, MAX_HOURS = 1.0, 1e5  # CMO hours for one service (at least an hour: the services are counted one by one)
+MAX_COEFFICIENT = 50.0  # logit coefficients and elasticities (exp(50) is still finite)
+MAX_DOMAINS = 100
+MAX_DATES = 1200  # dates in one list (meetings, grant tranches)
+MAX_SEED = 2**63 - 1
+MAX_REPLICATION = 1_000_000
+MAX_DESIGN_ROWS = 1_000_000
 
 
 # --------------------------------------------------------------------------- region
@@ -47,27 +93,31 @@ class ConfigError(ValueError):
 class ResearchOrgConfig:
     """Research organisations (universities, public research centres)."""
 
-    count: int = 20
-    concurrent_projects: int = 6
-    domains_per_org: int = 3
+    count: int = param(integer(1, MAX_ORGANISATIONS), "research organisations in the region")
+    concurrent_projects: int = param(integer(1, 1000), "projects one organisation can run at once")
+    domains_per_org: int = param(integer(1, MAX_DOMAINS), "domains an organisation works in (at most the domains)")
 
 
 @dataclass
 class RegionConfig:
     """Facts about one region: its thematic taxonomy, actors and prices."""
 
-    name: str = "region"
-    domains: list[str] = field(default_factory=list)
-    domain_firm_shares: list[float] = field(default_factory=list)
-    domain_families: list[int] = field(default_factory=list)
-    research_organisations: ResearchOrgConfig = field(default_factory=ResearchOrgConfig)
-    n_training_agencies: int = 60
-    n_external_partners: int = 40
-    inter_regional_partner_share: float = 0.3
-    hours_per_fte_month: float = 143.0
-    staff_cost_eur_per_fte_month: float = 5000.0
-    activity_cost_eur_per_service_hour: float = 30.0
-    member_fee_eur_per_year: dict[str, float] = field(default_factory=dict)
+    name: str = param(identifier(), "name of the region option")
+    domains: list[str] = param(list_of(identifier(), 2, MAX_DOMAINS), "the thematic domains (unique names)")
+    domain_firm_shares: list[float] = param(
+        list_of(number(0, 1e9), 2, MAX_DOMAINS), "weight of each domain in the firm pool (normalised to shares)"
+    )
+    domain_families: list[int] = param(list_of(integer(0, MAX_DOMAINS)), "technological family label per domain")
+    research_organisations: ResearchOrgConfig = section(ResearchOrgConfig, "research organisations")
+    n_training_agencies: int = param(integer(1, MAX_ORGANISATIONS), "accredited training agencies")
+    n_external_partners: int = param(integer(1, MAX_PARTNERS), "regions and countries reachable by CMOs")
+    inter_regional_partner_share: float = param(share(), "share of external partners in other Italian regions")
+    hours_per_fte_month: float = param(number(0, 744, gt=True), "working hours of one FTE a month")
+    staff_cost_eur_per_fte_month: float = param(number(0, MAX_EUR_RATE), "loaded cost of one CMO employee a month")
+    activity_cost_eur_per_service_hour: float = param(number(0, MAX_EUR_RATE), "non-staff cost per service hour")
+    member_fee_eur_per_year: dict[str, float] = param(
+        dict_of(number(0, MAX_EUR_RATE), keys=SIZE_CLASSES), "annual member fee by size class"
+    )
 
 
 # ----------------------------------------------------------------------- population
@@ -75,15 +125,15 @@ class RegionConfig:
 class PopulationConfig:
     """The regional pool of firms that could plausibly join a cluster."""
 
-    name: str = "population"
-    n_smes: int = 10000
-    n_large_firms: int = 150
-    sme_size_shares: list[float] = field(default_factory=lambda: [0.3, 0.55, 0.15])
-    employees_min: list[int] = field(default_factory=lambda: [2, 10, 50, 250])
-    employees_max: list[int] = field(default_factory=lambda: [9, 49, 249, 5000])
-    turnover_eur_per_employee: float = 200000.0
-    initial_awareness_share: float = 0.15
-    secondary_same_family_share: float = 0.7
+    name: str = param(identifier(), "name of the population option")
+    n_smes: int = param(integer(10, MAX_SMES), "SMEs in the pool")
+    n_large_firms: int = param(integer(0, MAX_LARGE_FIRMS), "large firms in the pool")
+    sme_size_shares: list[float] = param(list_of(share(), 3, 3), "micro, small, medium shares of the SMEs (sum 1)")
+    employees_min: list[int] = param(list_of(integer(1, 1_000_000), 4, 4), "fewest employees per size class")
+    employees_max: list[int] = param(list_of(integer(1, 1_000_000), 4, 4), "most employees per size class")
+    turnover_eur_per_employee: float = param(number(0, MAX_EUR_RATE, gt=True), "turnover per employee")
+    initial_awareness_share: float = param(share(), "share of firms aware of the scheme at the start")
+    secondary_same_family_share: float = param(share(), "chance a secondary domain is in the primary's family")
 
 
 # ------------------------------------------------------------------------- clusters
@@ -91,22 +141,28 @@ class PopulationConfig:
 class ClusterPeriod:
     """One cluster configuration in force from ``start`` until the next period."""
 
-    start: str = "2009-01"
-    label: str = "twelve"
-    mapping: dict[str, list[str]] = field(default_factory=dict)
-    transition_months: int = 0
-    relaunch: bool = True
-    managing_organisations: dict[str, int] = field(default_factory=dict)
-    cluster_meetings: list[str] = field(default_factory=list)
-    plenary_meetings: list[str] = field(default_factory=list)
+    start: str = param(month(), "first month of the period")
+    label: str = param(identifier(), "label of the configuration (twelve, seven...)")
+    mapping: dict[str, list[str]] = param(
+        dict_of(list_of(identifier(), 1, MAX_DOMAINS), min_len=1, max_len=MAX_DOMAINS),
+        "cluster name -> its domains; every domain in exactly one cluster",
+    )
+    transition_months: int = param(integer(0, MAX_MONTHS), "months of merger transition after the start")
+    relaunch: bool = param(flag(), "every CMO tendered anew (a set-up phase); false: unchanged clusters keep theirs")
+    managing_organisations: dict[str, int] = param(
+        dict_of(integer(1, 100), min_len=0, max_len=MAX_DOMAINS),
+        "organisations managing a cluster (each bears an overhead); clusters not listed: 1",
+    )
+    cluster_meetings: list[str] = param(list_of(month(), 0, MAX_DATES), "months of Region-CMO meetings")
+    plenary_meetings: list[str] = param(list_of(month(), 0, MAX_DATES), "months of plenary meetings")
 
 
 @dataclass
 class ClustersConfig:
     """A sequence of cluster configurations (one period, or a reform)."""
 
-    name: str = "clusters"
-    periods: list[ClusterPeriod] = field(default_factory=list)
+    name: str = param(identifier(), "name of the clusters option")
+    periods: list[ClusterPeriod] = param(list_of(None, 1, 100), "the configurations in force, in time order")
 
 
 # -------------------------------------------------------------------------- funding
@@ -114,48 +170,48 @@ class ClustersConfig:
 class TopUp:
     """More money for a closed call's ranking (admitted proposals not yet funded)."""
 
-    month: str = "2016-01"
-    budget_eur: float = 0.0
+    month: str = param(month(), "month the money comes")
+    budget_eur: float = param(number(0, MAX_EUR), "money added")
 
 
 @dataclass
 class CallConfig:
     """One R&D project call of the Region."""
 
-    name: str = "call"
-    opens: str = "2016-01"
-    closes: str = "2016-06"
-    budget_eur: float = 0.0
-    line: str = "all"
-    aid_intensity: dict[str, float] = field(
-        default_factory=lambda: {"micro": 0.5, "small": 0.5, "medium": 0.4, "large": 0.3}
+    name: str = param(identifier(), "name of the call")
+    opens: str = param(month(), "month the call opens")
+    closes: str = param(month(), "month the call closes (on or after opens)")
+    budget_eur: float = param(number(0, MAX_EUR), "money of the call")
+    line: str = param(choice(CALL_LINES), "who may apply")
+    aid_intensity: dict[str, float] = param(dict_of(share(), keys=SIZE_CLASSES), "grant share of cost by size class")
+    min_cost_sme_eur: float = param(number(0, MAX_EUR), "minimum project cost, SMEs only")
+    min_cost_with_large_eur: float = param(number(0, MAX_EUR), "minimum project cost with a large firm")
+    min_ro_share: float = param(share(), "least share of cost contracted to research organisations")
+    max_duration_months: int = param(integer(1, MAX_MONTHS), "longest project")
+    max_proposals_per_firm: int = param(integer(1, 100), "proposals one firm may join")
+    min_quality: float = param(
+        share(), "least quality score to be admitted (besides behaviour.calls.admission_quality)"
     )
-    min_cost_sme_eur: float = 300000.0
-    min_cost_with_large_eur: float = 600000.0
-    min_ro_share: float = 0.2
-    max_duration_months: int = 24
-    max_proposals_per_firm: int = 3
-    min_quality: float = 0.0
-    top_ups: list[TopUp] = field(default_factory=list)
+    top_ups: list[TopUp] = param(list_of(None, 0, MAX_DATES), "later money for the call's ranking (its waiting list)")
 
 
 @dataclass
 class ProgrammeConfig:
     """A funding programme: the CMO grant and the R&D calls of one period."""
 
-    start: str = "2016-01"
-    end: str = "2020-12"
-    cmo_grant_eur: float = 0.0
-    cmo_grant_disbursements: list[str] = field(default_factory=list)
-    calls: list[CallConfig] = field(default_factory=list)
+    start: str = param(month(), "first month of the programme")
+    end: str = param(month(), "last month of the programme")
+    cmo_grant_eur: float = param(number(0, MAX_EUR), "money for the CMOs")
+    cmo_grant_disbursements: list[str] = param(list_of(month(), 0, MAX_DATES), "months the CMO grant is paid")
+    calls: list[CallConfig] = param(list_of(None, 0, 50), "R&D project calls")
 
 
 @dataclass
 class FundingConfig:
     """The public money: one or more programmes."""
 
-    name: str = "funding"
-    programmes: dict[str, ProgrammeConfig] = field(default_factory=dict)
+    name: str = param(identifier(), "name of the funding option")
+    programmes: dict[str, ProgrammeConfig] = param(dict_of(None, max_len=10), "programme name -> programme")
 
 
 # ------------------------------------------------------------------------- staffing
@@ -163,13 +219,13 @@ class FundingConfig:
 class StaffingConfig:
     """CMO staff: set-up and running head counts and how they are shared."""
 
-    name: str = "staffing"
-    setup_fte: float = 6.0
-    run_fte: float = 21.0
-    setup_months: int = 6
-    overhead_fte_per_cmo: float = 0.75
-    allocation: str = "equal"
-    skill: float = 1.0
+    name: str = param(identifier(), "name of the staffing option")
+    setup_fte: float = param(number(0, MAX_FTE), "CMO staff (FTE) while a configuration is set up")
+    run_fte: float = param(number(0, MAX_FTE), "CMO staff (FTE) once it runs")
+    setup_months: int = param(integer(0, MAX_MONTHS), "months of set-up staffing after each configuration starts")
+    overhead_fte_per_cmo: float = param(number(0, 100), "fixed management FTE of each CMO")
+    allocation: str = param(choice(STAFF_ALLOCATIONS), "how staff is shared among CMOs")
+    skill: float = param(number(0, 5, gt=True), "service output per hour, relative")
 
 
 # ------------------------------------------------------------------------ behaviour
@@ -177,27 +233,20 @@ class StaffingConfig:
 class MembershipParams:
     """Membership as a discrete choice with inertia (a logit)."""
 
-    review_rate: float = 0.08
-    beta0: float = -1.9
-    beta_service: float = 1.5
-    beta_fee: float = 1.0
-    beta_satisfaction: float = 1.0
-    beta_call: float = 0.5
-    switching_cost: float = 1.5
-    service_reference_hours: float = 2.0
-    fee_reference_share: float = 0.001
-    satisfaction_memory: float = 0.9
-    awareness_per_comm_hour: float = 0.004
-    beta_large: float = 0.0
-    benefits: dict[str, float] = field(
-        default_factory=lambda: {
-            "tie": 1.0,
-            "introduction": 0.3,
-            "prescreen": 0.3,
-            "funded_project": 3.0,
-            "training": 0.5,
-            "international_tie": 1.0,
-        }
+    review_rate: float = param(share(), "chance a firm reviews its membership in a month")
+    beta0: float = param(number(-MAX_COEFFICIENT, MAX_COEFFICIENT), "intercept of the membership utility")
+    beta_service: float = param(number(0, MAX_COEFFICIENT), "weight of service hours per member")
+    beta_fee: float = param(number(0, MAX_COEFFICIENT), "weight of the fee")
+    beta_satisfaction: float = param(number(0, MAX_COEFFICIENT), "weight of satisfaction")
+    beta_call: float = param(number(0, MAX_COEFFICIENT), "weight of an open members-only call")
+    switching_cost: float = param(number(0, MAX_COEFFICIENT), "inertia against joining and for staying")
+    service_reference_hours: float = param(number(0, MAX_HOURS, gt=True), "service hours a member expects")
+    fee_reference_share: float = param(share(), "fee as a share of turnover that weighs one unit")
+    satisfaction_memory: float = param(share(), "monthly persistence of satisfaction")
+    awareness_per_comm_hour: float = param(share(), "awareness per CMO communication hour")
+    beta_large: float = param(number(-MAX_COEFFICIENT, MAX_COEFFICIENT), "anchor premium of large firms")
+    benefits: dict[str, float] = param(
+        dict_of(number(0, 100), keys=BENEFITS), "satisfaction from one service of each kind"
     )
 
 
@@ -205,116 +254,107 @@ class MembershipParams:
 class CmoParams:
     """CMO productivity and the penalties of breadth and merger."""
 
-    action_plan: dict[str, float] = field(
-        default_factory=lambda: {
-            "innovation": 0.3,
-            "business_opportunities": 0.25,
-            "competences": 0.15,
-            "communication": 0.15,
-            "internationalisation": 0.15,
-        }
+    action_plan: dict[str, float] = param(
+        dict_of(share(), keys=SERVICE_LINES), "share of service hours per service line (sum 1)"
     )
-    breadth_penalty: float = 0.15
-    merger_efficiency_loss: float = 0.3
-    hours_per_introduction: float = 12.0
-    hours_per_prescreen: float = 16.0
-    hours_per_training_agreement: float = 300.0
-    hours_per_international_link: float = 150.0
-    hours_per_consortium_support: float = 30.0
-    support_knowledge_gain: float = 0.075
-    meeting_alignment_boost: float = 0.2
+    breadth_penalty: float = param(number(0, 10), "productivity lost per extra domain of a cluster")
+    merger_efficiency_loss: float = param(share(), "productivity lost during a merger transition")
+    hours_per_introduction: float = param(number(MIN_HOURS, MAX_HOURS), "CMO hours per brokered introduction")
+    hours_per_prescreen: float = param(number(MIN_HOURS, MAX_HOURS), "CMO hours per pre-screened proposal")
+    hours_per_training_agreement: float = param(number(MIN_HOURS, MAX_HOURS), "CMO hours per training agreement")
+    hours_per_international_link: float = param(number(MIN_HOURS, MAX_HOURS), "CMO hours per link abroad")
+    hours_per_consortium_support: float = param(number(MIN_HOURS, MAX_HOURS), "CMO hours per consortium helped")
+    support_knowledge_gain: float = param(share(), "knowledge gain of an innovation-support session")
+    meeting_alignment_boost: float = param(share(), "productivity gained after a Region meeting")
 
 
 @dataclass
 class TieParams:
     """Tie formation: cognitive distance, trust and the brokered search."""
 
-    candidates_per_introduction: int = 5
-    p_min: float = 0.05
-    p_max: float = 0.6
-    trust_decay: float = 0.97
-    distance_weight: float = 0.6
-    past_partner_first: float = 0.3
-    spontaneous_tie_rate: float = 0.0004
-    need_own_domain_share: float = 0.5
-    need_related_share: float = 0.3
-    referral_success: float = 0.5
-    plenary_hours_per_fte: float = 57.0
-    ro_introduction_share: float = 0.05
+    candidates_per_introduction: int = param(integer(1, 1000), "partners a CMO considers per introduction")
+    p_min: float = param(share(), "least chance an introduction becomes a tie")
+    p_max: float = param(share(), "greatest chance (at moderate distance; >= p_min)")
+    trust_decay: float = param(share(), "monthly persistence of trust")
+    distance_weight: float = param(share(), "weight of cognitive distance")
+    past_partner_first: float = param(share(), "chance to go back to a past partner first")
+    spontaneous_tie_rate: float = param(share(), "monthly chance of a tie without the policy")
+    need_own_domain_share: float = param(share(), "share of partner needs in the member's own domain")
+    need_related_share: float = param(share(), "share of needs in a related domain (<= 1 - need_own_domain_share)")
+    referral_success: float = param(share(), "chance a referral to another domain's CMO brings candidates")
+    plenary_hours_per_fte: float = param(number(0, 744), "staff hours per FTE spent on introductions at a plenary")
+    ro_introduction_share: float = param(share(), "share of introductions to a research organisation")
 
 
 @dataclass
 class CallParams:
     """Consortium formation and proposal quality in R&D calls."""
 
-    apply_rate_members: float = 0.02
-    apply_rate_non_members: float = 0.002
-    aid_wedge_elasticity: float = 1.0
-    consortium_min: int = 2
-    consortium_max: int = 5
-    own_cluster_partner_share: float = 0.5
-    duration_months_min: int = 12
-    cost_eur_per_month: dict[str, float] = field(
-        default_factory=lambda: {
-            "micro": 8000.0,
-            "small": 12000.0,
-            "medium": 20000.0,
-            "large": 40000.0,
-        }
+    apply_rate_members: float = param(share(), "monthly chance a member starts a proposal in an open call")
+    apply_rate_non_members: float = param(share(), "the same for a non-member")
+    aid_wedge_elasticity: float = param(number(0, MAX_COEFFICIENT), "response of applications to aid intensity")
+    consortium_min: int = param(integer(1, 50), "fewest firms in a consortium")
+    consortium_max: int = param(integer(1, 50), "most firms in a consortium (>= consortium_min)")
+    own_cluster_partner_share: float = param(share(), "chance a searched partner comes from the lead's own cluster")
+    duration_months_min: int = param(integer(1, MAX_MONTHS), "shortest project")
+    cost_eur_per_month: dict[str, float] = param(
+        dict_of(number(0, MAX_EUR_RATE), keys=SIZE_CLASSES), "project cost per firm and month by size class"
     )
-    ro_share_extra_max: float = 0.15
-    prescreen_quality_lift: float = 0.1
-    prescreen_withdraw_below: float = 0.35
-    quality_noise: float = 0.1
-    admission_quality: float = 0.0
-    knowledge_gain: float = 0.15
-    innovation_boost: float = 3.0
-    innovation_boost_months: int = 24
+    ro_share_extra_max: float = param(share(), "most extra research share above the call's minimum")
+    prescreen_quality_lift: float = param(share(), "quality added by a CMO pre-screen")
+    prescreen_withdraw_below: float = param(share(), "quality below which a pre-screened proposal is withdrawn")
+    quality_noise: float = param(share(), "standard deviation of proposal quality")
+    admission_quality: float = param(share(), "the calls' minimum score for admission, in the model's units")
+    knowledge_gain: float = param(share(), "knowledge gained from a funded project")
+    innovation_boost: float = param(number(0, 1000), "innovation rate multiplier after a project")
+    innovation_boost_months: int = param(integer(1, MAX_MONTHS), "months the boost lasts")
 
 
 @dataclass
 class TrainingParams:
     """Training agreements and absorptive capacity (half-life learning)."""
 
-    trainees_per_agreement_month: float = 1.0
-    agreement_months: int = 24
-    half_life_months: float = 6.0
+    trainees_per_agreement_month: float = param(number(0, 1000), "trainees per agreement a month")
+    agreement_months: int = param(integer(1, MAX_MONTHS), "length of an agreement")
+    half_life_months: float = param(number(0, MAX_MONTHS, gt=True), "half-life of learning")
 
 
 @dataclass
 class InternationalParams:
     """International links of CMOs and ties of their members abroad."""
 
-    ties_per_link_month: float = 0.025
+    ties_per_link_month: float = param(number(0, 100), "members' ties abroad per CMO link a month")
 
 
 @dataclass
 class DynamicsParams:
     """Firm dynamics: knowledge, innovation and turnover."""
 
-    knowledge_depreciation_month: float = 0.005
-    innovation_rate_month: float = 0.004
-    new_to_market_share: float = 0.3
-    tie_knowledge_gain: float = 0.03
-    turnover_growth_month: float = 0.001
-    turnover_growth_sd: float = 0.02
-    innovation_turnover_gain: float = 0.03
-    member_innovation_lift: float = 0.0
-    member_growth_premium_month: float = 0.0
+    knowledge_depreciation_month: float = param(share(), "monthly knowledge depreciation")
+    innovation_rate_month: float = param(share(), "monthly innovation chance at full knowledge")
+    new_to_market_share: float = param(share(), "share of innovations new to the market")
+    tie_knowledge_gain: float = param(share(), "knowledge gained from a new tie")
+    turnover_growth_month: float = param(
+        number(-0.1, 0.1, words="a monthly rate in [-0.1, 0.1]"), "mean monthly turnover growth"
+    )
+    turnover_growth_sd: float = param(number(0, 0.5), "standard deviation of monthly turnover growth")
+    innovation_turnover_gain: float = param(share(), "turnover gained from an innovation")
+    member_innovation_lift: float = param(share(), "members' innovation chance is 1 + lift times a non-member's")
+    member_growth_premium_month: float = param(number(0, 0.05), "members' extra turnover growth a month")
 
 
 @dataclass
 class BehaviourConfig:
     """Free behavioural parameters (assumptions, to be calibrated)."""
 
-    name: str = "behaviour"
-    membership: MembershipParams = field(default_factory=MembershipParams)
-    cmo: CmoParams = field(default_factory=CmoParams)
-    ties: TieParams = field(default_factory=TieParams)
-    calls: CallParams = field(default_factory=CallParams)
-    training: TrainingParams = field(default_factory=TrainingParams)
-    international: InternationalParams = field(default_factory=InternationalParams)
-    dynamics: DynamicsParams = field(default_factory=DynamicsParams)
+    name: str = param(identifier(), "name of the behaviour option")
+    membership: MembershipParams = section(MembershipParams, "joining and staying")
+    cmo: CmoParams = section(CmoParams, "CMO productivity")
+    ties: TieParams = section(TieParams, "tie formation")
+    calls: CallParams = section(CallParams, "consortia and proposals")
+    training: TrainingParams = section(TrainingParams, "training agreements")
+    international: InternationalParams = section(InternationalParams, "links abroad")
+    dynamics: DynamicsParams = section(DynamicsParams, "knowledge, innovation, turnover")
 
 
 # ---------------------------------------------------------------------- comparison
@@ -322,16 +362,13 @@ class BehaviourConfig:
 class ComparisonConfig:
     """How a sweep's runs are compared (used by the merge and the report)."""
 
-    name: str = "single_run"
-    title: str = ""
-    arm: str = "clusters"
-    baseline: str = "twelve"
-    treatment: str = "reform"
-    pairing: str = "common"
-    by: list[str] = field(default_factory=list)
-
-
-PAIRINGS: tuple[str, ...] = ("common", "independent")
+    name: str = param(identifier(), "name of the comparison; the sweep folder is results/sweeps/<name>")
+    title: str = param(text(0, 200), "title of the report")
+    arm: str = param(choice(("clusters",), words="'clusters' (the arms are cluster configurations)"), "the arm key")
+    baseline: str = param(identifier(), "the arm differences are taken from")
+    treatment: str = param(identifier(), "the other arm")
+    pairing: str = param(choice(PAIRINGS), "common random numbers, or independent seeds")
+    by: list[str] = param(list_of(choice(COMPARISON_BY), 0, len(COMPARISON_BY)), "groups compared separately")
 
 
 # --------------------------------------------------------------------- sensitivity
@@ -339,10 +376,10 @@ PAIRINGS: tuple[str, ...] = ("common", "independent")
 class SensitivityParameter:
     """One input of a global sensitivity design: a numeric configuration key and its range."""
 
-    key: str = "behaviour.membership.beta0"
-    low: float = 0.0
-    high: float = 1.0
-    scale: str = "linear"  # linear | log (sampled uniformly in log space)
+    key: str = param(dotted_key(), "a numeric key of the configuration")
+    low: float = param(number(-MAX_EUR, MAX_EUR), "lowest value (within the key's own range)")
+    high: float = param(number(-MAX_EUR, MAX_EUR), "highest value (> low)")
+    scale: str = param(choice(("linear", "log")), "log: sampled uniformly in log space")
 
 
 @dataclass
@@ -353,17 +390,17 @@ class SensitivityConfig:
     design from this node and sets its row's values before the run, so any launcher works.
     """
 
-    method: str = "none"  # none | morris | sobol
-    sample: int = 0  # the design row this run applies
-    seed: int = 0  # seed of the design (SALib's sampler)
-    trajectories: int = 10  # Morris: number of trajectories r
-    levels: int = 4  # Morris: grid levels p (even)
-    base_samples: int = 32  # Sobol (Saltelli): base sample N, a power of 2
-    parameters: list[SensitivityParameter] = field(default_factory=list)
-    outputs: list[str] = field(default_factory=list)  # KPIs whose 7-minus-12 effect is analysed
-
-
-SENSITIVITY_METHODS: tuple[str, ...] = ("none", "morris", "sobol")
+    method: str = param(choice(SENSITIVITY_METHODS), "none | morris | sobol")
+    sample: int = param(integer(0, MAX_DESIGN_ROWS), "the design row this run applies")
+    seed: int = param(integer(0, 2**32 - 1), "seed of the design (SALib's sampler)")
+    trajectories: int = param(integer(2, 1000), "Morris: number of trajectories r")
+    levels: int = param(integer(2, 100), "Morris: grid levels p (even)")
+    base_samples: int = param(integer(2, 65536), "Sobol (Saltelli): base sample N, a power of 2")
+    parameters: list[SensitivityParameter] = param(list_of(None, 0, 50), "the inputs and their ranges")
+    outputs: list[str] = param(
+        list_of(choice(tuple(KPI_BY_NAME), words=f"a KPI of docs/ODD.md 7.3 ({', '.join(KPI_BY_NAME)})"), 0, 50),
+        "KPIs whose 7-minus-12 effect is analysed",
+    )
 
 
 def design_size(s: SensitivityConfig) -> int:
@@ -381,14 +418,11 @@ def design_size(s: SensitivityConfig) -> int:
 class CalibrateTask:
     """The calibration task (``task: calibrate``, ``clustersim experiment=calibrate``)."""
 
-    spec: str = "piedmont"  # conf/calibration/<spec>.yaml: targets, free parameters, method
-    reduced: bool = False  # the spec's reduced method (CI and a quick look)
-    out: str = ""  # results folder; default results/calibration (or results/calibration-reduced)
-    jobs: int = 1  # worker processes for the runs of one evaluation
-    progress: bool = True
-
-
-TASKS: tuple[str, ...] = ("simulate", "calibrate")
+    spec: str = param(identifier(), "conf/calibration/<spec>.yaml: targets, free parameters, method")
+    reduced: bool = param(flag(), "the spec's reduced method (CI and a quick look)")
+    out: str = param(text(0, 4096), "results folder; empty: results/calibration (or -reduced)")
+    jobs: int = param(integer(1, 1024), "worker processes for the runs of one evaluation")
+    progress: bool = param(flag(), "progress display")
 
 
 # ---------------------------------------------------------------------------- root
@@ -396,23 +430,34 @@ TASKS: tuple[str, ...] = ("simulate", "calibrate")
 class Config:
     """The whole configuration of one simulation run."""
 
-    seed: int = 0
-    replication: int = 0
-    start: str = "2009-01"
-    end: str = "2020-12"
-    report_start: str = "2016-01"
-    output_dir: str = "results/runs"
-    progress: bool = True
-    region: RegionConfig = field(default_factory=RegionConfig)
-    population: PopulationConfig = field(default_factory=PopulationConfig)
-    clusters: ClustersConfig = field(default_factory=ClustersConfig)
-    funding: FundingConfig = field(default_factory=FundingConfig)
-    staffing: StaffingConfig = field(default_factory=StaffingConfig)
-    behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)
-    comparison: ComparisonConfig = field(default_factory=ComparisonConfig)
-    sensitivity: SensitivityConfig = field(default_factory=SensitivityConfig)
-    task: str = "simulate"  # simulate (one run) | calibrate (the calibration of `calibrate`)
-    calibrate: CalibrateTask = field(default_factory=CalibrateTask)
+    seed: int = param(integer(0, MAX_SEED), "root of the SeedSequence (entropy)")
+    replication: int = param(integer(0, MAX_REPLICATION), "this run's child of the root SeedSequence")
+    start: str = param(month(), "first simulated month (YYYY-MM)")
+    end: str = param(month(), "last simulated month (at most 100 years after start)")
+    report_start: str = param(month(), "first month of the window the end-of-run summary covers")
+    output_dir: str = param(text(1, 4096), "one folder per run is written under it")
+    progress: bool = param(flag(), "progress bar on stderr")
+    region: RegionConfig = section(RegionConfig, "the region: domains, actors, prices")
+    population: PopulationConfig = section(PopulationConfig, "the pool of firms")
+    clusters: ClustersConfig = section(ClustersConfig, "the cluster configurations over time")
+    funding: FundingConfig = section(FundingConfig, "CMO grants and R&D calls by programme")
+    staffing: StaffingConfig = section(StaffingConfig, "CMO staff")
+    behaviour: BehaviourConfig = section(BehaviourConfig, "free behavioural parameters")
+    comparison: ComparisonConfig = section(ComparisonConfig, "how a sweep's runs are compared")
+    sensitivity: SensitivityConfig = section(SensitivityConfig, "a global sensitivity design")
+    task: str = param(choice(TASKS), "simulate (one run) | calibrate")
+    calibrate: CalibrateTask = section(CalibrateTask, "the calibration task")
+
+
+SCHEMAS: dict[str, type] = {
+    "region": RegionConfig,
+    "population": PopulationConfig,
+    "clusters": ClustersConfig,
+    "funding": FundingConfig,
+    "staffing": StaffingConfig,
+    "behaviour": BehaviourConfig,
+    "sensitivity": SensitivityConfig,
+}
 
 
 def register_configs() -> None:
@@ -421,385 +466,199 @@ def register_configs() -> None:
 
     cs = ConfigStore.instance()
     cs.store(name="config_schema", node=Config)
-    cs.store(group="region", name="region_schema", node=RegionConfig)
-    cs.store(group="population", name="population_schema", node=PopulationConfig)
-    cs.store(group="clusters", name="clusters_schema", node=ClustersConfig)
-    cs.store(group="funding", name="funding_schema", node=FundingConfig)
-    cs.store(group="staffing", name="staffing_schema", node=StaffingConfig)
-    cs.store(group="behaviour", name="behaviour_schema", node=BehaviourConfig)
-    cs.store(group="sensitivity", name="sensitivity_schema", node=SensitivityConfig)
+    for group, schema in SCHEMAS.items():
+        cs.store(group=group, name=f"{group}_schema", node=schema)
 
 
-# ----------------------------------------------------------------------- validation
-def month_index(date: str, key: str = "date") -> int:
-    """Return months since year 0 for a ``YYYY-MM`` string, or raise ConfigError."""
-    match = _MONTH_RE.match(str(date))
-    if match is None:
-        raise ConfigError(key, f"got {date!r}; allowed: a month written YYYY-MM")
-    return int(match.group(1)) * 12 + int(match.group(2)) - 1
-
-
-def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
+# ------------------------------------------------------------------ cross-field checks
+def _check(ok: bool, key_: str, value: Any, allowed: str) -> None:
     if not ok:
-        raise ConfigError(key, f"got {value!r}; allowed: {allowed}")
+        raise refused(key_, value, allowed)
 
 
-def _non_negative(value: float, key: str) -> None:
-    _check(value >= 0, key, value, "a number >= 0")
+def _sums_to_one(values: list[float], key_: str, what: str = "shares summing to 1") -> None:
+    _check(abs(sum(values) - 1.0) < 1e-6, key_, list(values), what)
 
 
-def _share(value: float, key: str) -> None:
-    _check(0.0 <= value <= 1.0, key, value, "a share between 0 and 1")
+def _check_window(cfg: Config) -> tuple[int, int]:
+    start, end = month_index(cfg.start, "start"), month_index(cfg.end, "end")
+    _check(end >= start, "end", cfg.end, f"a month on or after start ({cfg.start})")
+    _check(end - start < MAX_MONTHS, "end", cfg.end, "at most 100 years after start")
+    report = month_index(cfg.report_start, "report_start")
+    _check(
+        start <= report <= end,
+        "report_start",
+        cfg.report_start,
+        f"a month between start ({cfg.start}) and end ({cfg.end})",
+    )
+    return start, end
 
 
-def _positive_int(value: int, key: str, minimum: int = 1) -> None:
-    _check(value >= minimum, key, value, f"an integer >= {minimum}")
-
-
-def _shares_summing_to_one(values: list[float], key: str, n: int | None = None) -> None:
-    if n is not None:
-        _check(len(values) == n, key, list(values), f"a list of {n} shares")
-    for i, v in enumerate(values):
-        _share(v, f"{key}[{i}]")
-    _check(abs(sum(values) - 1.0) < 1e-6, key, list(values), "shares summing to 1")
-
-
-def _validate_region(r: RegionConfig) -> None:
+def _check_region(r: RegionConfig) -> None:
     n = len(r.domains)
-    _check(n >= 2, "region.domains", list(r.domains), "a list of at least 2 domain names")
     _check(len(set(r.domains)) == n, "region.domains", list(r.domains), "unique names")
     _check(len(r.domain_firm_shares) == n, "region.domain_firm_shares", list(r.domain_firm_shares), f"{n} weights")
-    _check(
-        all(w >= 0 for w in r.domain_firm_shares) and sum(r.domain_firm_shares) > 0,
-        "region.domain_firm_shares",
-        list(r.domain_firm_shares),
-        "non-negative weights with a positive sum (normalised to shares)",
-    )
-    _check(
-        len(r.domain_families) == n,
-        "region.domain_families",
-        list(r.domain_families),
-        f"a list of {n} integer family labels",
-    )
-    _positive_int(r.research_organisations.count, "region.research_organisations.count")
-    _positive_int(
-        r.research_organisations.concurrent_projects,
-        "region.research_organisations.concurrent_projects",
-    )
-    _check(
-        1 <= r.research_organisations.domains_per_org <= n,
-        "region.research_organisations.domains_per_org",
-        r.research_organisations.domains_per_org,
-        f"an integer from 1 to {n}",
-    )
-    _positive_int(r.n_training_agencies, "region.n_training_agencies")
-    _positive_int(r.n_external_partners, "region.n_external_partners")
-    _share(r.inter_regional_partner_share, "region.inter_regional_partner_share")
-    _check(
-        0 < r.hours_per_fte_month <= 744,
-        "region.hours_per_fte_month",
-        r.hours_per_fte_month,
-        "hours in (0, 744]",
-    )
-    _non_negative(r.staff_cost_eur_per_fte_month, "region.staff_cost_eur_per_fte_month")
-    _non_negative(r.activity_cost_eur_per_service_hour, "region.activity_cost_eur_per_service_hour")
-    _check(
-        set(r.member_fee_eur_per_year) == set(SIZE_CLASSES),
-        "region.member_fee_eur_per_year",
-        dict(r.member_fee_eur_per_year),
-        f"one fee for each size class {list(SIZE_CLASSES)}",
-    )
-    for k, v in r.member_fee_eur_per_year.items():
-        _non_negative(v, f"region.member_fee_eur_per_year.{k}")
+    _check(sum(r.domain_firm_shares) > 0, "region.domain_firm_shares", list(r.domain_firm_shares), "a positive sum")
+    _check(len(r.domain_families) == n, "region.domain_families", list(r.domain_families), f"{n} family labels")
+    per = r.research_organisations.domains_per_org
+    _check(per <= n, "region.research_organisations.domains_per_org", per, f"an integer from 1 to {n}")
 
 
-def _validate_population(p: PopulationConfig) -> None:
-    _positive_int(p.n_smes, "population.n_smes", 10)
-    _check(p.n_smes <= 5_000_000, "population.n_smes", p.n_smes, "at most 5,000,000")
-    _check(p.n_large_firms >= 0, "population.n_large_firms", p.n_large_firms, ">= 0")
-    _shares_summing_to_one(p.sme_size_shares, "population.sme_size_shares", 3)
-    for key in ("employees_min", "employees_max"):
-        values = getattr(p, key)
-        _check(len(values) == 4, f"population.{key}", list(values), "4 integers")
-    for i in range(4):
-        _check(
-            1 <= p.employees_min[i] <= p.employees_max[i],
-            f"population.employees_max[{i}]",
-            p.employees_max[i],
-            f"an integer >= employees_min[{i}] = {p.employees_min[i]} >= 1",
-        )
-    _check(
-        p.turnover_eur_per_employee > 0,
-        "population.turnover_eur_per_employee",
-        p.turnover_eur_per_employee,
-        "a number > 0",
-    )
-    _share(p.initial_awareness_share, "population.initial_awareness_share")
-    _share(p.secondary_same_family_share, "population.secondary_same_family_share")
+def _check_population(p: PopulationConfig) -> None:
+    _sums_to_one(p.sme_size_shares, "population.sme_size_shares")
+    for i, (low, high) in enumerate(zip(p.employees_min, p.employees_max, strict=True)):
+        _check(low <= high, f"population.employees_max[{i}]", high, f"an integer >= employees_min[{i}] = {low}")
 
 
-def _validate_clusters(c: ClustersConfig, domains: list[str], start: int, end: int) -> None:
-    _check(len(c.periods) >= 1, "clusters.periods", [], "at least one period")
-    previous = None
+def _check_clusters(c: ClustersConfig, domains: list[str], start: int) -> None:
+    previous = -1
     for i, period in enumerate(c.periods):
-        key = f"clusters.periods[{i}]"
-        m = month_index(period.start, f"{key}.start")
+        key_ = f"clusters.periods[{i}]"
+        m = month_index(period.start, f"{key_}.start")
         if i == 0:
-            _check(m <= start, f"{key}.start", period.start, "a month on or before start")
+            _check(m <= start, f"{key_}.start", period.start, "a month on or before start")
         else:
-            _check(m > previous, f"{key}.start", period.start, "after the previous period")
+            _check(m > previous, f"{key_}.start", period.start, "after the previous period")
         previous = m
-        _check(len(period.mapping) >= 1, f"{key}.mapping", {}, "at least one cluster")
         seen: dict[str, str] = {}
         for cluster, members in period.mapping.items():
             for d in members:
-                _check(d in domains, f"{key}.mapping.{cluster}", d, f"domains of {domains}")
+                _check(d in domains, f"{key_}.mapping.{cluster}", d, f"domains of {domains}")
                 _check(
-                    d not in seen,
-                    f"{key}.mapping.{cluster}",
-                    d,
-                    f"each domain in one cluster only (already in {seen.get(d)})",
+                    d not in seen, f"{key_}.mapping.{cluster}", d, f"each domain in one cluster only (in {seen.get(d)})"
                 )
                 seen[d] = cluster
         missing = [d for d in domains if d not in seen]
-        _check(not missing, f"{key}.mapping", missing, "every domain covered (these are not)")
-        _check(
-            period.transition_months >= 0,
-            f"{key}.transition_months",
-            period.transition_months,
-            "an integer >= 0",
-        )
-        for j, d in enumerate(period.cluster_meetings):
-            month_index(d, f"{key}.cluster_meetings[{j}]")
-        for j, d in enumerate(period.plenary_meetings):
-            month_index(d, f"{key}.plenary_meetings[{j}]")
-    del end
+        _check(not missing, f"{key_}.mapping", missing, "every domain covered (these are not)")
+        for cluster in period.managing_organisations:
+            _check(
+                cluster in period.mapping,
+                f"{key_}.managing_organisations.{cluster}",
+                cluster,
+                f"a cluster of the period's mapping ({sorted(period.mapping)})",
+            )
 
 
-def _validate_call(call: CallConfig, key: str) -> None:
-    o = month_index(call.opens, f"{key}.opens")
-    c = month_index(call.closes, f"{key}.closes")
-    _check(c >= o, f"{key}.closes", call.closes, f"a month on or after opens ({call.opens})")
-    _non_negative(call.budget_eur, f"{key}.budget_eur")
-    _check(call.line in CALL_LINES, f"{key}.line", call.line, f"one of {list(CALL_LINES)}")
-    _check(
-        set(call.aid_intensity) == set(SIZE_CLASSES),
-        f"{key}.aid_intensity",
-        dict(call.aid_intensity),
-        f"one share for each size class {list(SIZE_CLASSES)}",
-    )
-    for k, v in call.aid_intensity.items():
-        _share(v, f"{key}.aid_intensity.{k}")
-    _non_negative(call.min_cost_sme_eur, f"{key}.min_cost_sme_eur")
-    _non_negative(call.min_cost_with_large_eur, f"{key}.min_cost_with_large_eur")
-    _share(call.min_ro_share, f"{key}.min_ro_share")
-    _positive_int(call.max_duration_months, f"{key}.max_duration_months")
-    _positive_int(call.max_proposals_per_firm, f"{key}.max_proposals_per_firm")
-    _share(call.min_quality, f"{key}.min_quality")
-
-
-def _validate_funding(f: FundingConfig) -> None:
-    for name, prog in f.programmes.items():
-        key = f"funding.programmes.{name}"
-        s = month_index(prog.start, f"{key}.start")
-        e = month_index(prog.end, f"{key}.end")
-        _check(e >= s, f"{key}.end", prog.end, f"a month on or after start ({prog.start})")
-        _non_negative(prog.cmo_grant_eur, f"{key}.cmo_grant_eur")
+def _check_funding(f: FundingConfig) -> None:
+    for prog_name, prog in f.programmes.items():
+        key_ = f"funding.programmes.{prog_name}"
+        s, e = month_index(prog.start), month_index(prog.end)
+        _check(e >= s, f"{key_}.end", prog.end, f"a month on or after start ({prog.start})")
         _check(
             prog.cmo_grant_eur == 0 or len(prog.cmo_grant_disbursements) >= 1,
-            f"{key}.cmo_grant_disbursements",
+            f"{key_}.cmo_grant_disbursements",
             list(prog.cmo_grant_disbursements),
             "at least one month when cmo_grant_eur > 0",
         )
         for j, d in enumerate(prog.cmo_grant_disbursements):
-            m = month_index(d, f"{key}.cmo_grant_disbursements[{j}]")
-            _check(s <= m <= e, f"{key}.cmo_grant_disbursements[{j}]", d, "within the programme")
+            _check(s <= month_index(d) <= e, f"{key_}.cmo_grant_disbursements[{j}]", d, "within the programme")
         for j, call in enumerate(prog.calls):
-            _validate_call(call, f"{key}.calls[{j}]")
+            _check(
+                month_index(call.closes) >= month_index(call.opens),
+                f"{key_}.calls[{j}].closes",
+                call.closes,
+                f"a month on or after opens ({call.opens})",
+            )
 
 
-def _validate_staffing(s: StaffingConfig) -> None:
-    _non_negative(s.setup_fte, "staffing.setup_fte")
-    _non_negative(s.run_fte, "staffing.run_fte")
-    _check(s.setup_months >= 0, "staffing.setup_months", s.setup_months, "an integer >= 0")
-    _non_negative(s.overhead_fte_per_cmo, "staffing.overhead_fte_per_cmo")
-    _check(
-        s.allocation in STAFF_ALLOCATIONS,
-        "staffing.allocation",
-        s.allocation,
-        f"one of {list(STAFF_ALLOCATIONS)}",
-    )
-    _check(0 < s.skill <= 5, "staffing.skill", s.skill, "a multiplier in (0, 5]")
-
-
-def _validate_behaviour(b: BehaviourConfig) -> None:
-    m = b.membership
-    for k in ("review_rate", "satisfaction_memory"):
-        _share(getattr(m, k), f"behaviour.membership.{k}")
-    for k in (
-        "beta_service",
-        "beta_fee",
-        "beta_satisfaction",
-        "beta_call",
-        "switching_cost",
-        "awareness_per_comm_hour",
-        "fee_reference_share",
-    ):
-        _non_negative(getattr(m, k), f"behaviour.membership.{k}")
-    _check(
-        m.service_reference_hours > 0,
-        "behaviour.membership.service_reference_hours",
-        m.service_reference_hours,
-        "a number > 0",
-    )
-    _check(
-        set(m.benefits) == set(BENEFITS),
-        "behaviour.membership.benefits",
-        dict(m.benefits),
-        f"one value for each benefit {list(BENEFITS)}",
-    )
-    for k, v in m.benefits.items():
-        _non_negative(v, f"behaviour.membership.benefits.{k}")
-    c = b.cmo
-    _check(
-        set(c.action_plan) == set(SERVICE_LINES),
-        "behaviour.cmo.action_plan",
-        dict(c.action_plan),
-        f"one share for each service line {list(SERVICE_LINES)}",
-    )
-    _shares_summing_to_one(list(c.action_plan.values()), "behaviour.cmo.action_plan")
-    _non_negative(c.breadth_penalty, "behaviour.cmo.breadth_penalty")
-    _share(c.merger_efficiency_loss, "behaviour.cmo.merger_efficiency_loss")
-    _share(c.meeting_alignment_boost, "behaviour.cmo.meeting_alignment_boost")
-    _share(c.support_knowledge_gain, "behaviour.cmo.support_knowledge_gain")
-    for k in (
-        "hours_per_introduction",
-        "hours_per_prescreen",
-        "hours_per_training_agreement",
-        "hours_per_international_link",
-        "hours_per_consortium_support",
-    ):
-        _check(getattr(c, k) > 0, f"behaviour.cmo.{k}", getattr(c, k), "hours > 0")
-    t = b.ties
-    _positive_int(t.candidates_per_introduction, "behaviour.ties.candidates_per_introduction")
-    for k in (
-        "p_min",
-        "p_max",
-        "trust_decay",
-        "distance_weight",
-        "past_partner_first",
-        "spontaneous_tie_rate",
-        "need_own_domain_share",
-        "need_related_share",
-        "referral_success",
-        "ro_introduction_share",
-    ):
-        _share(getattr(t, k), f"behaviour.ties.{k}")
+def _check_behaviour(b: BehaviourConfig) -> None:
+    _sums_to_one(list(b.cmo.action_plan.values()), "behaviour.cmo.action_plan")
+    t, k = b.ties, b.calls
     _check(t.p_min <= t.p_max, "behaviour.ties.p_max", t.p_max, f">= p_min ({t.p_min})")
     _check(
-        t.need_own_domain_share + t.need_related_share <= 1.0,
+        t.need_own_domain_share + t.need_related_share <= 1.0 + 1e-12,
         "behaviour.ties.need_related_share",
         t.need_related_share,
         f"a share <= 1 - need_own_domain_share ({1.0 - t.need_own_domain_share:g})",
     )
-    _check(
-        0.0 <= t.plenary_hours_per_fte <= 744.0,
-        "behaviour.ties.plenary_hours_per_fte",
-        t.plenary_hours_per_fte,
-        "hours in [0, 744]",
-    )
-    k = b.calls
-    for name in ("apply_rate_members", "apply_rate_non_members", "ro_share_extra_max", "own_cluster_partner_share"):
-        _share(getattr(k, name), f"behaviour.calls.{name}")
-    for name in ("prescreen_quality_lift", "prescreen_withdraw_below", "quality_noise", "admission_quality"):
-        _share(getattr(k, name), f"behaviour.calls.{name}")
-    _share(k.knowledge_gain, "behaviour.calls.knowledge_gain")
-    _non_negative(k.aid_wedge_elasticity, "behaviour.calls.aid_wedge_elasticity")
-    _non_negative(k.innovation_boost, "behaviour.calls.innovation_boost")
-    _positive_int(k.consortium_min, "behaviour.calls.consortium_min")
     _check(
         k.consortium_max >= k.consortium_min,
         "behaviour.calls.consortium_max",
         k.consortium_max,
         f">= consortium_min ({k.consortium_min})",
     )
-    _positive_int(k.duration_months_min, "behaviour.calls.duration_months_min")
-    _positive_int(k.innovation_boost_months, "behaviour.calls.innovation_boost_months")
-    _check(
-        set(k.cost_eur_per_month) == set(SIZE_CLASSES),
-        "behaviour.calls.cost_eur_per_month",
-        dict(k.cost_eur_per_month),
-        f"one cost for each size class {list(SIZE_CLASSES)}",
-    )
-    for name, v in k.cost_eur_per_month.items():
-        _non_negative(v, f"behaviour.calls.cost_eur_per_month.{name}")
-    tr = b.training
-    _non_negative(tr.trainees_per_agreement_month, "behaviour.training.trainees_per_agreement_month")
-    _positive_int(tr.agreement_months, "behaviour.training.agreement_months")
-    _check(
-        tr.half_life_months > 0,
-        "behaviour.training.half_life_months",
-        tr.half_life_months,
-        "months > 0",
-    )
-    _non_negative(b.international.ties_per_link_month, "behaviour.international.ties_per_link_month")
-    _check(
-        -10 <= b.membership.beta_large <= 10,
-        "behaviour.membership.beta_large",
-        b.membership.beta_large,
-        "a number in [-10, 10]",
-    )
-    for name in ("member_innovation_lift", "member_growth_premium_month"):
-        value = getattr(b.dynamics, name)
-        _check(0 <= value <= 1, f"behaviour.dynamics.{name}", value, "a number in [0, 1]")
-    d = b.dynamics
-    for name in (
-        "knowledge_depreciation_month",
-        "innovation_rate_month",
-        "new_to_market_share",
-        "tie_knowledge_gain",
-        "innovation_turnover_gain",
-    ):
-        _share(getattr(d, name), f"behaviour.dynamics.{name}")
-    _check(
-        -0.1 <= d.turnover_growth_month <= 0.1,
-        "behaviour.dynamics.turnover_growth_month",
-        d.turnover_growth_month,
-        "a monthly rate in [-0.1, 0.1]",
-    )
-    _check(
-        0 <= d.turnover_growth_sd <= 0.5,
-        "behaviour.dynamics.turnover_growth_sd",
-        d.turnover_growth_sd,
-        "a number in [0, 0.5]",
-    )
 
 
-def _check_finite(node: Any, key: str) -> None:
-    """Every number in the configuration must be finite (no inf, no nan)."""
-    import dataclasses
-    import math
+def _check_sensitivity(cfg: Config) -> None:
+    s = cfg.sensitivity
+    if s.method == "none":
+        return
+    _check(len(s.parameters) >= 2, "sensitivity.parameters", len(s.parameters), "at least 2 parameters")
+    seen: set[str] = set()
+    for i, p in enumerate(s.parameters):
+        where = f"sensitivity.parameters[{i}]"
+        try:
+            get_key(cfg, p.key)
+        except (KeyError, TypeError) as exc:
+            raise refused(f"{where}.key", p.key, f"a numeric key of the configuration ({exc})") from None
+        _check(p.key not in seen, f"{where}.key", p.key, "a key not listed twice")
+        seen.add(p.key)
+        _check(p.high > p.low, f"{where}.high", p.high, f"a number > low ({p.low})")
+        if p.scale == "log":
+            _check(p.low > 0, f"{where}.low", p.low, "a number > 0 (log scale)")
+        own = allowed_at(Config, p.key)
+        if own is not None and own.kind in ("number", "integer"):
+            for side in ("low", "high"):
+                _check(
+                    _within(getattr(p, side), own),
+                    f"{where}.{side}",
+                    getattr(p, side),
+                    f"within {p.key}: {own.describe()}",
+                )
+    if s.method == "morris":
+        _check(s.levels % 2 == 0, "sensitivity.levels", s.levels, "an even integer >= 2")
+    else:
+        n = s.base_samples
+        _check(n & (n - 1) == 0, "sensitivity.base_samples", n, "a power of 2 (2, 4, 8, ...)")
+    _check(len(s.outputs) >= 1, "sensitivity.outputs", list(s.outputs), "at least one KPI")
+    size = design_size(s)
+    _check(
+        size <= MAX_DESIGN_ROWS,
+        "sensitivity.parameters",
+        len(s.parameters),
+        f"a design of at most {MAX_DESIGN_ROWS:,} rows",
+    )
+    _check(s.sample < size, "sensitivity.sample", s.sample, f"an integer in [0, {size}) for this design")
 
-    if dataclasses.is_dataclass(node):
-        for f in dataclasses.fields(node):
-            _check_finite(getattr(node, f.name), f"{key}.{f.name}" if key else f.name)
-    elif isinstance(node, dict):
-        for k, v in node.items():
-            _check_finite(v, f"{key}.{k}")
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            _check_finite(v, f"{key}[{i}]")
-    elif isinstance(node, float):
-        _check(math.isfinite(node), key, node, "a finite number")
+
+def _within(value: float, allowed: Allowed) -> bool:
+    assert allowed.lo is not None and allowed.hi is not None
+    low_ok = value > allowed.lo if allowed.lo_open else value >= allowed.lo
+    high_ok = value < allowed.hi if allowed.hi_open else value <= allowed.hi
+    return low_ok and high_ok
 
 
-def get_key(cfg: Config, key: str) -> float | int:
+def _check_task(cfg: Config) -> None:
+    if cfg.task != "calibrate":
+        return
+    folder = os.path.join(config_dir(), "calibration")
+    if not os.path.isfile(os.path.join(folder, f"{cfg.calibrate.spec}.yaml")):
+        names = sorted(f[:-5] for f in os.listdir(folder) if f.endswith(".yaml"))
+        _check(False, "calibrate.spec", cfg.calibrate.spec, f"one of {names} (conf/calibration/)")
+
+
+def validate(cfg: Config) -> Config:
+    """Check every field against what it allows, then the cross-field rules; return ``cfg`` or raise ConfigError."""
+    check_tree(cfg)
+    start, _ = _check_window(cfg)
+    _check_region(cfg.region)
+    _check_population(cfg.population)
+    _check_clusters(cfg.clusters, list(cfg.region.domains), start)
+    _check_funding(cfg.funding)
+    _check_behaviour(cfg.behaviour)
+    _check_sensitivity(cfg)
+    _check_task(cfg)
+    return cfg
+
+
+# ------------------------------------------------------------------- dotted keys
+def get_key(cfg: Config, key_: str) -> float | int:
     """The numeric value of a dotted configuration key (``behaviour.membership.beta0``).
 
     Raises:
         KeyError: no such key. TypeError: the key is not a number.
     """
-    *path, last = key.split(".")
+    *path, last = key_.split(".")
     node: Any = cfg
     for part in path:
         if isinstance(node, dict) and part in node:
@@ -807,24 +666,24 @@ def get_key(cfg: Config, key: str) -> float | int:
         elif not isinstance(node, dict) and dataclasses.is_dataclass(node) and hasattr(node, part):
             node = getattr(node, part)
         else:
-            raise KeyError(f"{key}: no such key")
+            raise KeyError(f"{key_}: no such key")
     if isinstance(node, dict):
         if last not in node:
-            raise KeyError(f"{key}: no such key")
+            raise KeyError(f"{key_}: no such key")
         current = node[last]
     else:
         if not dataclasses.is_dataclass(node) or not hasattr(node, last):
-            raise KeyError(f"{key}: no such key")
+            raise KeyError(f"{key_}: no such key")
         current = getattr(node, last)
     if isinstance(current, bool) or not isinstance(current, int | float):
-        raise TypeError(f"{key}: not a number ({current!r})")
+        raise TypeError(f"{key_}: not a number ({current!r})")
     return current
 
 
-def set_key(cfg: Config, key: str, value: float) -> None:
+def set_key(cfg: Config, key_: str, value: float) -> None:
     """Set a dotted numeric key of a :class:`Config` in place, keeping integer keys integers."""
-    current = get_key(cfg, key)
-    *path, last = key.split(".")
+    current = get_key(cfg, key_)
+    *path, last = key_.split(".")
     node: Any = cfg
     for part in path:
         node = node[part] if isinstance(node, dict) else getattr(node, part)
@@ -835,109 +694,54 @@ def set_key(cfg: Config, key: str, value: float) -> None:
         setattr(node, last, new)
 
 
-def _validate_sensitivity(cfg: Config) -> None:
-    from clustersim.metrics import KPI_BY_NAME
-
-    s = cfg.sensitivity
-    _check(s.method in SENSITIVITY_METHODS, "sensitivity.method", s.method, f"one of {list(SENSITIVITY_METHODS)}")
-    if s.method == "none":
-        return
-    _check(len(s.parameters) >= 2, "sensitivity.parameters", len(s.parameters), "at least 2 parameters")
-    seen: set[str] = set()
-    for i, p in enumerate(s.parameters):
-        key = f"sensitivity.parameters[{i}]"
-        try:
-            get_key(cfg, p.key)
-        except (KeyError, TypeError) as exc:
-            raise ConfigError(
-                f"{key}.key", f"got {p.key!r} ({exc}); allowed: a numeric key of the configuration"
-            ) from None
-        _check(p.key not in seen, f"{key}.key", p.key, "a key not listed twice")
-        seen.add(p.key)
-        _check(p.scale in ("linear", "log"), f"{key}.scale", p.scale, "'linear' or 'log'")
-        _check(p.high > p.low, f"{key}.high", p.high, f"a number > low ({p.low})")
-        if p.scale == "log":
-            _check(p.low > 0, f"{key}.low", p.low, "a number > 0 (log scale)")
-    _check(s.seed >= 0, "sensitivity.seed", s.seed, "an integer >= 0")
-    if s.method == "morris":
-        _check(s.trajectories >= 2, "sensitivity.trajectories", s.trajectories, "an integer >= 2")
-        _check(s.levels >= 2 and s.levels % 2 == 0, "sensitivity.levels", s.levels, "an even integer >= 2")
-    else:
-        n = s.base_samples
-        _check(n >= 2 and n & (n - 1) == 0, "sensitivity.base_samples", n, "a power of 2 (2, 4, 8, ...)")
-    _check(len(s.outputs) >= 1, "sensitivity.outputs", list(s.outputs), "at least one KPI")
-    for i, kpi in enumerate(s.outputs):
-        _check(
-            kpi in KPI_BY_NAME, f"sensitivity.outputs[{i}]", kpi, f"a KPI of docs/ODD.md 7.3 ({', '.join(KPI_BY_NAME)})"
-        )
-    size = design_size(s)
-    _check(0 <= s.sample < size, "sensitivity.sample", s.sample, f"an integer in [0, {size}) for this design")
-
-
-def validate(cfg: Config) -> Config:
-    """Check ranges and cross-group consistency; return ``cfg`` or raise ConfigError."""
-    _check_finite(cfg, "")
-    start = month_index(cfg.start, "start")
-    end = month_index(cfg.end, "end")
-    _check(end >= start, "end", cfg.end, f"a month on or after start ({cfg.start})")
-    _check(end - start < 1200, "end", cfg.end, "at most 100 years after start")
-    report = month_index(cfg.report_start, "report_start")
-    _check(
-        start <= report <= end,
-        "report_start",
-        cfg.report_start,
-        f"a month between start ({cfg.start}) and end ({cfg.end})",
-    )
-    _check(cfg.seed >= 0, "seed", cfg.seed, "an integer >= 0")
-    _check(cfg.replication >= 0, "replication", cfg.replication, "an integer >= 0")
-    _check(bool(cfg.output_dir), "output_dir", cfg.output_dir, "a non-empty path")
-    _validate_region(cfg.region)
-    _validate_population(cfg.population)
-    _validate_clusters(cfg.clusters, list(cfg.region.domains), start, end)
-    _validate_funding(cfg.funding)
-    _validate_staffing(cfg.staffing)
-    _validate_behaviour(cfg.behaviour)
-    comp = cfg.comparison
-    _check(comp.arm == "clusters", "comparison.arm", comp.arm, "'clusters' (the arms are cluster configurations)")
-    _check(comp.pairing in PAIRINGS, "comparison.pairing", comp.pairing, f"one of {list(PAIRINGS)}")
-    for i, col in enumerate(comp.by):
-        allowed = ("funding", "staffing", "population", "behaviour")
-        _check(col in allowed, f"comparison.by[{i}]", col, f"one of {list(allowed)}")
-    _validate_sensitivity(cfg)
-    _check(cfg.task in TASKS, "task", cfg.task, f"one of {list(TASKS)}")
-    _check(cfg.calibrate.jobs >= 1, "calibrate.jobs", cfg.calibrate.jobs, "an integer >= 1")
-    spec_file = f"{config_dir()}/calibration/{cfg.calibrate.spec}.yaml"
-    import os
-
-    if cfg.task == "calibrate" and not os.path.isfile(spec_file):
-        names = sorted(f[:-5] for f in os.listdir(f"{config_dir()}/calibration") if f.endswith(".yaml"))
-        _check(False, "calibrate.spec", cfg.calibrate.spec, f"one of {names} (conf/calibration/)")
-    return cfg
-
-
+# ---------------------------------------------------------------------- loading
 def to_config(cfg: DictConfig | dict | Config) -> Config:
-    """Turn a composed Hydra config (or a plain dict) into a validated :class:`Config`."""
+    """Turn a composed Hydra config (or a plain dict) into a validated :class:`Config`.
+
+    A sensitivity design is checked, not applied: the job that runs a design row applies
+    it (:func:`clustersim.runner.prepare`).
+    """
     if isinstance(cfg, Config):
-        return _with_design(validate(cfg))
-    schema = OmegaConf.structured(Config)
+        return validate(cfg)
     try:
-        merged = OmegaConf.merge(schema, cfg)
+        merged = OmegaConf.merge(_structured_schema(), cfg)
         obj = OmegaConf.to_object(merged)
-    except Exception as exc:  # omegaconf raises several error types; name the key
-        key = getattr(exc, "full_key", None) or "config"
-        msg = getattr(exc, "msg", None) or str(exc).splitlines()[0]
-        raise ConfigError(str(key), msg) from None
+    except Exception as exc:  # omegaconf raises several error types; name the key in one line
+        raise _omegaconf_error(exc) from None
     assert isinstance(obj, Config)
-    return _with_design(validate(obj))
+    return validate(obj)
 
 
-def _with_design(cfg: Config) -> Config:
-    """A run of a sensitivity design gets its row's parameter values (idempotent)."""
-    if cfg.sensitivity.method == "none":
-        return cfg
-    from clustersim.sensitivity import apply_sample
+@functools.cache
+def _structured_schema() -> DictConfig:
+    """The schema as an OmegaConf node (built once; ``OmegaConf.merge`` copies it)."""
+    return OmegaConf.structured(Config)
 
-    return validate(apply_sample(cfg))
+
+def _omegaconf_error(exc: Exception) -> ConfigError:
+    where = str(getattr(exc, "full_key", "") or "config")
+    msg = str(getattr(exc, "msg", None) or exc).strip().splitlines()
+    first = msg[0] if msg else type(exc).__name__
+    if type(exc).__name__ == "MissingMandatoryValue":
+        allowed = allowed_at(Config, where.replace("[", ".").replace("]", ""))
+        return ConfigError(where, f"missing; allowed: {allowed.describe() if allowed else 'a value (set it in conf/)'}")
+    if "interpolation" in first.lower():
+        return ConfigError(where, f"{first}; allowed: a plain value or an interpolation that resolves")
+    return _typed_error(where, first)
+
+
+def _typed_error(where: str, first: str) -> ConfigError:
+    """``got <value> (<type>); allowed: <what the key allows>`` from an OmegaConf type error."""
+    import re
+
+    allowed = allowed_at(Config, where.replace("[", ".").replace("]", ""))
+    words = allowed.describe() if allowed else "a value of the key's type"
+    if "is not Optional" in first:
+        return ConfigError(where, f"got null; allowed: {words}")
+    conversion = re.match(r"Value '(.*)' of type '([\w.]+)' could not be converted", first)
+    if conversion:
+        return ConfigError(where, f"got {conversion.group(1)!r} (a {conversion.group(2)}); allowed: {words}")
+    return ConfigError(where, f"{first}; allowed: {words}")
 
 
 def config_dir() -> str:
@@ -954,15 +758,108 @@ def config_dir() -> str:
 def load_config(overrides: list[str] | None = None) -> Config:
     """Compose the Hydra configuration with ``overrides`` and validate it.
 
-    Example: ``load_config(["clusters=seven", "population=small", "seed=3"])``.
+    The overrides are checked first (:func:`clustersim.overrides.check`: syntax, known keys
+    and options, no interpolation, no key set twice, no partial mapping). Example:
+    ``load_config(["clusters=seven", "population=small", "seed=3"])``.
     """
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.errors import HydraException
-    from hydra.initialize import get_gh_backup, restore_gh_from_backup
-    from omegaconf.errors import OmegaConfBaseException
+    from clustersim.overrides import check, check_after_compose
 
     overrides = list(overrides or [])
+    parsed = check(overrides)
+    cfg = compose(overrides)
+    check_after_compose(parsed, cfg)
+    try:
+        return to_config(cfg)
+    except ConfigError as err:
+        raise _full_key(err, [p.key for p in parsed]) from None
+
+
+def _full_key(err: ConfigError, keys: list[str]) -> ConfigError:
+    """The error named by the whole key of the override it came from (OmegaConf may give only its tail)."""
+    tail = err.key.replace("[", ".").replace("]", "")
+    if allowed_at(Config, tail) is not None or tail.split(".")[0] in {f.name for f in dataclasses.fields(Config)}:
+        return err
+    for k in keys:
+        if k == tail or k.endswith("." + tail):
+            return ConfigError(k, str(err).split(": ", 2)[-1])
+    return err
+
+
+def compose(overrides: list[str]) -> DictConfig:
+    """Compose the Hydra configuration (raises ConfigError in one line for any composition error).
+
+    As Hydra does, the group choices (``clusters=seven``, ``experiment=...``) build the
+    defaults tree and the other overrides are then applied to the result, in order; the
+    composition of each set of group choices is cached, so that many configurations that
+    differ in values only (a fuzz test, a calibration, the dashboard) compose fast.
+    """
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import OverrideType
+
+    from clustersim.overrides import INTERNAL_GROUPS, USER_GROUPS
+
+    groups = set(USER_GROUPS) | set(INTERNAL_GROUPS)
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+    except Exception as exc:
+        raise composition_error(exc, overrides) from None
+    base_overrides, value_overrides = [], []
+    for line, o in zip(overrides, parsed, strict=True):
+        key = o.key_or_group
+        if key in groups or "/" in key or key == "hydra" or key.startswith("hydra.") or o.package is not None:
+            base_overrides.append(line)
+        else:
+            value_overrides.append(o)
+    cfg = copy.deepcopy(_compose_groups(tuple(base_overrides)))
+    for o in value_overrides:
+        _check_index(cfg, o.key_or_group)
+        if o.type == OverrideType.ADD and OmegaConf.select(cfg, o.key_or_group, default=_ABSENT) is not _ABSENT:
+            allowed = f"{o.key_or_group}=<value> (no '+': it exists)"
+            raise ConfigError(o.key_or_group, f"got {o.input_line!r}: '+' adds a key; allowed: {allowed}")
+        try:
+            ConfigLoaderImpl._apply_overrides_to_config([o], cfg)
+        except Exception as exc:  # Hydra and OmegaConf raise many kinds: one line naming the key
+            err = composition_error(exc, [o.input_line])
+            if not err.key.startswith(o.key_or_group.split(".", 1)[0]):
+                err = ConfigError(o.key_or_group, str(err).split(": ", 2)[-1])
+            raise err from None
+    return cfg
+
+
+def _check_index(cfg: DictConfig, dotted: str) -> None:
+    """Refuse a list index beyond the list (``clusters.periods.5.start`` when there are 2 periods)."""
+    from omegaconf import ListConfig
+
+    node: Any = cfg
+    parts = dotted.split(".")
+    for i, part in enumerate(parts):
+        if isinstance(node, ListConfig):
+            if not part.isdigit() or int(part) >= len(node):
+                where = ".".join(parts[: i + 1])
+                raise ConfigError(
+                    where, f"no such item; allowed: an index from 0 to {len(node) - 1} (the list has {len(node)})"
+                )
+            node = node[int(part)]
+        elif isinstance(node, DictConfig) and part in node:
+            node = node._get_node(part)
+            if hasattr(node, "_is_missing") and not isinstance(node, DictConfig | ListConfig):
+                return
+        else:
+            return
+
+
+_ABSENT = object()
+
+
+@functools.lru_cache(maxsize=32)
+def _compose_groups(overrides: tuple[str, ...]) -> DictConfig:
+    """Hydra's composition of the group choices (and hydra.* settings) in ``overrides``."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.initialize import get_gh_backup, restore_gh_from_backup
+
     register_configs()
     # inside a running Hydra app (e.g. `clustersim experiment=calibrate`) its global state is
     # put back afterwards, so that the app can finish normally
@@ -972,39 +869,43 @@ def load_config(overrides: list[str] | None = None) -> Config:
             GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
             try:
-                cfg = compose(config_name="config", overrides=overrides)
-            except (HydraException, OmegaConfBaseException) as exc:
-                raise composition_error(exc, overrides) from None
+                return hydra_compose(config_name="config", overrides=list(overrides))
+            except Exception as exc:  # Hydra and OmegaConf raise many kinds: one line naming the key
+                raise composition_error(exc, list(overrides)) from None
     finally:
         restore_gh_from_backup(backup)
-    return to_config(cfg)
 
 
 def composition_error(exc: Exception, overrides: list[str]) -> ConfigError:
     """Turn a Hydra/OmegaConf composition error into one ConfigError naming the key."""
     import re
 
+    from clustersim.overrides import suggest_key
+
     text = str(exc)
-    missing = re.search(r"Could not find '([^/']+)/([^']+)'", text)
+    missing = re.search(r"Could not find '(.+)/([^/']+)'", text)
     if missing:
+        from clustersim.overrides import suggest
+
         group, option = missing.groups()
-        options = re.findall(r"^\t(\S+)$", text, flags=re.M)
-        allowed = ", ".join(o for o in options if not o.endswith("_schema"))
-        return ConfigError(group, f"got {option!r}; allowed: {allowed}")
+        listed = re.search(r"Available options in '[^']+':\n((?:\t\S+\n?)+)", text)
+        options = [o.strip() for o in listed.group(1).split()] if listed else []
+        options = [o for o in options if not o.endswith("_schema")]
+        return ConfigError(group, f"got {option!r}; allowed: one of {options}{suggest(option, options)}")
     cause = exc.__cause__ if exc.__cause__ is not None else exc
     detail = str(cause).strip()
     first = detail.splitlines()[0] if detail else text
-    key = re.search(r"full_key: (\S+)", detail)
-    if key and "not in" in first:
-        return ConfigError(key.group(1), "no such key; allowed: the keys of the schema (see conf/ and docs/ODD.md)")
-    if key:
-        return ConfigError(key.group(1), first)
+    found = re.search(r"full_key: (\S+)", detail)
+    if found and "not in" in first:
+        return ConfigError(found.group(1), f"no such key; allowed: a key of the schema{suggest_key(found.group(1))}")
+    if found:
+        return _typed_error(found.group(1), first)
     bad = getattr(exc, "override", None)
     if isinstance(bad, str) and bad:
-        name = bad.lstrip("+~").split("=", 1)[0]
-        return ConfigError(name, f"cannot read the override {bad!r}: {first}; allowed: Hydra's key=value syntax")
+        name_ = bad.lstrip("+~").split("=", 1)[0]
+        return ConfigError(name_, f"cannot read the override {bad!r}: {first}; allowed: Hydra's key=value syntax")
     for o in overrides:
         if o in text:
-            name = o.lstrip("+~").split("=", 1)[0]
-            return ConfigError(name, f"cannot read the override {o!r}; allowed: key=value in Hydra's override syntax")
-    return ConfigError("overrides", text.splitlines()[0] if text else type(exc).__name__)
+            name_ = o.lstrip("+~").split("=", 1)[0]
+            return ConfigError(name_, f"cannot use the override {o!r}: {first}")
+    return ConfigError("overrides", (text.splitlines()[0] if text else type(exc).__name__))

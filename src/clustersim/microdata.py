@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from clustersim import months
 from clustersim.config import SIZE_CLASSES, Config
 from clustersim.network import FIRM_FIRM
 from clustersim.population import NO_CLUSTER
@@ -117,7 +118,7 @@ class FirmRecorder:
         cluster = np.zeros(n, dtype=np.int16)
         if codes.size:
             cluster[member] = codes[f.member_of[member]]
-        year = (s.start_index + s.month) // 12
+        year = months.year_of(s.start_index + s.month)
         batch = pa.RecordBatch.from_arrays(
             [
                 pa.array(np.full(n, year, dtype=np.int16)),

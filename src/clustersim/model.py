@@ -16,6 +16,7 @@ import mesa
 import numpy as np
 from omegaconf import DictConfig
 
+from clustersim import months
 from clustersim.cmo import CMO
 from clustersim.config import SIZE_CLASSES, Config, load_config, month_index, to_config
 from clustersim.mechanisms import (
@@ -205,7 +206,7 @@ class ClusterModel(mesa.Model):
         self.recorder.collect()
         self.datacollector.collect(self)
         s = self.state
-        if s.month == s.n_months - 1 or (s.start_index + s.month) % 12 == 11:
+        if s.month == s.n_months - 1 or months.is_december(s.start_index + s.month):
             self.firm_recorder.snapshot()  # one row per firm and calendar year
 
     # ------------------------------------------------------------- configuration
@@ -257,11 +258,11 @@ class ClusterModel(mesa.Model):
     def _turnover_bookings(self) -> set[int]:
         """Months whose end books turnover: each December, the month before the window, the last."""
         s = self.state
-        months = {m for m in range(s.n_months) if (s.start_index + m) % 12 == 11}
-        months.add(s.n_months - 1)
+        booking = {m for m in range(s.n_months) if months.is_december(s.start_index + m)}
+        booking.add(s.n_months - 1)
         if s.report_month > 0:
-            months.add(s.report_month - 1)
-        return months
+            booking.add(s.report_month - 1)
+        return booking
 
     def accounts(self) -> list[Account]:
         """Every money account: the Region, each call, every CMO ever in force."""

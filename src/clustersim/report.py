@@ -13,17 +13,17 @@ import base64
 import html
 import logging
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from clustersim.analysis import independent_effects, paired_effects, wide_summary
+from clustersim import atomic
+from clustersim.analysis import independent_effects, paired_effects, t_interval, wide_summary
+from clustersim.kpis import undefined_note
 from clustersim.metrics import KPI_BY_NAME
-from clustersim.sweep import experiment_spec, merge_sweep, read_sweep
+from clustersim.store import experiment_spec, failed_runs, merge_sweep, read_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -84,18 +84,27 @@ def fmt_p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def fmt_kpi(value: float, unit: str, kpi: str) -> str:
+    """Like :func:`fmt`, but a missing value says why: 'not defined: no proposals'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return undefined_note(kpi)
+    return fmt(value, unit)
+
+
 def comparison_table(effects: pd.DataFrame, baseline: str, treatment: str) -> pd.DataFrame:
     """The effects as a readable table (strings)."""
     out = pd.DataFrame(
         {
             "KPI": effects["kpi"],
             ARM_TITLES.get(baseline, baseline): [
-                fmt(v, u) for v, u in zip(effects[baseline], effects["unit"], strict=True)
+                fmt_kpi(v, u, k) for v, u, k in zip(effects[baseline], effects["unit"], effects["kpi"], strict=True)
             ],
             ARM_TITLES.get(treatment, treatment): [
-                fmt(v, u) for v, u in zip(effects[treatment], effects["unit"], strict=True)
+                fmt_kpi(v, u, k) for v, u, k in zip(effects[treatment], effects["unit"], effects["kpi"], strict=True)
             ],
-            "difference [95% CI]": [fmt_diff(r) for _, r in effects.iterrows()],
+            "difference [95% CI]": [
+                fmt_diff(r) if math.isfinite(r["difference"]) else "not defined" for _, r in effects.iterrows()
+            ],
             "p": [fmt_p(p) for p in effects["p_value"]],
             "verdict": effects["verdict"],
         }
@@ -152,7 +161,7 @@ def plot_series(monthly: pd.DataFrame, arm: str, arms: list[str], path: Path) ->
     axes[0, 0].legend(fontsize=8, loc="upper left")
     axes[0, 0].set_title("Monthly KPIs per arm (mean and 95% band over replications)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic.save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -175,7 +184,7 @@ def plot_forest(effects: pd.DataFrame, baseline: str, path: Path) -> None:
     ax.set_xlabel(f"effect relative to {ARM_TITLES.get(baseline, baseline)} (%), 95% CI")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic.save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -201,7 +210,7 @@ def plot_heatmap(grid: pd.DataFrame, kpi: str, path: Path) -> None:
     ax.set_title(f"{kpi.replace('_', ' ')}: treatment minus baseline (mean of pairs)", fontsize=10)
     fig.colorbar(im, ax=ax, shrink=0.8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic.save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -216,14 +225,14 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
     pairing = spec.get("pairing", "common")
     by = list(spec.get("by", []))
     runs = data["runs"]
-    failed = runs[runs["status"] != "complete"] if not runs.empty else runs
+    failed = failed_runs(runs)
     summary = data["summary"]
     figures = sweep_dir / "figures"
     figures.mkdir(exist_ok=True)
     out: dict[str, Any] = {"failed": failed}
     if summary.empty:
         raise ValueError(f"no complete run in {sweep_dir}")
-    id_cols = [c for c in summary.columns if c not in ("kpi", "cluster", "value", "unit", "direction")]
+    id_cols = [c for c in summary.columns if c not in ("kpi", "cluster", "value", "unit", "direction", "note")]
     wide = wide_summary(summary, id_cols)
     pair_on = [c for c in ("seed", "replication", *by) if c in wide.columns]
     pair_on += [c for c in wide.columns if c.startswith("param.") and c not in pair_on]
@@ -238,7 +247,7 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
             eff.insert(i, col, val)
         all_effects.append(eff)
     effects = pd.concat(all_effects, ignore_index=True)
-    effects.to_csv(sweep_dir / "effects.csv", index=False)
+    atomic.write_csv(effects, sweep_dir / "effects.csv")
     out["effects"] = effects
 
     # the headline table: the practice's cell (EUR 5M, 6/21 staff) if swept, else the first
@@ -298,9 +307,7 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic.write_text(path, text)
 
 
 def _img(path: Path) -> str:
@@ -351,31 +358,75 @@ def _html(title, intro, table, erdf, figures, heatmaps, failed) -> str:
     return "\n".join(parts)
 
 
+def build_arm_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
+    """The report of a sweep of one arm (no comparison): each KPI's mean with its 95% CI over the runs.
+
+    Writes report.md, report.html, kpis.csv and figures/series.png; returns
+    ``{"text", "table", "kpis", "failed"}``. A KPI with no value in some runs (a 0/0 ratio)
+    is averaged over the runs where it is defined, and says in how many it was.
+    """
+    sweep_dir = Path(sweep_dir)
+    data = merge_sweep(sweep_dir) if merge or not (sweep_dir / "summary.parquet").is_file() else read_sweep(sweep_dir)
+    spec = experiment_spec(sweep_dir)
+    arm = spec.get("arm", "clusters")
+    failed = failed_runs(data["runs"])
+    summary = data["summary"]
+    if summary.empty:
+        raise ValueError(f"no complete run in {sweep_dir}")
+    rows = summary[summary["cluster"] == "all"]
+    n_runs = int(rows["run"].nunique())
+    value = str(rows[arm].iloc[0]) if arm in rows.columns and rows[arm].nunique() == 1 else "several"
+    records = []
+    for kpi, k in KPI_BY_NAME.items():
+        x = rows.loc[rows["kpi"] == kpi, "value"].to_numpy(dtype=float)
+        if x.size == 0:
+            continue
+        mean, low, high = t_interval(x)
+        n = int(np.isfinite(x).sum())
+        records.append({"kpi": kpi, "unit": k.unit, "mean": mean, "ci_low": low, "ci_high": high, "n_defined": n})
+    kpis = pd.DataFrame(records)
+    kpis["n_runs"] = n_runs
+    atomic.write_csv(kpis, sweep_dir / "kpis.csv")
+
+    def cell(r: pd.Series) -> str:
+        if r["n_defined"] == 0:
+            return undefined_note(r["kpi"])
+        ci = f" [{fmt(r['ci_low'], r['unit'])}, {fmt(r['ci_high'], r['unit'])}]" if r["n_defined"] > 1 else ""
+        part = f" (defined in {r['n_defined']} of {n_runs} runs)" if r["n_defined"] < n_runs else ""
+        return f"{fmt(r['mean'], r['unit'])}{ci}{part}"
+
+    def table_of(names: tuple[str, ...]) -> pd.DataFrame:
+        sub = kpis[kpis["kpi"].isin(names)]
+        return pd.DataFrame({"KPI": sub["kpi"], "mean [95% CI]": [cell(r) for _, r in sub.iterrows()]})
+
+    table, erdf = table_of(HEADLINE), table_of(ERDF)
+    figures = sweep_dir / "figures"
+    figures.mkdir(exist_ok=True)
+    for stale in ("forest.png",):  # a comparison's figure from an earlier report of this folder
+        (figures / stale).unlink(missing_ok=True)
+    monthly = data["monthly"]
+    if not monthly.empty and arm in monthly.columns:
+        plot_series(monthly, arm, sorted(monthly[arm].astype(str).unique()), figures / "series.png")
+    title = spec.get("title") or f"{ARM_TITLES.get(value, value)}: {n_runs} runs"
+    intro = (
+        f"One arm ({arm} = {value}), {n_runs} runs: each KPI's mean over the runs with a 95% t interval."
+        " No comparison: the sweep ran a single arm."
+    )
+    md = [f"# {title}", "", intro, "", "## KPIs (report window)", "", markdown_table(table), ""]
+    md += ["## ERDF common indicators", "", markdown_table(erdf), "", "![series](figures/series.png)", ""]
+    if len(failed):
+        md += ["## Failed runs", "", markdown_table(failed[["run", "error"]].astype(str)), ""]
+    md += ["Full definitions: docs/ODD.md, section 7.3."]
+    _write_text(sweep_dir / "report.md", "\n".join(md) + "\n")
+    _write_text(sweep_dir / "report.html", _html(title, intro, table, erdf, figures, [], failed))
+    text = f"{title}\n{intro}\n\n" + text_table(table)
+    if len(failed):
+        text += f"\n\n{len(failed)} run(s) failed: " + ", ".join(map(str, failed["run"]))
+    return {"text": text, "table": table, "kpis": kpis, "failed": failed}
+
+
 def main(argv: list[str] | None = None) -> int:
     """``clustersim-report <sweep folder>``: merge the saved runs and rebuild the report."""
-    import argparse
-    import sys
+    from clustersim.finish import report_main
 
-    parser = argparse.ArgumentParser(prog="clustersim-report", description=main.__doc__)
-    parser.add_argument("sweep_dir", type=Path, help="a sweep folder (results/sweeps/<experiment>)")
-    args = parser.parse_args(argv)
-    if not (args.sweep_dir / "jobs").is_dir():
-        print(f"clustersim-report: error: {args.sweep_dir} is not a sweep folder (no jobs/ inside)", file=sys.stderr)
-        return 2
-    spec_file = args.sweep_dir / "experiment.yaml"
-    spec = yaml.safe_load(spec_file.read_text()) if spec_file.is_file() else {}
-    try:
-        if isinstance(spec, dict) and "sensitivity" in spec:
-            from clustersim.sensitivity import build_sensitivity_report
-
-            out = build_sensitivity_report(args.sweep_dir, merge=True)
-            where = out["folder"] / "report.md"
-        else:
-            out = build_report(args.sweep_dir, merge=True)
-            where = args.sweep_dir / "report.html"
-    except ValueError as err:
-        print(f"clustersim-report: error: {err}", file=sys.stderr)
-        return 2
-    print(out["text"])
-    print(f"\nreport: {where}")
-    return 0
+    return report_main(argv)

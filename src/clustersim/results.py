@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import platform
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 import pandas as pd
 from omegaconf import OmegaConf
 
-from clustersim import __version__
+from clustersim import __version__, atomic
 from clustersim.config import Config
 
 
@@ -38,7 +37,7 @@ def seed_sequence_of(cfg: Config):
     return seed_sequence(cfg.seed, cfg.replication, arm)
 
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 2  # 2: summary.parquet has a note column (why a KPI is not defined)
 TABLES = ("monthly", "summary", "accounts", "projects", "ties", "firms", "proposals", "calls")
 # Keys that change where or how a run is shown, not what it computes.
 _NOT_HASHED = ("output_dir", "progress")
@@ -131,36 +130,30 @@ def write_run(
     """Write a run folder atomically; return False (and write nothing) if it exists.
 
     Everything goes to a temporary sibling folder first, metadata last; the folder is then
-    renamed into place in one step. ``files`` are tables already written as Parquet files
-    (on the same file system): they are moved in instead of written from ``tables``.
+    renamed into place in one step (:func:`clustersim.atomic.folder`). ``files`` are tables
+    already written as Parquet files beside the folder (the firm microdata, streamed during
+    the run): they are moved in instead of written from ``tables``.
     """
     files = files or {}
     folder = Path(folder)
     if folder.exists():
         return False
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
     try:
-        for name in TABLES:
-            if name in files:
-                if Path(files[name]).is_file():
+        with atomic.folder(folder) as tmp:
+            for name in TABLES:
+                if name in files and Path(files[name]).is_file():
                     os.replace(files[name], tmp / f"{name}.parquet")
-                else:  # no snapshot was made (a run shorter than a year end): an empty table
+                elif name in files:  # no snapshot was made (a run ending before a year's end)
                     _empty_firms().to_parquet(tmp / f"{name}.parquet", index=False, compression="zstd")
-            else:
-                tables[name].to_parquet(tmp / f"{name}.parquet", index=False, compression="zstd")
-        (tmp / "config.yaml").write_text(config_yaml(cfg))
-        (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        try:
-            os.rename(tmp, folder)
-        except OSError:  # someone else completed it first: theirs stands
-            shutil.rmtree(tmp, ignore_errors=True)
+                else:
+                    tables[name].to_parquet(tmp / f"{name}.parquet", index=False, compression="zstd")
+            (tmp / "config.yaml").write_text(config_yaml(cfg))
+            (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    except FileExistsError:  # someone else completed it first: theirs stands
+        return False
+    except OSError:
+        if is_complete(folder):  # the rename lost a race to a complete folder: theirs stands
             return False
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise
     return True
 

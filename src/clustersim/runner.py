@@ -1,21 +1,29 @@
-"""Run one simulation from a configuration and collect its tables."""
+"""Run one simulation from a configuration and collect its tables.
+
+:func:`prepare` gives the configuration a job runs (a sensitivity design row applied),
+:func:`simulate` runs it, :func:`run_and_save` writes its folder once: under the run's
+claim (:func:`clustersim.store.claim`), so that two processes asking for the same run
+compute it once.
+"""
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from clustersim.config import Config
+from clustersim import atomic
+from clustersim.config import Config, validate
+from clustersim.kpis import undefined_note
 from clustersim.metrics import accounts_table, calls_table, summary
 from clustersim.microdata import Sink, proposals_table
 from clustersim.model import ClusterModel
-from clustersim.results import metadata, run_name, write_run
+from clustersim.results import is_complete, metadata, read_table, run_name, write_run
 
 
 @dataclass
@@ -25,6 +33,28 @@ class RunResult:
     tables: dict[str, pd.DataFrame]
     folder: Path
     written: bool
+
+
+def prepare(cfg: Config) -> Config:
+    """The configuration a job runs: with its sensitivity design row's values set (a copy), else ``cfg``.
+
+    Loading a configuration checks a design but does not apply it; the job that runs a row
+    applies it here, so the run folder's name and config hash hold the values it used.
+    Idempotent.
+    """
+    if cfg.sensitivity.method == "none":
+        return cfg
+    from clustersim.sensitivity import apply_sample
+
+    return validate(apply_sample(cfg))
+
+
+def mark_undefined(summary_table: pd.DataFrame) -> pd.DataFrame:
+    """Add the ``note`` column: ``not defined: <reason>`` where a KPI has no value (NaN), else ''."""
+    out = summary_table.copy()
+    missing = ~np.isfinite(out["value"].to_numpy(dtype=float))
+    out["note"] = [undefined_note(k) if m else "" for k, m in zip(out["kpi"], missing, strict=True)]
+    return out
 
 
 def simulate(cfg: Config, progress: bool = False, firm_sink: Sink | None = None) -> dict[str, pd.DataFrame]:
@@ -61,7 +91,7 @@ def simulate(cfg: Config, progress: bool = False, firm_sink: Sink | None = None)
         )
     tables = {
         "monthly": model.recorder.monthly_table(),
-        "summary": summary(model.state, model.recorder),
+        "summary": mark_undefined(summary(model.state, model.recorder)),
         "accounts": accounts_table(model.accounts()),
         "projects": projects,
         "ties": model.state.ledger.to_frame(),
@@ -74,21 +104,29 @@ def simulate(cfg: Config, progress: bool = False, firm_sink: Sink | None = None)
 
 
 def run_and_save(cfg: Config, progress: bool = False) -> RunResult:
-    """Run and write the run folder under ``cfg.output_dir`` (skipped if complete)."""
-    folder = Path(cfg.output_dir) / run_name(cfg)
-    if folder.exists():
-        from clustersim.results import read_table
+    """Run and write the run folder under ``cfg.output_dir``, unless it is complete (then read it).
 
+    The run is computed under its claim: a second process asking for it meanwhile waits,
+    then reads the folder the first one wrote.
+    """
+    from clustersim.store import claim
+
+    cfg = prepare(cfg)
+    folder = Path(cfg.output_dir) / run_name(cfg)
+    if is_complete(folder):
         return RunResult({"summary": read_table(folder, "summary")}, folder, written=False)
-    t0 = time.perf_counter()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    firms_file = folder.parent / f".{folder.name}.firms-{os.getpid()}.parquet"
-    try:
-        with ParquetSink(firms_file) as sink:
-            tables = simulate(cfg, progress=progress, firm_sink=sink)
-        written = write_run(folder, tables, cfg, metadata(cfg, time.perf_counter() - t0), files={"firms": firms_file})
-    finally:
-        firms_file.unlink(missing_ok=True)
+    with claim(folder):
+        if is_complete(folder):
+            return RunResult({"summary": read_table(folder, "summary")}, folder, written=False)
+        t0 = time.perf_counter()
+        firms_file = atomic.temp_path(folder)  # the firm microdata, streamed (the run's claim covers it)
+        try:
+            with ParquetSink(firms_file) as sink:
+                tables = simulate(cfg, progress=progress, firm_sink=sink)
+            meta = metadata(cfg, time.perf_counter() - t0)
+            written = write_run(folder, tables, cfg, meta, files={"firms": firms_file})
+        finally:
+            firms_file.unlink(missing_ok=True)
     return RunResult(tables, folder, written)
 
 
@@ -103,6 +141,7 @@ class ParquetSink:
     def __call__(self, batch: pa.RecordBatch) -> None:
         """Write one batch."""
         if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(self.path, batch.schema, compression="zstd")
         self._writer.write_batch(batch)
 

@@ -21,8 +21,6 @@ from __future__ import annotations
 import copy
 import itertools
 import math
-import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,8 +31,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from clustersim import atomic
 from clustersim.config import Config, SensitivityConfig, SensitivityParameter, design_size, set_key
-from clustersim.metrics import KPI_BY_NAME, MAXIMIZE, MINIMIZE
+from clustersim.kpis import KPI_BY_NAME, MAXIMIZE, MINIMIZE
 
 OUT = "sensitivity"
 
@@ -443,14 +442,14 @@ def build_sensitivity_report(sweep_dir: Path, merge: bool = True) -> dict[str, A
     Returns ``{"text", "indices", "discovery", "effects", "failed", "folder"}``. Writes
     ``<sweep>/sensitivity/`` atomically (a temporary folder renamed into place).
     """
-    from clustersim.sweep import merge_sweep, read_sweep
+    from clustersim.store import failed_runs, merge_sweep, read_sweep
 
     sweep_dir = Path(sweep_dir)
     spec = _config_of_sweep(sweep_dir)
     s = sensitivity_spec(spec["sensitivity"])
     data = merge_sweep(sweep_dir) if merge else read_sweep(sweep_dir)
     runs, summary = data["runs"], data["summary"]
-    failed = runs[runs["status"] != "complete"] if len(runs) else runs
+    failed = failed_runs(runs)
     n = design_size(s)
     if summary.empty:
         raise ValueError(f"{sweep_dir}: no complete runs to analyse")
@@ -481,22 +480,13 @@ def build_sensitivity_report(sweep_dir: Path, merge: bool = True) -> dict[str, A
     effects_out = values.merge(effects, on="sample")
 
     final = sweep_dir / OUT
-    tmp = sweep_dir / f".{OUT}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    indices.to_csv(tmp / "indices.csv", index=False)
-    disc.to_csv(tmp / "discovery.csv", index=False)
-    effects_out.to_parquet(tmp / "effects.parquet", index=False)
-    _figure(s, indices, tmp / "indices.png")
     text = report_text(s, spec, indices, disc, effects)
-    (tmp / "report.md").write_text(text + "\n")
-    if final.exists():
-        old = sweep_dir / f".{OUT}.old-{os.getpid()}"
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
+    with atomic.folder(final, replace=True) as tmp:
+        indices.to_csv(tmp / "indices.csv", index=False)
+        disc.to_csv(tmp / "discovery.csv", index=False)
+        effects_out.to_parquet(tmp / "effects.parquet", index=False)
+        _figure(s, indices, tmp / "indices.png")
+        (tmp / "report.md").write_text(text + "\n")
     return {"text": text, "indices": indices, "discovery": disc, "effects": effects, "failed": failed, "folder": final}
 
 

@@ -26,8 +26,6 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import os
-import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +36,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from clustersim import atomic
 from clustersim.config import SIZE_CLASSES, Config, config_dir, load_config, month_index, validate
 
 logger = logging.getLogger(__name__)
@@ -702,6 +701,7 @@ def run_record(cfg: Config, snapshot_dates: Sequence[str] = ()) -> RunRecord:
     """
     from clustersim.metrics import summary
     from clustersim.model import ClusterModel
+    from clustersim.runner import mark_undefined
 
     model = ClusterModel(cfg)
     state = model.state
@@ -740,7 +740,7 @@ def run_record(cfg: Config, snapshot_dates: Sequence[str] = ()) -> RunRecord:
     columns = ["name", "line", "closes", "submitted", "admitted", "funded", "budget_eur", "grants_eur"]
     calls = pd.DataFrame(rows, columns=[*columns, "requested_eur", "cross_cluster"])
     return RunRecord(
-        summary=summary(state, model.recorder),
+        summary=mark_undefined(summary(state, model.recorder)),
         monthly=model.recorder.monthly_table(),
         projects=projects,
         ties=state.ledger.to_frame(),
@@ -1469,12 +1469,7 @@ def write_results(result: ValidationResult, out: str | Path) -> Path:
         The folder written.
     """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
+    with atomic.folder(out, replace=True) as tmp:
         result.table.to_csv(tmp / "comparison.csv", index=False)
         (tmp / "comparison.md").write_text(comparison_markdown(result.table))
         result.robustness.to_csv(tmp / "robustness.csv", index=False)
@@ -1486,14 +1481,6 @@ def write_results(result: ValidationResult, out: str | Path) -> Path:
         result.cluster_sizes.to_csv(tmp / "cluster_sizes.csv", index=False)
         (tmp / "validation.md").write_text(report_markdown(result))
         write_figures(result, tmp)
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        if out.exists():
-            os.rename(out, old)
-        os.rename(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

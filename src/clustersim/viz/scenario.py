@@ -21,6 +21,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from clustersim import months
 from clustersim.config import Config, ConfigError, config_dir, load_config
 from clustersim.model import ClusterModel
 
@@ -184,16 +185,12 @@ class DashboardModel(mesa.Model):
 
 def month_label(start: str, month: int) -> str:
     """``YYYY-MM`` of month index ``month`` counted from ``start`` (``YYYY-MM``)."""
-    year, mon = (int(x) for x in start.split("-"))
-    total = year * 12 + mon - 1 + month
-    return f"{total // 12:04d}-{total % 12 + 1:02d}"
+    return months.add_months(start, month)
 
 
 def months_between(start: str, date: str) -> int:
     """Whole months from ``start`` to ``date`` (both ``YYYY-MM``)."""
-    y0, m0 = (int(x) for x in start.split("-"))
-    y1, m1 = (int(x) for x in date.split("-"))
-    return (y1 - y0) * 12 + (m1 - m0)
+    return months.month_index(date) - months.month_index(start)
 
 
 # ----------------------------------------------------------------------------- series

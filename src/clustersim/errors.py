@@ -1,0 +1,26 @@
+"""The error every bad input raises: :class:`ConfigError`, naming the key and what is allowed.
+
+A leaf module (it imports nothing of clustersim), so that the schema, the month arithmetic
+and the command line can all raise and catch the same error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, of the wrong kind or out of range.
+
+    Its text is one line: ``invalid configuration: <key>: got <value>; allowed: <...>``.
+    """
+
+    def __init__(self, key: str, message: str) -> None:
+        """Name the offending key and say what is allowed."""
+        self.key = key
+        super().__init__(f"invalid configuration: {key}: {message}")
+
+
+def refused(key: str, value: Any, allowed: str) -> ConfigError:
+    """The error for ``value`` at ``key``: ``got <value>; allowed: <allowed>``."""
+    return ConfigError(key, f"got {value!r}; allowed: {allowed}")

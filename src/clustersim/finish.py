@@ -1,0 +1,163 @@
+"""How a sweep ends: the merge, the report it asked for, and an exit status that tells the truth.
+
+Used by the Hydra callback at the end of ``clustersim -m ...`` and by ``clustersim-report``.
+The report is
+
+- the comparison (:func:`clustersim.report.build_report`) when the sweep ran the
+  comparison's baseline and treatment arms;
+- a single-arm report (:func:`clustersim.report.build_arm_report`) when it ran one arm;
+- the sensitivity report (:func:`clustersim.sensitivity.build_sensitivity_report`) for a
+  design.
+
+The exit status is 0 only if every run, the merge and the report succeeded. Otherwise one
+line says what failed and where the details are (``jobs/<run>.json``, ``report.md``):
+runs that failed or were interrupted, jobs that left no record, a comparison that cannot
+be formed (no complete run of one arm), no complete run at all, an error of the merge or
+the report (a full disk, a read-only folder).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clustersim import store
+
+
+@dataclass
+class Outcome:
+    """What a sweep's end printed and how it exits: ``error`` is the one line (empty if none)."""
+
+    text: str
+    error: str
+    status: int
+
+
+def check_arms(spec: dict[str, Any]) -> str | None:
+    """An error line if the sweep runs two or more arms but not the comparison's baseline and treatment."""
+    arms = [str(a) for a in spec.get("arms", [])]
+    base, treat, arm = str(spec.get("baseline")), str(spec.get("treatment")), spec.get("arm", "clusters")
+    if len(set(arms)) >= 2 and not {base, treat} <= set(arms):
+        return (
+            f"comparison: the sweep runs {arm} = {', '.join(arms)} but compares {base} with {treat}; allowed: "
+            f"comparison.baseline and comparison.treatment among the arms swept (or sweep one arm for its own report)"
+        )
+    return None
+
+
+def _first_error(failed: Any) -> str:
+    if failed is None or not len(failed) or "error" not in failed.columns:
+        return ""
+    first = str(failed["error"].iloc[0]).strip().splitlines()
+    return first[0][:300] if first else ""
+
+
+def _complete_arms(data: dict[str, Any], arm: str) -> set[str]:
+    summary = data["summary"]
+    if summary.empty or arm not in summary.columns:
+        return set()
+    return {str(a) for a in summary[arm].unique()}
+
+
+def _build(sweep_dir: Path, spec: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Merge and build the report the sweep asked for; return its output and where the report is."""
+    from clustersim import report
+
+    if "sensitivity" in spec:
+        from clustersim.sensitivity import build_sensitivity_report
+
+        out = build_sensitivity_report(sweep_dir, merge=True)
+        return out, str(out["folder"] / "report.md")
+    data = store.merge_sweep(sweep_dir)
+    failed = store.failed_runs(data["runs"])
+    n_runs = len(data["runs"])
+    if data["summary"].empty:
+        detail = f"{len(failed)} of {n_runs} runs failed" if n_runs else "no run recorded"
+        first = _first_error(failed)
+        raise SweepFailed(
+            f"no complete run in {sweep_dir} ({detail}{': ' + first if first else ''}); details: {sweep_dir / 'jobs'}/"
+        )
+    arm = str(spec.get("arm", "clusters"))
+    arms = [str(a) for a in spec.get("arms", [])] or sorted(_complete_arms(data, arm))
+    base, treat = str(spec.get("baseline", "twelve")), str(spec.get("treatment", "reform"))
+    if len(set(arms)) < 2:
+        return report.build_arm_report(sweep_dir, merge=False), str(sweep_dir / "report.html")
+    have = _complete_arms(data, arm)
+    lacking = [a for a in (base, treat) if a not in have]
+    if lacking:
+        first = _first_error(failed)
+        raise SweepFailed(
+            f"cannot form the comparison {treat} vs {base}: no complete run of {arm}={', '.join(lacking)}"
+            f" ({len(failed)} of {n_runs} runs failed{': ' + first if first else ''}); details: {sweep_dir / 'jobs'}/"
+        )
+    out = report.build_report(sweep_dir, merge=False)
+    if out.get("effects") is not None and len(out["effects"]) and int(out["effects"]["n_pairs"].max()) == 0:
+        raise SweepFailed(
+            f"cannot form the comparison {treat} vs {base}: no pair of complete runs with the same seed and "
+            f"replication; details: {sweep_dir / 'runs.parquet'}"
+        )
+    return out, str(sweep_dir / "report.html")
+
+
+class SweepFailed(Exception):
+    """The sweep cannot give what it was asked for (its message is the one line to print)."""
+
+
+def finish_sweep(sweep_dir: Path | str, launched: dict[str, Any] | None = None) -> Outcome:
+    """Merge a sweep folder, build its report, and say how it ends (never raises)."""
+    sweep_dir = Path(sweep_dir)
+    launched = launched or {}
+    try:
+        with store.merge_lock(sweep_dir):
+            spec = store.experiment_spec(sweep_dir)
+            out, where = _build(sweep_dir, spec if isinstance(spec, dict) else {})
+    except SweepFailed as err:
+        return Outcome("", str(err), 1)
+    except OSError as err:
+        from clustersim.cli import describe_os_error
+
+        return Outcome("", f"the merge or report of {sweep_dir} failed: {describe_os_error(err)}", 1)
+    except Exception as err:
+        first = (str(err).strip().splitlines() or [""])[0]
+        return Outcome("", f"the merge or report of {sweep_dir} failed: {type(err).__name__}: {first}", 1)
+    text = f"{out['text']}\n\nreport: {where}"
+    problems = []
+    failed = out.get("failed")
+    n_failed = 0 if failed is None else len(failed)
+    if n_failed:
+        problems.append(f"{n_failed} run(s) failed ({_first_error(failed)})")
+    unrecorded = launched.get("unrecorded", [])
+    if unrecorded:
+        problems.append(f"{len(unrecorded)} job(s) left no record ({unrecorded[0]})")
+    in_progress = store.runs_in_progress(sweep_dir)
+    if in_progress:
+        text += f"\nnote: {in_progress} run(s) still being computed by another job, not in this report"
+    if problems:
+        details = f"details: {sweep_dir / 'jobs'}/<run>.json and {where}"
+        return Outcome(text, "; ".join(problems) + f"; {details}", 1)
+    return Outcome(text, "", 0)
+
+
+def report_main(argv: list[str] | None = None) -> int:
+    """``clustersim-report <sweep folder>``: merge the saved runs, rebuild the report, exit as the sweep would."""
+    import argparse
+    import sys
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> Any:  # one line, no usage block
+            print(f"clustersim-report: error: {message}", file=sys.stderr)
+            raise SystemExit(2)
+
+    parser = Parser(prog="clustersim-report", description=report_main.__doc__)
+    parser.add_argument("sweep_dir", type=Path, help="a sweep folder (results/sweeps/<experiment>)")
+    args = parser.parse_args(argv)
+    if not (args.sweep_dir / "jobs").is_dir():
+        print(f"clustersim-report: error: {args.sweep_dir} is not a sweep folder (no jobs/ inside)", file=sys.stderr)
+        return 2
+    outcome = finish_sweep(args.sweep_dir)
+    if outcome.text:
+        print(outcome.text)
+    if outcome.error:
+        print(f"clustersim-report: error: {outcome.error}", file=sys.stderr)
+    return outcome.status

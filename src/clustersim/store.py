@@ -1,0 +1,281 @@
+"""The store of runs and sweeps on disk: claims, job records, the merge, reading it back.
+
+Layout of a sweep folder (``hydra.sweep.dir``)::
+
+    runs/<run name>/...          one complete run folder per configuration (atomic)
+    runs/.locks/<run name>.lock  the run's claim (a lock held while the run is computed)
+    jobs/<run name>.json         the job's record: running, complete or failed (with its error)
+    summary.parquet, monthly.parquet, accounts.parquet, runs.parquet   the merged dataset
+    .locks/merge.lock            held while the folder is merged and reported
+
+**Claims.** A run is computed only by the process that holds its claim, an exclusive
+``flock`` on ``runs/.locks/<run>.lock``; the operating system releases it when the process
+ends, however it ends (even SIGKILL). A second sweep (or a second command) that needs the
+same run waits for the claim, then finds the run complete and reuses it, so two sweeps on
+one folder compute each run once. ``flock`` works across machines on NFS (Linux emulates
+it with POSIX locks); on a file system without locks, give each sweep its own folder.
+
+**Merging while a sweep runs.** The merge only removes a temporary folder or file whose
+writer is gone (the run's claim is free), counts a run whose job still holds its claim as
+in progress (left out of the merged tables, not counted as failed), and reports a record
+left ``running`` by a job that was killed as ``interrupted``.
+
+This module never imports Hydra; the Hydra callback (:mod:`clustersim.sweep`) imports it.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from clustersim import atomic
+from clustersim.results import read_table
+
+logger = logging.getLogger(__name__)
+
+ID_COLS = ("run", "clusters", "funding", "staffing", "population", "behaviour", "seed", "replication")
+MERGED = ("summary", "monthly", "accounts", "runs")
+LOCKS = ".locks"
+FAILED_STATUSES = ("failed", "missing", "interrupted", "unreadable")
+
+_held: dict[str, int] = {}  # lock files this process holds, with a count (claims are re-entrant)
+_held_guard = threading.Lock()
+
+
+# ------------------------------------------------------------------------------- claims
+def _lock_file(folder: Path) -> Path:
+    return folder.parent / LOCKS / f"{folder.name}.lock"
+
+
+@contextmanager
+def _flock(path: Path, wait: bool) -> Iterator[bool]:
+    """Hold an exclusive lock on ``path`` (created if needed); yield False if busy and ``wait`` is False."""
+    key = os.path.abspath(path)
+    with _held_guard:
+        if _held.get(key):
+            _held[key] += 1
+            reentered = True
+        else:
+            reentered = False
+    if reentered:
+        try:
+            yield True
+        finally:
+            with _held_guard:
+                _held[key] -= 1
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except OSError as err:
+            if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                yield False
+                return
+            raise
+        with _held_guard:
+            _held[key] = 1
+        try:
+            yield True
+        finally:
+            with _held_guard:
+                _held.pop(key, None)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextmanager
+def claim(folder: Path | str, wait: bool = True) -> Iterator[bool]:
+    """Hold the claim on run folder ``folder`` (yields True); without ``wait``, False if someone else holds it.
+
+    Re-entrant within one process. The claim is released when the block ends or the process dies.
+    """
+    with _flock(_lock_file(Path(folder)), wait) as got:
+        yield got
+
+
+def is_claimed(folder: Path | str) -> bool:
+    """True if another process holds the claim on ``folder`` now (a run being computed)."""
+    lock = _lock_file(Path(folder))
+    if not lock.exists():
+        return False
+    try:
+        with _flock(lock, wait=False) as got:
+            return not got
+    except OSError:  # cannot even open the lock file (read-only folder): nobody could claim it either
+        return False
+
+
+@contextmanager
+def merge_lock(sweep_dir: Path | str) -> Iterator[None]:
+    """Hold the sweep folder's merge lock: one merge or report at a time (re-entrant)."""
+    with _flock(Path(sweep_dir) / LOCKS / "merge.lock", wait=True):
+        yield
+
+
+# -------------------------------------------------------------------------- job records
+def record_path(sweep_dir: Path | str, run: str) -> Path:
+    """Where the record of run ``run`` is kept."""
+    return Path(sweep_dir) / "jobs" / f"{run}.json"
+
+
+def write_record(sweep_dir: Path | str, run: str, status: dict[str, Any]) -> Path:
+    """Write a job's record atomically."""
+    return atomic.write_json(record_path(sweep_dir, run), status)
+
+
+def job_statuses(sweep_dir: Path | str) -> list[dict[str, Any]]:
+    """Records of a sweep's jobs, sorted by run name (an unreadable record is reported as such)."""
+    out = []
+    for path in sorted((Path(sweep_dir) / "jobs").glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as err:
+            record = {"run": path.stem, "status": "unreadable", "error": f"{path}: {err}"}
+        record.setdefault("run", path.stem)
+        out.append(record)
+    return out
+
+
+def remove_stale(sweep_dir: Path | str) -> int:
+    """Remove temporary folders and files whose writer is gone; return how many were removed.
+
+    A run folder or a job record being written belongs to the run's claim: it is removed only
+    when the claim is free (taken here, without waiting, for the time of the removal). The
+    merged tables' temporaries belong to the merge lock, which the caller holds.
+    """
+    sweep_dir = Path(sweep_dir)
+    runs = sweep_dir / "runs"
+    removed = 0
+    for parent, strip in ((runs, ""), (sweep_dir / "jobs", ".json")):
+        if not parent.is_dir():
+            continue
+        for tmp in parent.iterdir():
+            if not atomic.is_temp(tmp):
+                continue
+            run = atomic.final_name(tmp).removesuffix(strip)
+            try:
+                with claim(runs / run, wait=False) as free:
+                    if free and tmp.exists():
+                        atomic._remove(tmp)
+                        removed += 1
+            except OSError:  # the lock cannot be created (read-only folder): leave it
+                continue
+    for tmp in sweep_dir.glob(f".*{atomic.TEMP_MARK}*"):
+        atomic._remove(tmp)
+        removed += 1
+    return removed
+
+
+# ------------------------------------------------------------------------------- merge
+def _run_ids(folder: Path) -> dict[str, Any]:
+    meta = json.loads((folder / "metadata.json").read_text())
+    ids = {"run": folder.name, **meta["scenario"], "seed": meta["seed"], "replication": meta.get("replication", 0)}
+    ids.pop("region", None)
+    return ids
+
+
+def _override_params(overrides: list[str]) -> dict[str, str]:
+    """Swept keys other than the id columns, as ``param.<key>`` columns."""
+    out = {}
+    for o in overrides:
+        key, _, value = o.lstrip("+~").partition("=")
+        if key in ID_COLS or key.startswith("hydra") or key in ("experiment", "output_dir"):
+            continue
+        out[f"param.{key}"] = value
+    return out
+
+
+def merge_sweep(sweep_dir: Path | str) -> dict[str, pd.DataFrame]:
+    """Merge the complete runs of a sweep into one dataset (Parquet, long form) and return it.
+
+    Holds the merge lock; runs whose job is still computing them are left out (and logged),
+    a record left ``running`` by a killed job is ``interrupted``.
+    """
+    sweep_dir = Path(sweep_dir)
+    with merge_lock(sweep_dir):
+        remove_stale(sweep_dir)
+        runs, summaries, monthlies, accounts = [], [], [], []
+        in_progress = 0
+        for st in job_statuses(sweep_dir):
+            row = {"run": st.get("run"), "status": st.get("status"), "error": st.get("error", "")}
+            row.update(_override_params(st.get("overrides", [])))
+            folder = sweep_dir / "runs" / str(st.get("run"))
+            if st.get("status") == "running":
+                if is_claimed(folder):
+                    in_progress += 1
+                    continue
+                row.update(status="interrupted", error="the job ended before the run was complete (killed?)")
+            if st.get("status") == "complete" and (folder / "metadata.json").is_file():
+                ids = _run_ids(folder)
+                row.update(ids)
+                extra = {k: v for k, v in row.items() if k.startswith("param.")}
+                for name, bucket in (("summary", summaries), ("monthly", monthlies), ("accounts", accounts)):
+                    t = read_table(folder, name)
+                    if name == "monthly":
+                        t = t[t["cluster"] == "all"]
+                    for col, val in {**ids, **extra}.items():
+                        t.insert(0, col, val)
+                    bucket.append(t)
+            elif st.get("status") == "complete":
+                row.update(status="missing", error=f"the record says complete but {folder} is not there")
+            runs.append(row)
+        if in_progress:
+            logger.warning("%s: %d run(s) being computed by a running job, not merged yet", sweep_dir, in_progress)
+        merged = {
+            "runs": pd.DataFrame(runs),
+            "summary": pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame(),
+            "monthly": pd.concat(monthlies, ignore_index=True) if monthlies else pd.DataFrame(),
+            "accounts": pd.concat(accounts, ignore_index=True) if accounts else pd.DataFrame(),
+        }
+        for name, df in merged.items():
+            atomic.write_parquet(df, sweep_dir / f"{name}.parquet")
+    return merged
+
+
+def read_sweep(sweep_dir: Path | str) -> dict[str, pd.DataFrame]:
+    """Read a merged sweep dataset."""
+    return {name: pd.read_parquet(Path(sweep_dir) / f"{name}.parquet") for name in MERGED}
+
+
+def failed_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``runs.parquet`` that did not end in a complete run."""
+    if runs.empty or "status" not in runs.columns:
+        return runs
+    return runs[runs["status"].isin(FAILED_STATUSES) | ~runs["status"].isin(("complete", *FAILED_STATUSES))]
+
+
+def experiment_spec(sweep_dir: Path | str) -> dict[str, Any]:
+    """The experiment's comparison spec saved beside the sweep (``experiment.yaml``)."""
+    path = Path(sweep_dir) / "experiment.yaml"
+    return yaml.safe_load(path.read_text()) if path.is_file() else {}
+
+
+def write_experiment_spec(sweep_dir: Path | str, spec: dict[str, Any]) -> Path:
+    """Save the comparison spec beside the sweep (under the merge lock)."""
+    with merge_lock(sweep_dir):
+        return atomic.write_text(Path(sweep_dir) / "experiment.yaml", yaml.safe_dump(spec, sort_keys=False))
+
+
+def runs_in_progress(sweep_dir: Path | str) -> int:
+    """Runs whose record says ``running`` and whose claim a live job holds."""
+    sweep_dir = Path(sweep_dir)
+    return sum(
+        1
+        for st in job_statuses(sweep_dir)
+        if st.get("status") == "running" and is_claimed(sweep_dir / "runs" / str(st.get("run")))
+    )
