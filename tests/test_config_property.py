@@ -356,7 +356,6 @@ EXPLICIT: list[tuple[str, Any, str]] = [
     ("behaviour.ties.candidates_per_introduction", 0, "behaviour.ties.candidates_per_introduction"),
     ("behaviour.ties.p_max", 0.01, "behaviour.ties.p_max"),
     ("behaviour.ties.plenary_hours_per_fte", -1.0, "behaviour.ties.plenary_hours_per_fte"),
-    ("behaviour.ties.need_related_share", 0.9, "behaviour.ties.need_related_share"),
     ("behaviour.calls.consortium_min", 0, "behaviour.calls.consortium_min"),
     ("behaviour.calls.consortium_max", 1, "behaviour.calls.consortium_max"),
     ("behaviour.calls.duration_months_min", 0, "behaviour.calls.duration_months_min"),

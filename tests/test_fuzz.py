@@ -138,9 +138,10 @@ def bad_values(a: Allowed) -> st.SearchStrategy[str]:
     wrong_type = st.sampled_from(["abc", "[1,2]", "{a: 1}", "null", "''", "x y"])
     if a.kind in ("number", "integer"):
         assert a.lo is not None and a.hi is not None
-        span = max(abs(a.hi - a.lo), 1.0)
-        below = st.floats(a.lo - 10 * span, a.lo, exclude_max=not a.lo_open, allow_nan=False)
-        above = st.floats(a.hi, a.hi + 10 * span, exclude_min=not a.hi_open, allow_nan=False)
+        lo, hi = float(a.lo), float(a.hi)  # floats: an integer range as wide as seeds' is not exact
+        span = max(abs(hi - lo), 1.0)
+        below = st.floats(lo - 10 * span, lo, exclude_max=not a.lo_open, allow_nan=False)
+        above = st.floats(hi, hi + 10 * span, exclude_min=not a.hi_open, allow_nan=False)
         special = st.sampled_from(["nan", "inf", "-inf", "1e300", "-1e300", "9223372036854775808", "1e26"])
         outside = st.one_of(below, above).filter(lambda v: not (a.lo <= v <= a.hi)).map(_fmt)
         extra = [st.sampled_from(["1.5", "2.25", "true"])] if a.kind == "integer" else [st.just("true")]

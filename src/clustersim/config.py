@@ -280,7 +280,7 @@ class TieParams:
     past_partner_first: float = param(share(), "chance to go back to a past partner first")
     spontaneous_tie_rate: float = param(share(), "monthly chance of a tie without the policy")
     need_own_domain_share: float = param(share(), "share of partner needs in the member's own domain")
-    need_related_share: float = param(share(), "share of needs in a related domain (<= 1 - need_own_domain_share)")
+    need_related_share: float = param(share(), "share of the needs outside the own domain that are in a related one")
     referral_success: float = param(share(), "chance a referral to another domain's CMO brings candidates")
     plenary_hours_per_fte: float = param(number(0, 744), "staff hours per FTE spent on introductions at a plenary")
     ro_introduction_share: float = param(share(), "share of introductions to a research organisation")
@@ -565,12 +565,6 @@ def _check_behaviour(b: BehaviourConfig) -> None:
     _sums_to_one(list(b.cmo.action_plan.values()), "behaviour.cmo.action_plan")
     t, k = b.ties, b.calls
     _check(t.p_min <= t.p_max, "behaviour.ties.p_max", t.p_max, f">= p_min ({t.p_min})")
-    _check(
-        t.need_own_domain_share + t.need_related_share <= 1.0 + 1e-12,
-        "behaviour.ties.need_related_share",
-        t.need_related_share,
-        f"a share <= 1 - need_own_domain_share ({1.0 - t.need_own_domain_share:g})",
-    )
     _check(
         k.consortium_max >= k.consortium_min,
         "behaviour.calls.consortium_max",

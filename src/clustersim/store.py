@@ -46,6 +46,9 @@ logger = logging.getLogger(__name__)
 
 ID_COLS = ("run", "clusters", "funding", "staffing", "population", "behaviour", "seed", "replication")
 MERGED = ("summary", "monthly", "accounts", "runs")
+# Tables merged as a dataset partitioned by run (dataset/<table>/run=<run>/part-0.parquet),
+# streamed one run at a time: queryable by pyarrow, DuckDB and polars without loading all.
+DATASET = ("summary", "monthly", "accounts", "calls", "proposals", "firms")
 LOCKS = ".locks"
 FAILED_STATUSES = ("failed", "missing", "interrupted", "unreadable")
 
@@ -244,7 +247,49 @@ def merge_sweep(sweep_dir: Path | str) -> dict[str, pd.DataFrame]:
         }
         for name, df in merged.items():
             atomic.write_parquet(df, sweep_dir / f"{name}.parquet")
+        merge_dataset(sweep_dir, merged["runs"])
     return merged
+
+
+def merge_dataset(sweep_dir: Path | str, runs: pd.DataFrame) -> int:
+    """Write each complete run's tables into ``dataset/<table>/run=<run>/part-0.parquet``; return runs added.
+
+    Every row carries the run's identity as columns (``experiment``, ``run``, ``clusters``,
+    ``funding``, ``staffing``, ``population``, ``behaviour``, ``seed``, ``replication``,
+    ``config_hash`` and the swept ``param.*`` keys). One run is read at a time and a run
+    already in the dataset is not written again, so the merge's memory does not grow with
+    the sweep. Read it with ``pyarrow.dataset.dataset(path, partitioning="hive")``,
+    ``duckdb.sql("select ... from 'dataset/firms/*/*.parquet'")`` or
+    ``polars.scan_parquet("dataset/firms/*/*.parquet")``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sweep_dir = Path(sweep_dir)
+    if runs.empty or "status" not in runs.columns:
+        return 0
+    experiment = str(experiment_spec(sweep_dir).get("name", sweep_dir.name))
+    added = 0
+    for row in runs[runs["status"] == "complete"].to_dict("records"):
+        folder = sweep_dir / "runs" / str(row["run"])
+        meta = json.loads((folder / "metadata.json").read_text())
+        ids = {"experiment": experiment, **{k: row[k] for k in ID_COLS if k in row}}
+        ids["config_hash"] = meta.get("config_hash", "")
+        ids.update({k: str(v) for k, v in row.items() if k.startswith("param.") and isinstance(v, str)})
+        wrote = False
+        for table in DATASET:
+            source = folder / f"{table}.parquet"
+            target = sweep_dir / "dataset" / table / f"run={row['run']}" / "part-0.parquet"
+            if target.is_file() or not source.is_file():
+                continue
+            data = pq.read_table(source)
+            for col, val in ids.items():
+                if col != "run" and col not in data.column_names:  # the partition names the run
+                    data = data.append_column(col, pa.repeat(pa.scalar(val), data.num_rows))
+            atomic.write_with(target, lambda tmp, data=data: pq.write_table(data, tmp, compression="zstd"))
+            wrote = True
+        added += wrote
+    return added
 
 
 def read_sweep(sweep_dir: Path | str) -> dict[str, pd.DataFrame]:

@@ -50,9 +50,9 @@ def learn_from_tie(state: State, i: int, j: int, distance: float) -> None:
 def needed_domain(state: State, i: int, u: float) -> int:
     """The domain firm ``i`` seeks a partner in, from one uniform ``u``.
 
-    Own primary domain with probability ``need_own_domain_share``; a related domain (same
-    family, uniformly) with probability ``need_related_share`` when its family has other
-    domains; otherwise any other domain, uniformly.
+    Own primary domain with probability ``need_own_domain_share``; otherwise a related
+    domain (same family, uniformly) with probability ``need_related_share`` when its family
+    has other domains, else any other domain, uniformly.
     """
     t = state.cfg.behaviour.ties
     own = int(state.firms.primary_domain[i])
@@ -63,9 +63,10 @@ def needed_domain(state: State, i: int, u: float) -> int:
     related = related[related != own]
     low = t.need_own_domain_share
     if related.size:
-        if u < low + t.need_related_share:
-            return int(related[min(int((u - low) / t.need_related_share * related.size), related.size - 1)])
-        low += t.need_related_share
+        width = (1.0 - low) * t.need_related_share
+        if u < low + width:
+            return int(related[min(int((u - low) / width * related.size), related.size - 1)])
+        low += width
     if low >= 1.0:
         return own
     others = [d for d in range(fam.size) if d != own]

@@ -1,0 +1,75 @@
+"""A sweep's merged dataset: partitioned by run, the run's identity as columns, queryable by DuckDB and polars."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.dataset as ds
+import pytest
+
+from clustersim.store import DATASET, merge_sweep
+
+FAST = ["population=small", "start=2015-06", "end=2018-06", "report_start=2016-09"]
+CLUSTERSIM = str(Path(sys.executable).parent / "clustersim")
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("dataset")
+    cmd = [CLUSTERSIM, "-m", "experiment=twelve_vs_seven", "replication=range(0,2)", "hydra/launcher=basic", *FAST]
+    proc = subprocess.run(
+        [*cmd, f"hydra.sweep.dir={tmp / 'sweep'}"], cwd=tmp, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return tmp / "sweep"
+
+
+def test_every_table_is_partitioned_by_run_with_the_runs_identity(sweep: Path) -> None:
+    runs = pd.read_parquet(sweep / "runs.parquet")
+    assert len(runs) == 4
+    for table in DATASET:
+        parts = sorted((sweep / "dataset" / table).glob("run=*/part-0.parquet"))
+        assert len(parts) == 4, table
+        data = ds.dataset(sweep / "dataset" / table, format="parquet", partitioning="hive").to_table().to_pandas()
+        assert set(data["run"]) == set(runs["run"])
+        for col in ("experiment", "clusters", "seed", "replication", "config_hash"):
+            assert col in data.columns, (table, col)
+        assert set(data["experiment"]) == {"twelve_vs_seven"}
+        assert set(data["clusters"]) == {"twelve", "reform"}
+    # the rows are the run folders' rows
+    one = runs["run"].iloc[0]
+    firms = pd.read_parquet(sweep / "runs" / one / "firms.parquet")
+    part = pd.read_parquet(sweep / "dataset" / "firms" / f"run={one}" / "part-0.parquet")
+    pd.testing.assert_frame_equal(part[firms.columns].reset_index(drop=True), firms, check_categorical=False)
+
+
+def test_duckdb_and_polars_query_the_dataset_directly(sweep: Path) -> None:
+    duckdb = pytest.importorskip("duckdb")
+    pl = pytest.importorskip("polars")
+    pattern = str(sweep / "dataset" / "summary" / "*" / "*.parquet")
+    via_duckdb = duckdb.sql(
+        f"select clusters, avg(value) as v from read_parquet('{pattern}', hive_partitioning=true) "
+        "where kpi = 'members' and cluster = 'all' group by clusters order by clusters"
+    ).df()
+    via_polars = (
+        pl.scan_parquet(pattern, hive_partitioning=True)
+        .filter((pl.col("kpi") == "members") & (pl.col("cluster") == "all"))
+        .group_by("clusters")
+        .agg(pl.col("value").mean().alias("v"))
+        .sort("clusters")
+        .collect()
+    )
+    merged = pd.read_parquet(sweep / "summary.parquet")
+    want = merged[(merged["kpi"] == "members") & (merged["cluster"] == "all")].groupby("clusters")["value"].mean()
+    assert via_duckdb["v"].tolist() == pytest.approx(want.sort_index().tolist())
+    assert via_polars["v"].to_list() == pytest.approx(want.sort_index().tolist())
+
+
+def test_a_second_merge_writes_no_run_again(sweep: Path) -> None:
+    before = {p: p.stat().st_mtime_ns for p in (sweep / "dataset").rglob("*.parquet")}
+    merge_sweep(sweep)
+    after = {p: p.stat().st_mtime_ns for p in (sweep / "dataset").rglob("*.parquet")}
+    assert before == after
