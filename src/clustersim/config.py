@@ -300,8 +300,22 @@ class BehaviourConfig:
 
 # ---------------------------------------------------------------------- comparison
 @dataclass
+class ContrastConfig:
+    """One named comparison of two arms: ``treatment - baseline``, and what it means in words."""
+
+    name: str = "effect"
+    treatment: str = "reform"
+    baseline: str = "twelve"
+    description: str = ""
+
+
+@dataclass
 class ComparisonConfig:
-    """How a sweep's runs are compared (used by the merge and the report)."""
+    """How a sweep's runs are compared (used by the merge and the report).
+
+    With no ``contrasts`` the report compares ``treatment`` with ``baseline``; a list of
+    contrasts compares any pairs of arms (e.g. a total effect and its two parts).
+    """
 
     name: str = "single_run"
     title: str = ""
@@ -310,9 +324,12 @@ class ComparisonConfig:
     treatment: str = "reform"
     pairing: str = "common"
     by: list[str] = field(default_factory=list)
+    contrasts: list[ContrastConfig] = field(default_factory=list)
+    correction: str = "holm"  # multiple comparisons over the KPIs: holm | bh | none
 
 
 PAIRINGS: tuple[str, ...] = ("common", "independent")
+CORRECTIONS: tuple[str, ...] = ("holm", "bh", "none")
 
 
 # --------------------------------------------------------------------- sensitivity
@@ -860,6 +877,14 @@ def validate(cfg: Config) -> Config:
     for i, col in enumerate(comp.by):
         allowed = ("funding", "staffing", "population", "behaviour")
         _check(col in allowed, f"comparison.by[{i}]", col, f"one of {list(allowed)}")
+    _check(comp.correction in CORRECTIONS, "comparison.correction", comp.correction, f"one of {list(CORRECTIONS)}")
+    names = [c.name for c in comp.contrasts]
+    for i, c in enumerate(comp.contrasts):
+        key = f"comparison.contrasts[{i}]"
+        _check(bool(c.name) and names.count(c.name) == 1, f"{key}.name", c.name, "a non-empty name used once")
+        _check(
+            c.treatment != c.baseline, f"{key}.treatment", c.treatment, f"an arm other than the baseline ({c.baseline})"
+        )
     _validate_sensitivity(cfg)
     _check(cfg.task in TASKS, "task", cfg.task, f"one of {list(TASKS)}")
     _check(cfg.calibrate.jobs >= 1, "calibrate.jobs", cfg.calibrate.jobs, "an integer >= 1")

@@ -184,7 +184,7 @@ class SweepCallback(Callback):
         os.replace(tmp, sweep_dir / "experiment.yaml")
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
-        """Merge the sweep's runs, build the report, print the table; exit 1 if a run failed."""
+        """Merge the sweep's runs, build the report, print it; exit 1 if a run failed, 2 if no report."""
         import sys
 
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -194,14 +194,14 @@ class SweepCallback(Callback):
             out = build_sensitivity_report(sweep_dir, merge=True)
             print(out["text"])
             print(f"\nsensitivity report: {out['folder'] / 'report.md'}")
+            if len(out["failed"]):
+                sys.exit(1)
         else:
-            from clustersim.report import build_report
+            from clustersim.report import report_at_sweep_end
 
-            out = build_report(sweep_dir, merge=True)
-            print(out["text"])
-            print(f"\nreport: {sweep_dir / 'report.html'}")
-        if len(out["failed"]):
-            sys.exit(1)
+            status = report_at_sweep_end(sweep_dir)  # prints the report, or one line on why there is none
+            if status:
+                sys.exit(status)
 
 
 def _swept_values(config: Any, key: str) -> list[str] | None:
