@@ -208,6 +208,34 @@ SERIES_LABELS: dict[str, tuple[str, str, str]] = {
 }
 
 
+#: Human names of the model's free parameters (configuration keys), for sensitivity figures.
+PARAMETER_LABELS: dict[str, str] = {
+    "behaviour.membership.review_rate": "Share of firms reviewing membership each month",
+    "behaviour.membership.beta0": "Membership utility intercept (beta0)",
+    "behaviour.membership.beta_service": "Weight of services in joining",
+    "behaviour.membership.beta_fee": "Weight of the fee in joining",
+    "behaviour.membership.switching_cost": "Inertia of membership (switching cost)",
+    "behaviour.membership.awareness_per_comm_hour": "Awareness per hour of communication",
+    "population.initial_awareness_share": "Firms aware at the launch",
+    "staffing.overhead_fte_per_cmo": "Fixed staff time per cluster organisation (FTE)",
+    "behaviour.cmo.breadth_penalty": "Service lost to thematic breadth",
+    "behaviour.cmo.merger_efficiency_loss": "Service lost in a merger's transition",
+    "behaviour.cmo.hours_per_introduction": "Staff hours per introduction",
+    "behaviour.cmo.hours_per_training_agreement": "Staff hours per training agreement",
+    "behaviour.cmo.hours_per_international_link": "Staff hours per link abroad",
+    "behaviour.ties.p_max": "Highest chance that a tie lasts (p_max)",
+    "behaviour.ties.cross_cluster_share": "Share of introductions across clusters",
+    "behaviour.ties.ro_introduction_share": "Share of introductions to research organisations",
+    "behaviour.calls.apply_rate_members": "Propensity of members to apply to calls",
+    "behaviour.international.ties_per_link_month": "Ties abroad per link and month",
+}
+
+
+def parameter_label(key: str) -> str:
+    """The human name of a configuration key (its last part, readable, when unnamed)."""
+    return PARAMETER_LABELS.get(key, key.rsplit(".", 1)[-1].replace("_", " "))
+
+
 def kpi_label(name: str) -> KpiLabel:
     """The label of a KPI; an unknown name gets a readable fallback from its unit."""
     if name in KPI_LABELS:
