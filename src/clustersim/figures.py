@@ -28,7 +28,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from clustersim import stats
 from clustersim.analysis import BETTER, NEUTRAL, POSSIBLY_BETTER, POSSIBLY_WORSE, UNCLEAR, WORSE
-from clustersim.labels import SERIES_LABELS, Notes, effect_phrase, fmt_effect, kpi_label
+from clustersim.labels import SERIES_LABELS, Notes, effect_phrase, fmt_effect, fmt_number, kpi_label
 
 DPI = 300
 #: Okabe and Ito (2008): distinguishable with every common colour-vision deficiency.
@@ -307,3 +307,77 @@ def effect_caption(effects: pd.DataFrame, top: int = 3) -> str:
         return "No indicator differs clearly between the arms once the number of indicators tested is accounted for."
     parts = [effect_phrase(r.kpi, r.difference, r.ci_low, r.ci_high) for r in clear.head(top).itertuples()]
     return "Clear differences: " + "; ".join(parts) + "."
+
+
+def grid_caption(effects: pd.DataFrame, kpi: str, rows: str, cols: str, notes: Notes) -> str:
+    """What a heatmap shows, in words: how many cells are clear, and where the effect is largest and smallest."""
+    t = effects[effects["kpi"] == kpi]
+    if t.empty:
+        return f"{kpi_label(kpi).title}: no cell to compare."
+    lab = kpi_label(kpi)
+    n = int(t["n_pairs"].min())
+    clear = t[t["verdict"].isin([BETTER, WORSE])]
+    hi, lo = t.loc[t["difference"].idxmax()], t.loc[t["difference"].idxmin()]
+
+    def where(r: pd.Series) -> str:
+        return f"{notes.option(rows, str(r[rows]), short=True)} and {notes.option(cols, str(r[cols]), short=True)}"
+
+    text = (
+        f"{lab.title}: the effect with its 95% interval in each of {len(t)} cells ({n} or more pairs a cell);"
+        f" {len(clear)} of {len(t)} cells show a clear difference (hatched: not clear). Largest with {where(hi)}"
+        f" ({fmt_effect(hi['difference'], hi['ci_low'], hi['ci_high'], lab.kind)}),"
+        f" smallest with {where(lo)} ({fmt_effect(lo['difference'], lo['ci_low'], lo['ci_high'], lab.kind)})."
+    )
+    signs = {BETTER: "better", WORSE: "worse"}
+    if len(clear) and clear["verdict"].nunique() == 1:
+        text += f" Where it is clear, the change is {signs[clear['verdict'].iloc[0]]} in every cell."
+    elif len(clear):
+        text += " The sign of the clear effects depends on the cell."
+    return text
+
+
+def series_caption(
+    monthly: pd.DataFrame, arm_col: str, arms: Sequence[str], notes: Notes, spans: Sequence[Span], kpis: Sequence[str]
+) -> str:
+    """What the monthly paths show, in words, computed from them: the last month, and each shaded period."""
+    present = [k for k in kpis if k in set(monthly["kpi"])]
+    if monthly.empty or not present:
+        return "No monthly path to describe."
+    parts = []
+    first = present[0]
+    title = SERIES_LABELS.get(first, (first, "", "level"))[0]
+    ends = []
+    for a in arms:
+        b = series_bands(monthly, first, arm_col, a)
+        if len(b):
+            ends.append(f"{fmt_number(b['mean'].iloc[-1], 'count')} with {notes.option(arm_col, a)}")
+    last = str(monthly["date"].max())
+    parts.append(f"{title} in {last}: {', '.join(ends)}.")
+    for span in spans:
+        dips = []
+        for k in present:
+            if SERIES_LABELS.get(k, ("", "", "level"))[2] != "level":
+                continue
+            means = {}
+            for a in arms:
+                t = monthly[(monthly["kpi"] == k) & (monthly[arm_col] == a)]
+                inside = t[(t["date"] >= span.start) & (t["date"] < span.end)]
+                if len(inside):
+                    means[a] = float(inside["value"].mean())
+            if len(means) < 2:
+                continue
+            low, high = min(means, key=means.get), max(means, key=means.get)
+            if means[high] > 0 and means[low] < 0.25 * means[high]:
+                name, unit = SERIES_LABELS.get(k, (k, "", "level"))[:2]
+                dips.append(
+                    f"{name.lower()} average {fmt_number(means[low], 'count')} {unit} with"
+                    f" {notes.option(arm_col, low)} against {fmt_number(means[high], 'count')}"
+                    f" with {notes.option(arm_col, high)}"
+                )
+        if dips:
+            parts.append(
+                f"During the shaded period ({span.label}, from {span.start}), {'; '.join(dips)}: new cluster"
+                " organisations run on set-up staff, most of whose time goes to running each organisation, so"
+                " little is left for services until the running staff arrive."
+            )
+    return " ".join(parts)

@@ -39,7 +39,15 @@ from clustersim.comparison import (
     resolve_design,
     select,
 )
-from clustersim.figures import effect_caption, forest_figure, heatmap_figure, save, series_figure
+from clustersim.figures import (
+    effect_caption,
+    forest_figure,
+    grid_caption,
+    heatmap_figure,
+    save,
+    series_caption,
+    series_figure,
+)
 from clustersim.labels import (
     ERDF,
     HEADLINE,
@@ -380,11 +388,10 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
             spans += [s for s in ctx.spans.get(a, []) if s not in spans]
         save(series_figure(m, design.arm, design.arms, notes, SERIES, spans, design.level), figures / "series")
         caption = (
-            f"Monthly paths of each arm over {m['run'].nunique()} runs: line the mean, dark band its 95% interval,"
-            " light band where 95% of the replications fall."
-        )
-        if spans:
-            caption += " Shaded: " + "; ".join(f"{s.label} from {s.start}" for s in spans) + "."
+            f"Monthly paths of each arm ({m['run'].nunique() // max(len(design.arms), 1)} runs each): line the mean,"
+            " dark band its 95% interval,"
+            " light band where 95% of the replications fall. "
+        ) + series_caption(m, design.arm, design.arms, notes, spans, SERIES)
         doc.add("figure", (figures / "series.png", "monthly paths per arm", caption))
     if design.is_comparison and design.by:
         doc.add("h2", "Every cell of the grid")
@@ -396,14 +403,8 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
                     stem = figures / (f"heatmap_{kpi}" + (f"_{c.name}" if len(design.contrasts) > 1 else ""))
                     e = out["effects"][out["effects"]["contrast"] == c.name]
                     save(heatmap_figure(e, kpi, design.by[0], design.by[1], notes, c.description), stem)
-                    doc.add(
-                        "figure",
-                        (
-                            stem.with_suffix(".png"),
-                            f"{kpi_label(kpi).title} over the grid",
-                            _heat_caption(e, kpi, design),
-                        ),
-                    )
+                    caption = grid_caption(e, kpi, design.by[0], design.by[1], notes)
+                    doc.add("figure", (stem.with_suffix(".png"), f"{kpi_label(kpi).title} over the grid", caption))
     if len(failed):
         doc.add("h2", "Failed runs")
         doc.add("table", failed[["run", "error"]].astype(str))
@@ -436,16 +437,6 @@ def _spec(sweep_dir: Path) -> dict[str, Any]:
 def _first_line(err: BaseException) -> str:
     text = " ".join(str(err).split("\n")[0].split())
     return text or type(err).__name__
-
-
-def _heat_caption(e: pd.DataFrame, kpi: str, design: Design) -> str:
-    t = e[e["kpi"] == kpi]
-    n = int(t["n_pairs"].min()) if len(t) else 0
-    clear = int(t["verdict"].isin([BETTER, WORSE]).sum())
-    return (
-        f"{kpi_label(kpi).title}: the effect in each of {len(t)} cells ({n} or more pairs a cell) with its 95%"
-        f" interval; {clear} of {len(t)} cells show a clear difference (hatched: not clear)."
-    )
 
 
 def terminal_text(design: Design, brief: Brief, tables: dict[str, pd.DataFrame], failed: pd.DataFrame) -> str:
