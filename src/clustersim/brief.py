@@ -47,6 +47,33 @@ def _add_months(date: str, months: int) -> str:
     return f"{total // 12:04d}-{total % 12 + 1:02d}"
 
 
+def config_spans(cfg: dict[str, Any]) -> tuple[str | None, list[Span]]:
+    """When a configuration changes its clusters, and the periods to shade after that (set-up, transition).
+
+    Args:
+        cfg: a resolved configuration as a plain mapping (a run's ``config.yaml``).
+
+    Returns:
+        The month the last change of configuration starts (None without one) and its spans.
+    """
+    periods = (cfg.get("clusters") or {}).get("periods") or []
+    setup = int((cfg.get("staffing") or {}).get("setup_months") or 0)
+    change, spans = None, []
+    for p in periods[1:]:
+        start = str(p.get("start"))
+        change = start
+        if setup:
+            spans.append(
+                Span(start, _add_months(start, setup), f"new cluster organisations on set-up staff ({setup} months)")
+            )
+        transition = int(p.get("transition_months") or 0)
+        if transition:
+            spans.append(
+                Span(start, _add_months(start, transition), f"transition after the change ({transition} months)")
+            )
+    return change, spans
+
+
 def run_context(sweep_dir: Path, runs: pd.DataFrame, arm: str) -> RunContext:
     """Read one complete run's ``config.yaml`` per arm: region, window, changes of configuration."""
     ctx = RunContext()
@@ -61,23 +88,9 @@ def run_context(sweep_dir: Path, runs: pd.DataFrame, arm: str) -> RunContext:
         ctx.region = str((cfg.get("region") or {}).get("name") or ctx.region)
         ctx.start, ctx.end = str(cfg.get("start", ctx.start)), str(cfg.get("end", ctx.end))
         ctx.report_start = str(cfg.get("report_start", ctx.report_start))
-        periods = (cfg.get("clusters") or {}).get("periods") or []
-        setup = int((cfg.get("staffing") or {}).get("setup_months") or 0)
-        spans = []
-        for p in periods[1:]:
-            start = str(p.get("start"))
-            ctx.changes[str(a)] = start
-            if setup:
-                spans.append(
-                    Span(
-                        start, _add_months(start, setup), f"new cluster organisations on set-up staff ({setup} months)"
-                    )
-                )
-            transition = int(p.get("transition_months") or 0)
-            if transition:
-                spans.append(
-                    Span(start, _add_months(start, transition), f"transition after the change ({transition} months)")
-                )
+        change, spans = config_spans(cfg)
+        if change:
+            ctx.changes[str(a)] = change
         ctx.spans[str(a)] = spans
     return ctx
 
