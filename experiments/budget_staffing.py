@@ -60,7 +60,9 @@ for kpi in KPIS:
     wide.index = [notes.option(rows, v, short=True) for v in wide.index]
     wide.columns = [notes.option(cols, v, short=True) for v in wide.columns]
     table = wide.rename_axis("staff \\ budget").reset_index()
-    write_table(t.pivot_table(index=rows, columns=cols, values="difference").reset_index(), out / f"effect_{kpi}")
+    raw = t.pivot_table(index=rows, columns=cols, values="difference")
+    raw = raw.reindex(index=notes.order(rows, list(raw.index)), columns=notes.order(cols, list(raw.columns)))
+    write_table(raw.rename_axis(index=rows, columns=None).reset_index(), out / f"effect_{kpi}")
     show_table(table, out / f"effect_{kpi}_interval", caption=grid_caption(effects, kpi, rows, cols, notes))
 
 # %% [markdown]

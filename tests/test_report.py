@@ -176,6 +176,7 @@ def test_a_custom_sweep_gets_a_grid_report(tmp_path: Path) -> None:
     md = (out / "report.md").read_text()
     assert md.startswith("# 7 clusters from 2009 vs 12 clusters kept")
     assert "7 clusters from 2009 instead of 12 clusters kept" in proc.stdout  # the brief, in the terminal
+    assert "For 6 set-up, 21 running staff (as in practice) (every cell" in md  # the cell the brief is about
     assert "Report window:** 2016-09 to 2018-06" in md
     money = md[md.index("**Money per arm**") :]
     assert "| Arm | Allocated | Spent | Left |" in money and "EUR" in money and "e+" not in money

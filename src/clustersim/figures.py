@@ -281,11 +281,12 @@ def heatmap_figure(
     ax.set_ylabel(_group_title(rows), fontsize=9)
     unit = _unit(lab) or lab.axis
     better = {"max": "more is better", "min": "less is better"}.get(str(t["direction"].iloc[0]) if len(t) else "", "")
-    ax.set_title(f"{lab.title}: {title}" + (f" ({better})" if better else ""), fontsize=9)
+    head = f"{lab.title}: {title}" + (f" ({better})" if better else "")
+    note = "hatched: no clear difference after the Holm correction"
+    ax.set_title("\n".join([*textwrap.wrap(head, 90), note]), fontsize=9)
     bar = fig.colorbar(im, ax=ax, shrink=0.85)
     bar.set_label(f"difference ({unit})", fontsize=8)
     bar.ax.tick_params(labelsize=7)
-    fig.text(0.01, 0.005, "hatched: no clear difference (95% interval, Holm-corrected verdict)", fontsize=6.5)
     return fig
 
 

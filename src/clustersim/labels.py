@@ -386,9 +386,10 @@ def _step(width: float) -> float:
 
 
 def _round(x: float, step: float) -> float:
+    """``x`` to a multiple of ``step``, halves away from zero (17.5 -> 18, as a reader rounds)."""
     if step <= 0 or not math.isfinite(x):
         return x
-    return round(x / step) * step
+    return math.copysign(math.floor(abs(x) / step + 0.5 + 1e-9), x) * step
 
 
 def _digits(step: float) -> int:

@@ -106,14 +106,18 @@ def markdown(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
     cols = [str(c) for c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for row in df.itertuples(index=False):
-        cells = []
-        for v in row:
-            if isinstance(v, float):
-                cells.append("n/a" if v != v else format(v, floatfmt))
-            else:
-                cells.append(str(v))
+        cells = [number(v, floatfmt) if isinstance(v, float) else str(v) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def number(v: float, floatfmt: str = ".4g") -> str:
+    """A float for a table: thousands with separators (never 1.2e+03), others with ``floatfmt``."""
+    if v != v:
+        return "n/a"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return format(v, floatfmt)
 
 
 def save_figure(fig: Any, path: str | Path) -> Path:
@@ -142,7 +146,7 @@ def show_table(df: pd.DataFrame, stem: str | Path | None = None, caption: str = 
     shown = df.copy()
     for c in shown.columns:
         if shown[c].dtype.kind == "f":
-            shown[c] = [("n/a" if v != v else format(v, floatfmt)) for v in shown[c]]
+            shown[c] = [number(v, floatfmt) for v in shown[c]]
     table = shown.to_html(index=False, escape=True, border=0, classes="cs-table")
     cap = f"<caption>{html_lib.escape(caption)}</caption>" if caption else ""
     display(HTML(table.replace('<table border="0" class="dataframe cs-table">', f"<table class='cs-table'>{cap}", 1)))

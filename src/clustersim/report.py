@@ -338,6 +338,8 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
         out["distribution"] = dist
         head = select(dist, cell)
         brief = build_brief(design, None, head_wide, ctx, notes, sweep_dir, distribution=head)
+    if scope and design.by:
+        brief.paragraphs.insert(0, f"For {scope} (every cell of the grid is in the section 'Every cell of the grid'):")
     out["brief"] = brief
 
     doc = _Doc()
