@@ -20,7 +20,7 @@ import yaml
 from clustersim.analysis import BETTER, POSSIBLY_BETTER, POSSIBLY_WORSE, UNCLEAR, WORSE
 from clustersim.comparison import Contrast, Design
 from clustersim.figures import Span
-from clustersim.labels import HEADLINE, MONEY, Notes, doc_link, effect_phrase, fmt_number, kpi_label
+from clustersim.labels import HEADLINE, MONEY, Notes, default_choices, doc_link, effect_phrase, fmt_number, kpi_label
 from clustersim.stats import CORRECTIONS
 
 
@@ -28,7 +28,7 @@ from clustersim.stats import CORRECTIONS
 class RunContext:
     """What the saved configurations of a sweep's runs say about its window and events."""
 
-    region: str = "piedmont"
+    region: str = field(default_factory=lambda: default_choices().get("region", ""))
     start: str = ""
     end: str = ""
     report_start: str = ""

@@ -316,7 +316,7 @@ def notes_path(region: str) -> Path:
 
 
 @functools.lru_cache(maxsize=8)
-def load_notes(region: str = "piedmont") -> Notes:
+def load_notes(region: str) -> Notes:
     """Read a region's presentation file; a region without one gets empty notes (ids as labels)."""
     path = notes_path(region)
     if not path.is_file():

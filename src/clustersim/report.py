@@ -71,7 +71,7 @@ __all__ = ["ERDF", "HEADLINE", "SERIES", "ReportError", "build_report", "main", 
 
 #: KPIs drawn as heatmaps when a sweep varies two columns.
 HEATMAP_KPIS = ("members", "ties_firm_firm", "research_collaborations", "international_collaborations")
-EXIT_FAILED_RUNS, EXIT_NO_COMPARISON = 1, 2
+EXIT_FAILED_RUNS = EXIT_NO_COMPARISON = 1  # the runs are saved; what was asked for could not be given
 SHOWN_VERDICT = {NEUTRAL: "not rated (no better direction)"}
 
 
@@ -314,7 +314,7 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
     summary = data["summary"]
     if summary.empty:
         raise ReportError(f"no complete run in {sweep_dir} (see {sweep_dir / 'jobs'} for why)")
-    id_cols = [c for c in summary.columns if c not in ("kpi", "cluster", "value", "unit", "direction")]
+    id_cols = [c for c in summary.columns if c not in ("kpi", "cluster", "value", "unit", "direction", "note")]
     wide = wide_summary(summary, id_cols)
     arm = str(spec.get("arm") or "clusters")
     ctx = run_context(sweep_dir, runs, arm)
@@ -478,8 +478,8 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
 def report_at_sweep_end(sweep_dir: Path) -> int:
     """Build a sweep's report at the end of a multirun; print it; return the exit status.
 
-    0: reported, every run complete. 1: reported, some run failed. 2: no comparison could
-    be formed (one line on stderr saying why). Never raises.
+    0: reported, every run complete. 1: reported but some run failed, or no report could be
+    formed (one line on stderr saying why). Never raises.
     """
     try:
         out = build_report(sweep_dir, merge=True)
@@ -521,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
             where = args.sweep_dir / "report.html"
     except (ReportError, ValueError) as err:
         print(f"clustersim-report: error: {_first_line(err)}", file=sys.stderr)
-        return 2
+        return EXIT_NO_COMPARISON
     except Exception as err:  # never a traceback: one line
         logger.debug("report failed", exc_info=True)
         why = f"{type(err).__name__}: {_first_line(err)}"

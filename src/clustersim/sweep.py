@@ -184,7 +184,7 @@ class SweepCallback(Callback):
         os.replace(tmp, sweep_dir / "experiment.yaml")
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
-        """Merge the sweep's runs, build the report, print it; exit 1 if a run failed, 2 if no report."""
+        """Merge the sweep's runs, build the report, print it; exit 1 if a run failed or no report could be formed."""
         import sys
 
         sweep_dir = Path(config.hydra.sweep.dir)

@@ -61,7 +61,7 @@ def _defaults() -> dict[str, str]:
         "funding": choice.get("funding", ""),
         "staffing": choice.get("staffing", ""),
         "population": choice.get("population", ""),
-        "region": choice.get("region", "piedmont"),
+        "region": choice.get("region", ""),
     }
 
 
