@@ -31,7 +31,7 @@ FAST = ["population=small", "start=2015-06", "end=2018-06", "report_start=2016-0
 def test_every_kpi_has_a_human_label() -> None:
     assert missing_labels() == []
     assert all(label.title and label.noun for label in KPI_LABELS.values())
-    assert set(KPI_LABELS) == {k.name for k in KPIS}
+    assert {k.name for k in KPIS} <= set(KPI_LABELS)
 
 
 def test_effects_in_words_with_size_and_interval() -> None:

@@ -50,7 +50,7 @@ def _count(title: str, noun: str, axis: str) -> KpiLabel:
     return KpiLabel(title, noun, "count", axis)
 
 
-#: Every KPI of :data:`clustersim.metrics.KPIS` with its human label (a test keeps them in step).
+#: Every KPI of :data:`clustersim.metrics.KPIS` with its human label (a test checks none is missing).
 KPI_LABELS: dict[str, KpiLabel] = {
     "members": _count("Member firms", "member firms", "member firms"),
     "members_hhi": KpiLabel("Concentration of members (HHI)", "concentration of members (HHI)", "index", "HHI (0-1)"),
@@ -74,6 +74,19 @@ KPI_LABELS: dict[str, KpiLabel] = {
         "share of new collaborations across sectors",
         "share",
         "% of new firm-firm collaborations",
+    ),
+    # declared in kpis.py on main (issue 9): labelled here so that the merge needs no code
+    "cross_domain_ties": _count(
+        "New collaborations across sectors", "new collaborations across sectors", "collaborations"
+    ),
+    "firms_with_cross_domain_tie": _count(
+        "Firms with a collaboration across sectors", "firms with a collaboration across sectors", "firms"
+    ),
+    "cross_domain_share_members": KpiLabel(
+        "Share of members' collaborations across sectors",
+        "share of members' new collaborations across sectors",
+        "share",
+        "% of new member-member collaborations",
     ),
     "cross_cluster_share": KpiLabel(
         "Share of collaborations across clusters",
@@ -355,6 +368,19 @@ def default_choices() -> dict[str, str]:
                 if isinstance(v, str) and not k.startswith("override"):
                     out[k] = v
     return out
+
+
+def default_comparison() -> dict[str, Any]:
+    """The default comparison spec: ``conf/config.yaml``'s ``comparison`` node, else the schema's defaults."""
+    data = yaml.safe_load((Path(config_dir()) / "config.yaml").read_text()) or {}
+    node = data.get("comparison")
+    if isinstance(node, dict) and node.get("baseline") and node.get("treatment"):
+        return dict(node)
+    import dataclasses
+
+    from clustersim.config import ComparisonConfig
+
+    return {f.name: getattr(ComparisonConfig(), f.name) for f in dataclasses.fields(ComparisonConfig)}
 
 
 def doc_link(link: str, from_dir: Path | str) -> str:

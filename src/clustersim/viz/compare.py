@@ -26,10 +26,17 @@ from clustersim.brief import config_spans, contrast_paragraph, money_table
 from clustersim.comparison import Contrast, Design, compute_effects
 from clustersim.figures import Span, series_figure
 from clustersim.labels import HEADLINE, SERIES, Notes
-from clustersim.metrics import summary
 from clustersim.model import ClusterModel
 from clustersim.results import config_yaml
-from clustersim.viz.scenario import MONEY_PARTS, Scenario, compose, money_breakdown, months_between, to_query
+from clustersim.viz.scenario import (
+    MONEY_PARTS,
+    Scenario,
+    compose,
+    money_breakdown,
+    months_between,
+    run_summary,
+    to_query,
+)
 
 
 @dataclass
@@ -79,7 +86,7 @@ def run_comparison(
                 if progress is not None and done % 6 == 0:
                     progress(done / total, f"replication {r + 1} of {reps}, set-up {i + 1} of 2")
             ids = {"run": f"{a}-rep{r}", "clusters": a, "seed": cfg.seed, "replication": r}
-            s = summary(model)
+            s = run_summary(model)
             m = model.recorder.monthly_table()
             m = m[m["cluster"] == "all"]
             for col, val in ids.items():
@@ -184,5 +191,5 @@ def run_zip(scenario: Scenario, sim: ClusterModel, money: pd.DataFrame) -> bytes
         z.writestr("monthly.csv", sim.recorder.monthly_table().to_csv(index=False) if sim.recorder.rows else "")
         z.writestr("money.csv", money.to_csv(index=False))
         if not sim.running:
-            z.writestr("summary.csv", summary(sim).to_csv(index=False))
+            z.writestr("summary.csv", run_summary(sim).to_csv(index=False))
     return buffer.getvalue()

@@ -28,8 +28,8 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from clustersim.config import ComparisonConfig, Config, ConfigError, config_dir, load_config
-from clustersim.labels import Notes, default_choices, load_notes
+from clustersim.config import Config, ConfigError, config_dir, load_config
+from clustersim.labels import Notes, default_choices, default_comparison, load_notes
 from clustersim.model import ClusterModel
 
 #: The configuration groups chosen from a list, and the field of each.
@@ -53,11 +53,11 @@ def group_options(group: str) -> list[str]:
 
 def _defaults() -> dict[str, str]:
     choice = default_choices()
-    comparison = ComparisonConfig()
+    comparison = default_comparison()
     return {
         "clusters": choice.get("clusters", ""),
-        "baseline": comparison.baseline,
-        "treatment": comparison.treatment,
+        "baseline": str(comparison["baseline"]),
+        "treatment": str(comparison["treatment"]),
         "funding": choice.get("funding", ""),
         "staffing": choice.get("staffing", ""),
         "population": choice.get("population", ""),
@@ -363,25 +363,36 @@ MONEY_PARTS = (
 def money_breakdown(sim: ClusterModel) -> dict[str, float]:
     """Where every euro of the run's public budget is now, in EUR; the parts add up to ``allocated``.
 
-    Computed in integer cents from the accounts: the Region's budget is either still with
-    the Region, paid to cluster organisations (CMO grants), or moved to a call, where it
-    is awarded to projects or not (yet).
+    Read from the run's accounts (integer cents; :meth:`ClusterModel.accounts`): the
+    Region's budget is either still with the Region, moved to a call (where it is awarded
+    to projects or not, yet), or paid to cluster organisations (everything else the Region
+    transferred out).
     """
-    region = sim.region.account
-    calls = [c.account for c in sim.region.calls]
+    accounts = sim.accounts()
+    region = [a for a in accounts if a.kind == "region"]
+    calls = [a for a in accounts if a.kind == "call"]
+    allocated = sum(a.allocated for a in region)
+    to_calls = sum(a.allocated for a in calls)
     parts = {
         MONEY_PARTS[0]: sum(a.spent for a in calls),
-        MONEY_PARTS[1]: int(sim.counters["cmo_grants_paid_cents"]),
+        MONEY_PARTS[1]: sum(a.transferred_out for a in region) - to_calls,
         MONEY_PARTS[2]: sum(a.balance for a in calls),
-        MONEY_PARTS[3]: region.balance + region.spent,
+        MONEY_PARTS[3]: sum(a.balance + a.spent for a in region),
     }
     total = sum(parts.values())
-    if total != region.allocated:
-        raise AssertionError(f"public money does not add up: {total} != {region.allocated} cents")
+    if total != allocated:
+        raise AssertionError(f"public money does not add up: {total} != {allocated} cents")
     out = {k: v / 100.0 for k, v in parts.items()}
-    out["allocated"] = region.allocated / 100.0
-    out["fees_collected"] = int(sim.counters.get("fees_cents", 0)) / 100.0
+    out["allocated"] = allocated / 100.0
     return out
+
+
+def run_summary(sim: ClusterModel) -> pd.DataFrame:
+    """The end-of-run KPIs of a finished model (:func:`clustersim.metrics.summary`)."""
+    from clustersim import metrics
+
+    state = getattr(sim, "state", None)  # the model's state object, where the model keeps one
+    return metrics.summary(state, sim.recorder) if state is not None else metrics.summary(sim)
 
 
 # ----------------------------------------------------------------------------- series
