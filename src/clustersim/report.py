@@ -67,7 +67,16 @@ from clustersim.sweep import experiment_spec, merge_sweep, read_sweep
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ERDF", "HEADLINE", "SERIES", "ReportError", "build_report", "main", "report_at_sweep_end"]
+__all__ = [
+    "ERDF",
+    "HEADLINE",
+    "SERIES",
+    "ReportError",
+    "build_arm_report",
+    "build_report",
+    "main",
+    "report_at_sweep_end",
+]
 
 #: KPIs drawn as heatmaps when a sweep varies two columns.
 HEATMAP_KPIS = ("members", "ties_firm_firm", "research_collaborations", "international_collaborations")
@@ -423,6 +432,15 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
     out["markdown"] = doc.markdown()
     out["text"] = terminal_text(design, brief, tables, failed)
     return out
+
+
+def build_arm_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
+    """The report of a sweep of one arm: :func:`build_report` gives it (a distribution report).
+
+    Kept under this name for callers that choose the report by the number of arms; the
+    returned ``distribution`` holds each KPI's mean, interval and range of replications.
+    """
+    return build_report(sweep_dir, merge=merge)
 
 
 def _spec(sweep_dir: Path) -> dict[str, Any]:
