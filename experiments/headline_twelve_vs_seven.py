@@ -15,14 +15,12 @@
 # cooperation, research collaboration, internationalisation and innovation, with the
 # practice's EUR 5M of ERDF money for the cluster managers and 6/21 staff?
 #
-# **Design** (`conf/experiment/twelve_vs_seven.yaml`, seed 2016): each replication lives one
-# history from 2009 under the 12 poles; at the reform date (2016-09) one arm keeps 12
-# clusters and the other merges into 7. The two arms share every draw up to the reform, so
-# each pair's difference is the effect of the reform. Effects are over the report window
-# 2016-2020 (reform minus 12), with 95% t intervals over the pairs.
-#
-# Produced by `make results` (the sweep: `clustersim -m experiment=twelve_vs_seven`). This
-# notebook only reads the saved sweep; the model and the statistics live in the package.
+# **Design** (`conf/experiment/twelve_vs_seven.yaml`): each replication lives one history
+# from 2009 under the 12 poles; at the reform date one arm keeps 12 clusters and the other
+# merges into 7. The two arms share every random draw up to the reform, so each pair's
+# difference is the effect of the reform. Produced by `make results` (the sweep:
+# `clustersim -m experiment=twelve_vs_seven`); this notebook only reads the saved sweep,
+# and every sentence below the tables and figures is generated from the results.
 
 # %% tags=["parameters"]
 sweep_dir = "results/sweeps/twelve_vs_seven"
@@ -31,54 +29,68 @@ out_dir = "results/headline"
 # %%
 from pathlib import Path
 
-from clustersim.notebooks import markdown, write_table
-from clustersim.report import HEADLINE, build_report, plot_forest, plot_series
-from clustersim.sweep import experiment_spec, read_sweep
+from clustersim.figures import effect_caption, forest_figure, series_caption, series_figure
+from clustersim.labels import ERDF, HEADLINE, SERIES, doc_link, load_notes
+from clustersim.notebooks import say, show_figure, show_table, write_table
+from clustersim.report import build_report, effects_table
+from clustersim.sweep import read_sweep
 
 out = Path(out_dir)
 out.mkdir(parents=True, exist_ok=True)
 report = build_report(sweep_dir)  # paired effects from the merged runs (merges them if needed)
-spec = experiment_spec(Path(sweep_dir))
+design, brief, ctx = report["design"], report["brief"], report["context"]
+notes = load_notes(ctx.region)
 effects = report["effects"]
-n_pairs = int(effects["n_pairs"].max())
-print(f"{spec['title']}: {n_pairs} pairs")
+write_table(effects, out / "effects")
+say(
+    f"**{design.title}** ({int(effects['n_pairs'].max())} pairs, report window {brief.window};"
+    f" read from `{sweep_dir}`)."
+)
+
+# %% [markdown]
+# ## In brief
+
+# %%
+say("\n\n".join(brief.paragraphs))
+show_table(brief.money, out / "money", caption=brief.money_note)
+caveats, deciding = notes.relevant(list(HEADLINE))
+
+
+def items(notes_: list) -> str:
+    return "\n".join(f"- **{n.title}.** {n.text} [more]({doc_link(n.link, out)})" for n in notes_)
+
+
+say(f"**Caveats that matter:**\n\n{items(caveats)}\n\n**What decides the answer:**\n\n{items(deciding)}")
+_ = (out / "summary.md").write_text("\n\n".join(brief.paragraphs) + "\n")
 
 # %% [markdown]
 # ## The headline table
 #
-# "better" / "worse" read each KPI's direction (more members, more collaborations, a higher
-# cross-domain share are better); "no clear difference" when the 95% interval contains 0.
+# "better" / "worse": the difference is clear once the number of indicators tested is
+# accounted for (Holm); "possibly": only the indicator's own 95% interval excludes no
+# change; "no clear difference" otherwise.
 
 # %%
-table = report["table"]
-write_table(table, out / "headline_table")
-write_table(effects, out / "effects")
-print(markdown(table))
+contrast = design.contrasts[0]
+eff = effects[effects["contrast"] == contrast.name]
+table = effects_table(eff, HEADLINE, notes, design.arm)
+show_table(table, out / "headline_table", caption=f"{contrast.description}, report window {brief.window}")
+show_table(effects_table(eff, ERDF, notes, design.arm), out / "erdf_table", caption="ERDF common indicators")
 
 # %% [markdown]
-# ## Effects with their uncertainty, and the paths of both arms
+# ## Effects with their uncertainty, each in its own unit
 
 # %%
-headline = effects[effects["kpi"].isin(HEADLINE)]
-plot_forest(headline, spec["baseline"], out / "forest.png")
-data = read_sweep(Path(sweep_dir))
-plot_series(data["monthly"], spec["arm"], [spec["baseline"], spec["treatment"]], out / "series.png")
-print(sorted(p.name for p in out.glob("*.png")))
+rated = eff[eff["kpi"].isin(HEADLINE + ERDF) & (eff["duplicate_of"] == "")]
+rated = rated.set_index("kpi").reindex([k for k in HEADLINE + ERDF if k in set(rated["kpi"])]).reset_index()
+fig = forest_figure(rated, f"{contrast.description} (report window {brief.window})")
+show_figure(fig, out / "forest", caption=effect_caption(rated))
 
 # %% [markdown]
-# ## In plain words
-#
-# The sentences below are generated from the table, so they stay true when it changes.
+# ## The paths of both arms, month by month
 
 # %%
-words = {"better": "improves", "worse": "worsens", "no clear difference": "shows no clear change in"}
-lines = []
-for row in headline.itertuples():
-    rel = f" ({100 * row.relative:+.0f}%)" if row.relative == row.relative else ""
-    lines.append(
-        f"- The reform {words.get(row.verdict, 'changes')} **{row.kpi}**: {row.difference:+,.3g}{rel}, "
-        f"95% CI [{row.ci_low:,.3g}, {row.ci_high:,.3g}]."
-    )
-summary = "\n".join(lines)
-(out / "summary.md").write_text(summary + "\n")
-print(summary)
+monthly = read_sweep(Path(sweep_dir))["monthly"]
+spans = [s for a in design.arms for s in ctx.spans.get(a, [])]
+fig = series_figure(monthly, design.arm, design.arms, notes, SERIES, spans)
+show_figure(fig, out / "series", caption=series_caption(monthly, design.arm, design.arms, notes, spans, SERIES))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -109,11 +110,19 @@ def test_every_notebook_is_jupytext_percent_with_a_parameters_cell(name):
 
 
 EXPECTED = {
-    "headline": ["headline_table.csv", "headline_table.md", "effects.csv", "forest.png", "series.png", "summary.md"],
-    "budget_staffing": ["effect_members.csv", "verdicts.md", "heatmap_members.png"],
+    "headline": ["headline_table.csv", "headline_table.md", "effects.csv", "forest.png", "series.svg", "summary.md"],
+    "budget_staffing": ["effect_members.csv", "verdicts.md", "heatmap_members.png", "heatmap_members.svg"],
     "reform_timeline": ["members_path.csv", "members_path.png", "observed_vs_simulated.md"],
     "calibration": ["fit_table.csv", "objective_trace.png", "observed_vs_simulated.png", "estimates.md"],
     "sensitivity": ["morris_top3.md", "sobol_total_order.csv", "discovery.md", "share_7_better_by_overhead.csv"],
+}
+#: What each rendered notebook must say in words (generated from the results) under its figures.
+INTERPRETATION = {
+    "headline": ["Clear differences:", "Member firms in", "During the shaded period"],
+    "budget_staffing": ["cells show a clear difference", "Largest with"],
+    "reform_timeline": ["off by", "observed dates"],
+    "calibration": ["fitted targets are within their tolerance", "The best objective was found at evaluation"],
+    "sensitivity": ["resolved (ST sum to", "unresolved (indices sum to", "First-ranked parameter by effect"],
 }
 
 
@@ -124,14 +133,46 @@ def test_every_notebook_executes_in_small_mode(name, small_sweeps, tmp_path):
         params["sweep_dir"] = str(small_sweeps[name])
     # the calibration and sensitivity notebooks read the committed full-size results
     html = execute(name, params, html_dir=tmp_path)
-    assert html.is_file() and html.stat().st_size > 50_000
-    assert "Traceback" not in html.read_text()
+    page = html.read_text()
+    assert "Traceback" not in page
     for f in EXPECTED[name]:
         assert (tmp_path / "out" / f).stat().st_size > 0, f
+    # a reader's page: figures inline, tables rendered, no code, no template bulk
+    figures = len(list((tmp_path / "out").glob("*.svg")))
+    assert figures >= 1 and len(re.findall(r'<img alt="[^"]+" src="data:image/png;base64,', page)) == figures
+    assert "<table" in page and "| ---" not in page and "|---|" not in page
+    assert "from clustersim" not in page and "import " not in page  # the code is hidden
+    assert "--jp-" not in page and page.count("<style") == 1  # one small stylesheet, not JupyterLab's
+    for words in INTERPRETATION[name]:
+        assert words in page, words
+    for png in (tmp_path / "out").glob("*.png"):
+        from PIL import Image
+
+        with Image.open(png) as img:
+            assert round(img.info["dpi"][0]) == 300, png.name
     if name == "headline":
         table = pd.read_csv(tmp_path / "out" / "headline_table.csv")
-        assert len(table) >= 10
-        assert "The reform" in (tmp_path / "out" / "summary.md").read_text()
+        assert len(table) >= 10 and "Member firms" in set(table["Indicator"])
+        summary = (tmp_path / "out" / "summary.md").read_text()
+        assert "about" in summary and "e+" not in summary and "instead of" in summary
+
+
+def test_the_rendered_page_shows_relative_paths(small_sweeps, tmp_path, monkeypatch):
+    """The parameters a page records are the ones given (relative), never the author's folders."""
+    import shutil
+
+    rel = Path("results") / "sweeps" / f"test-{tmp_path.name}"
+    target = ROOT / rel
+    shutil.copytree(small_sweeps["reform_timeline"], target)
+    try:
+        out_rel = rel / "out"
+        html = execute("reform_timeline", {"sweep_dir": str(rel), "out_dir": str(out_rel)}, html_dir=tmp_path)
+        page = html.read_text()
+        assert f"read from <code>{rel}</code>" in page
+        assert str(ROOT) not in page and str(tmp_path) not in page
+        assert (target / "out" / "members_path.svg").is_file()
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
 
 
 def test_a_notebook_that_fails_raises_and_writes_no_html(tmp_path):

@@ -1,11 +1,21 @@
 """Comparisons of scenario arms from saved results only (never from live models).
 
-The headline design is paired: for each replication, the 12-cluster arm and the reform
-arm share one history up to the reform (same root seed, same replication) and differ only
-by the policy afterwards. The effect of a KPI is the mean paired difference
-``treatment - baseline`` with a t confidence interval, a Wilcoxon signed-rank p-value, and
-a verdict that reads the KPI's direction (more is better, less is better, or neither).
-Arms run on independent seeds are compared with Welch's interval and a Mann-Whitney test.
+The headline design is paired: for each replication, the baseline arm and the treatment
+arm share one history up to the policy change (same root seed, same replication) and
+differ only by the policy afterwards. The effect of a KPI is the mean paired difference
+``treatment - baseline`` with its t interval and the paired t-test (one test for both:
+the interval excludes 0 exactly when the test's p-value is below 1 - level). Arms run on
+independent seeds are compared with Welch's interval and test. Every statistic comes from
+:mod:`clustersim.stats`.
+
+Testing many KPIs at once, some will look different by chance: the p-values of the KPIs
+that have a direction (a family per comparison) are adjusted by Holm's method (or
+Benjamini-Hochberg, or none), and the verdict reads the adjusted p-value and the KPI's
+direction: "better" or "worse" when the adjusted p-value is below 1 - level, "possibly
+better" or "possibly worse" when only the unadjusted one is (the interval excludes 0, but
+not once the family is accounted for), otherwise "no clear difference". An indicator whose
+values equal an earlier one's in every run (e.g. two ERDF indicators that count the same
+firms in this model) is marked ``duplicate_of`` that one and counted once in the family.
 """
 
 from __future__ import annotations
@@ -15,11 +25,32 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from clustersim import stats
 from clustersim.metrics import INFO, KPI_BY_NAME, MAXIMIZE, MINIMIZE
 
 BETTER, WORSE, UNCLEAR, NEUTRAL = "better", "worse", "no clear difference", "n/a"
+POSSIBLY_BETTER, POSSIBLY_WORSE = "possibly better", "possibly worse"
+VERDICTS = (BETTER, POSSIBLY_BETTER, UNCLEAR, POSSIBLY_WORSE, WORSE, NEUTRAL)
+
+EFFECT_COLUMNS = (
+    "kpi",
+    "unit",
+    "direction",
+    "n_pairs",
+    "baseline_mean",
+    "treatment_mean",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "relative",
+    "test",
+    "p_value",
+    "correction",
+    "p_adjusted",
+    "duplicate_of",
+    "verdict",
+)
 
 
 def wide_summary(summary: pd.DataFrame, id_cols: Sequence[str]) -> pd.DataFrame:
@@ -28,41 +59,65 @@ def wide_summary(summary: pd.DataFrame, id_cols: Sequence[str]) -> pd.DataFrame:
     return rows.pivot_table(index=list(id_cols), columns="kpi", values="value", aggfunc="first").reset_index()
 
 
-def verdict(direction: str, low: float, high: float) -> str:
-    """Better or worse for the treatment when the interval excludes 0; else unclear."""
-    if direction == INFO or not (math.isfinite(low) and math.isfinite(high)):
+def verdict(direction: str, difference: float, p_value: float, p_adjusted: float, alpha: float = 0.05) -> str:
+    """The treatment's verdict on one KPI, from its direction and its (adjusted) p-value.
+
+    Args:
+        direction: ``max`` (more is better), ``min`` (less is better) or ``info`` (neither).
+        difference: treatment minus baseline.
+        p_value: the unadjusted p-value of the test.
+        p_adjusted: the p-value adjusted for the family of KPIs tested together.
+        alpha: the significance level (1 - the interval's confidence level).
+
+    Returns:
+        One of :data:`VERDICTS`.
+    """
+    if direction not in (MAXIMIZE, MINIMIZE) or not (math.isfinite(difference) and math.isfinite(p_value)):
         return NEUTRAL
-    if low <= 0.0 <= high:
+    if difference == 0 or p_value >= alpha:
         return UNCLEAR
-    up = low > 0.0
-    if direction == MAXIMIZE:
-        return BETTER if up else WORSE
-    if direction == MINIMIZE:
-        return WORSE if up else BETTER
-    return NEUTRAL
+    good = (difference > 0) == (direction == MAXIMIZE)
+    if math.isfinite(p_adjusted) and p_adjusted < alpha:
+        return BETTER if good else WORSE
+    return POSSIBLY_BETTER if good else POSSIBLY_WORSE
 
 
-def t_interval(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and t confidence interval of a sample (NaN bounds below two values)."""
-    x = x[np.isfinite(x)]
-    n = x.size
-    if n == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(x.mean())
-    if n < 2:
-        return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
-    return mean, mean - half, mean + half
+def _meta(k: str) -> tuple[str, str]:
+    kpi = KPI_BY_NAME.get(k)
+    return (kpi.unit, kpi.direction) if kpi else ("", INFO)
 
 
-def wilcoxon_p(diff: np.ndarray) -> float:
-    """Two-sided Wilcoxon signed-rank p-value; 1.0 when every difference is zero."""
-    d = diff[np.isfinite(diff)]
-    if d.size == 0:
-        return math.nan
-    if np.all(d == 0):
-        return 1.0
-    return float(stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided").pvalue)
+def _duplicates(names: list[str], columns: dict[str, np.ndarray]) -> dict[str, str]:
+    """KPI -> the earlier KPI whose values (every run of every arm) it repeats exactly."""
+    out: dict[str, str] = {}
+    seen: list[str] = []
+    for k in names:
+        v = columns[k]
+        for j in seen:
+            if _meta(j)[0] == _meta(k)[0] and np.array_equal(columns[j], v, equal_nan=True):
+                out[k] = j
+                break
+        else:
+            seen.append(k)
+    return out
+
+
+def _finish(rows: list[dict], duplicates: dict[str, str], correction: str, alpha: float) -> pd.DataFrame:
+    """Adjust the p-values over the family (KPIs with a direction, each indicator once), add verdicts."""
+    df = pd.DataFrame(rows, columns=[c for c in EFFECT_COLUMNS if c not in ("p_adjusted", "duplicate_of", "verdict")])
+    df["correction"] = correction
+    df["duplicate_of"] = [duplicates.get(k, "") for k in df["kpi"]]
+    family = df["direction"].isin([MAXIMIZE, MINIMIZE]) & (df["duplicate_of"] == "")
+    adjusted = np.full(len(df), np.nan)
+    if family.any():
+        adjusted[family.to_numpy()] = stats.adjust_pvalues(df.loc[family, "p_value"].to_numpy(), correction)
+    df["p_adjusted"] = adjusted
+    rep = dict(zip(df["kpi"], df["p_adjusted"], strict=True))
+    df.loc[df["duplicate_of"] != "", "p_adjusted"] = [rep[j] for j in df.loc[df["duplicate_of"] != "", "duplicate_of"]]
+    df["verdict"] = [
+        verdict(r.direction, r.difference, r.p_value, r.p_adjusted, alpha) for r in df.itertuples(index=False)
+    ]
+    return df[list(EFFECT_COLUMNS)]
 
 
 def paired_effects(
@@ -73,48 +128,61 @@ def paired_effects(
     pair_on: Sequence[str],
     kpis: Sequence[str] | None = None,
     level: float = 0.95,
+    correction: str = "holm",
 ) -> pd.DataFrame:
-    """Per KPI: both arms' means, the mean paired difference, its CI, p-value and verdict.
+    """Per KPI: both arms' means, the mean paired difference, its interval, p-values and verdict.
 
     Args:
         wide: one row per run (see :func:`wide_summary`).
         arm_col: the column naming the arm (e.g. ``clusters``).
-        baseline: the arm differences are taken from (e.g. ``twelve``).
-        treatment: the other arm (e.g. ``reform``).
+        baseline: the arm differences are taken from.
+        treatment: the other arm.
         pair_on: columns that identify a pair (e.g. ``seed``, ``replication``).
         kpis: KPIs to compare (default: every KPI column known to the model).
-        level: confidence level of the interval.
+        level: confidence level of the intervals (the verdicts use 1 - level).
+        correction: multiple-comparison correction over the KPIs with a direction
+            (a key of :data:`clustersim.stats.CORRECTIONS`).
+
+    Returns:
+        One row per KPI with the columns of :data:`EFFECT_COLUMNS`.
+
+    Raises:
+        ValueError: if a pair is not unique in an arm (``pair_on`` misses a swept column).
     """
     a = wide[wide[arm_col] == baseline].set_index(list(pair_on))
     b = wide[wide[arm_col] == treatment].set_index(list(pair_on))
+    for name, arm in ((baseline, a), (treatment, b)):
+        if not arm.index.is_unique:
+            raise ValueError(f"arm {name!r}: several runs share one pair ({', '.join(pair_on)}); pair on more columns")
     common = a.index.intersection(b.index)
     a, b = a.loc[common], b.loc[common]
-    names = [k for k in (kpis or list(KPI_BY_NAME)) if k in a.columns]
+    names = [k for k in (kpis or list(KPI_BY_NAME)) if k in a.columns and k in b.columns]
+    columns = {k: np.concatenate([a[k].to_numpy(dtype=float), b[k].to_numpy(dtype=float)]) for k in names}
     rows = []
     for k in names:
         xa = a[k].to_numpy(dtype=float)
         xb = b[k].to_numpy(dtype=float)
         ok = np.isfinite(xa) & np.isfinite(xb)
-        diff = xb[ok] - xa[ok]
-        mean, low, high = t_interval(diff, level)
-        direction = KPI_BY_NAME[k].direction if k in KPI_BY_NAME else INFO
+        res = stats.paired_t(xb, xa, level)
+        unit, direction = _meta(k)
+        base = float(np.mean(xa[ok])) if ok.any() else math.nan
         rows.append(
             {
                 "kpi": k,
-                "unit": KPI_BY_NAME[k].unit if k in KPI_BY_NAME else "",
+                "unit": unit,
                 "direction": direction,
-                "n_pairs": int(ok.sum()),
-                baseline: float(np.mean(xa[ok])) if ok.any() else math.nan,
-                treatment: float(np.mean(xb[ok])) if ok.any() else math.nan,
-                "difference": mean,
-                "ci_low": low,
-                "ci_high": high,
-                "relative": mean / abs(np.mean(xa[ok])) if ok.any() and np.mean(xa[ok]) != 0 else math.nan,
-                "p_value": wilcoxon_p(diff),
-                "verdict": verdict(direction, low, high),
+                "n_pairs": res.n,
+                "baseline_mean": base,
+                "treatment_mean": float(np.mean(xb[ok])) if ok.any() else math.nan,
+                "difference": res.estimate,
+                "ci_low": res.low,
+                "ci_high": res.high,
+                "relative": res.estimate / abs(base) if math.isfinite(base) and base != 0 else math.nan,
+                "test": res.test,
+                "p_value": res.p_value,
             }
         )
-    return pd.DataFrame(rows)
+    return _finish(rows, _duplicates(names, columns), correction, 1.0 - level)
 
 
 def independent_effects(
@@ -124,40 +192,70 @@ def independent_effects(
     treatment: str,
     kpis: Sequence[str] | None = None,
     level: float = 0.95,
+    correction: str = "holm",
 ) -> pd.DataFrame:
-    """Like :func:`paired_effects` for arms on independent seeds (Welch, Mann-Whitney)."""
+    """Like :func:`paired_effects` for arms on independent seeds (Welch's interval and test)."""
     a = wide[wide[arm_col] == baseline]
     b = wide[wide[arm_col] == treatment]
-    names = [k for k in (kpis or list(KPI_BY_NAME)) if k in a.columns]
+    names = [k for k in (kpis or list(KPI_BY_NAME)) if k in a.columns and k in b.columns]
+    columns = {k: np.concatenate([a[k].to_numpy(dtype=float), b[k].to_numpy(dtype=float)]) for k in names}
     rows = []
     for k in names:
         xa = a[k].to_numpy(dtype=float)
         xb = b[k].to_numpy(dtype=float)
-        xa, xb = xa[np.isfinite(xa)], xb[np.isfinite(xb)]
-        mean = float(xb.mean() - xa.mean()) if xa.size and xb.size else math.nan
-        if xa.size > 1 and xb.size > 1:
-            va, vb = xa.var(ddof=1) / xa.size, xb.var(ddof=1) / xb.size
-            se = math.sqrt(va + vb)
-            dof = (va + vb) ** 2 / ((va**2) / (xa.size - 1) + (vb**2) / (xb.size - 1)) if se > 0 else 1.0
-            half = float(stats.t.ppf(0.5 + level / 2, dof) * se)
-            p = float(stats.mannwhitneyu(xb, xa, alternative="two-sided").pvalue) if se > 0 else 1.0
-        else:
-            half, p = math.nan, math.nan
-        direction = KPI_BY_NAME[k].direction if k in KPI_BY_NAME else INFO
+        res = stats.welch_t(xb, xa, level)
+        unit, direction = _meta(k)
+        fa = xa[np.isfinite(xa)]
+        base = float(fa.mean()) if fa.size else math.nan
+        fb = xb[np.isfinite(xb)]
         rows.append(
             {
                 "kpi": k,
-                "unit": KPI_BY_NAME[k].unit if k in KPI_BY_NAME else "",
+                "unit": unit,
                 "direction": direction,
-                "n_pairs": min(xa.size, xb.size),
-                baseline: float(xa.mean()) if xa.size else math.nan,
-                treatment: float(xb.mean()) if xb.size else math.nan,
-                "difference": mean,
-                "ci_low": mean - half,
-                "ci_high": mean + half,
-                "relative": mean / abs(xa.mean()) if xa.size and xa.mean() != 0 else math.nan,
-                "p_value": p,
-                "verdict": verdict(direction, mean - half, mean + half),
+                "n_pairs": res.n,
+                "baseline_mean": base,
+                "treatment_mean": float(fb.mean()) if fb.size else math.nan,
+                "difference": res.estimate,
+                "ci_low": res.low,
+                "ci_high": res.high,
+                "relative": res.estimate / abs(base) if math.isfinite(base) and base != 0 else math.nan,
+                "test": res.test,
+                "p_value": res.p_value,
+            }
+        )
+    return _finish(rows, _duplicates(names, columns), correction, 1.0 - level)
+
+
+def distribution(wide: pd.DataFrame, kpis: Sequence[str] | None = None, level: float = 0.95) -> pd.DataFrame:
+    """One arm's KPIs over its replications: mean with its t interval, and the replications' range.
+
+    Returns:
+        One row per KPI: ``kpi, unit, direction, n_runs, mean, ci_low, ci_high, range_low,
+        range_high`` (the range holds the central ``level`` share of the replications) and
+        ``duplicate_of`` (as in :func:`paired_effects`).
+    """
+    names = [k for k in (kpis or list(KPI_BY_NAME)) if k in wide.columns]
+    columns = {k: wide[k].to_numpy(dtype=float) for k in names}
+    duplicates = _duplicates(names, columns)
+    rows = []
+    for k in names:
+        x = columns[k]
+        iv = stats.mean_interval(x, level)
+        lo, hi = stats.replication_range(x, level)
+        unit, direction = _meta(k)
+        rows.append(
+            {
+                "kpi": k,
+                "unit": unit,
+                "direction": direction,
+                "n_runs": iv.n,
+                "mean": iv.estimate,
+                "ci_low": iv.low,
+                "ci_high": iv.high,
+                "range_low": lo,
+                "range_high": hi,
+                "duplicate_of": duplicates.get(k, ""),
             }
         )
     return pd.DataFrame(rows)

@@ -65,6 +65,7 @@ CALL_LINES: tuple[str, ...] = ("members", "never_members", "all")
 STAFF_ALLOCATIONS: tuple[str, ...] = ("equal", "by_members")
 BENEFITS: tuple[str, ...] = ("tie", "introduction", "prescreen", "funded_project", "training", "international_tie")
 PAIRINGS: tuple[str, ...] = ("common", "independent")
+CORRECTIONS: tuple[str, ...] = ("holm", "bh", "none")
 SENSITIVITY_METHODS: tuple[str, ...] = ("none", "morris", "sobol")
 TASKS: tuple[str, ...] = ("simulate", "calibrate")
 COMPARISON_BY: tuple[str, ...] = ("funding", "staffing", "population", "behaviour")
@@ -359,8 +360,22 @@ class BehaviourConfig:
 
 # ---------------------------------------------------------------------- comparison
 @dataclass
+class ContrastConfig:
+    """One named comparison of two arms: ``treatment - baseline``, and what it means in words."""
+
+    name: str = param(identifier(), "name of the contrast")
+    treatment: str = param(identifier(), "the arm compared")
+    baseline: str = param(identifier(), "the arm it is compared with")
+    description: str = param(text(0, 400), "what the contrast means, in plain words")
+
+
+@dataclass
 class ComparisonConfig:
-    """How a sweep's runs are compared (used by the merge and the report)."""
+    """How a sweep's runs are compared (used by the merge and the report).
+
+    With no ``contrasts`` the report compares ``treatment`` with ``baseline``; a list of
+    contrasts compares any pairs of arms (e.g. a total effect and its two parts).
+    """
 
     name: str = param(identifier(), "name of the comparison; the sweep folder is results/sweeps/<name>")
     title: str = param(text(0, 200), "title of the report")
@@ -369,6 +384,8 @@ class ComparisonConfig:
     treatment: str = param(identifier(), "the other arm")
     pairing: str = param(choice(PAIRINGS), "common random numbers, or independent seeds")
     by: list[str] = param(list_of(choice(COMPARISON_BY), 0, len(COMPARISON_BY)), "groups compared separately")
+    contrasts: list[ContrastConfig] = param(list_of(None, 0, 50), "named contrasts (treatment - baseline) to report")
+    correction: str = param(choice(CORRECTIONS), "multiple-comparison correction over the KPIs: holm, bh or none")
 
 
 # --------------------------------------------------------------------- sensitivity
@@ -640,9 +657,18 @@ def validate(cfg: Config) -> Config:
     _check_clusters(cfg.clusters, list(cfg.region.domains), start)
     _check_funding(cfg.funding)
     _check_behaviour(cfg.behaviour)
+    _check_comparison(cfg.comparison)
     _check_sensitivity(cfg)
     _check_task(cfg)
     return cfg
+
+
+def _check_comparison(comp: ComparisonConfig) -> None:
+    names = [c.name for c in comp.contrasts]
+    for i, c in enumerate(comp.contrasts):
+        where = f"comparison.contrasts[{i}]"
+        _check(names.count(c.name) == 1, f"{where}.name", c.name, "a name used once")
+        _check(c.treatment != c.baseline, f"{where}.treatment", c.treatment, f"an arm other than ({c.baseline})")
 
 
 # ------------------------------------------------------------------- dotted keys

@@ -3,9 +3,8 @@
 Used by the Hydra callback at the end of ``clustersim -m ...`` and by ``clustersim-report``.
 The report is
 
-- the comparison (:func:`clustersim.report.build_report`) when the sweep ran the
-  comparison's baseline and treatment arms;
-- a single-arm report (:func:`clustersim.report.build_arm_report`) when it ran one arm;
+- the report of :func:`clustersim.report.build_report`: the comparison's contrasts (two
+  arms, named contrasts, a grid of cells), or a distribution report when it ran one arm;
 - the sensitivity report (:func:`clustersim.sensitivity.build_sensitivity_report`) for a
   design.
 
@@ -32,18 +31,6 @@ class Outcome:
     text: str
     error: str
     status: int
-
-
-def check_arms(spec: dict[str, Any]) -> str | None:
-    """An error line if the sweep runs two or more arms but not the comparison's baseline and treatment."""
-    arms = [str(a) for a in spec.get("arms", [])]
-    base, treat, arm = str(spec.get("baseline")), str(spec.get("treatment")), spec.get("arm", "clusters")
-    if len(set(arms)) >= 2 and not {base, treat} <= set(arms):
-        return (
-            f"comparison: the sweep runs {arm} = {', '.join(arms)} but compares {base} with {treat}; allowed: "
-            f"comparison.baseline and comparison.treatment among the arms swept (or sweep one arm for its own report)"
-        )
-    return None
 
 
 def _first_error(failed: Any) -> str:
@@ -78,24 +65,21 @@ def _build(sweep_dir: Path, spec: dict[str, Any]) -> tuple[dict[str, Any], str]:
         raise SweepFailed(
             f"no complete run in {sweep_dir} ({detail}{': ' + first if first else ''}); details: {sweep_dir / 'jobs'}/"
         )
-    arm = str(spec.get("arm", "clusters"))
-    arms = [str(a) for a in spec.get("arms", [])] or sorted(_complete_arms(data, arm))
-    base, treat = str(spec.get("baseline", "twelve")), str(spec.get("treatment", "reform"))
-    if len(set(arms)) < 2:
-        return report.build_arm_report(sweep_dir, merge=False), str(sweep_dir / "report.html")
-    have = _complete_arms(data, arm)
-    lacking = [a for a in (base, treat) if a not in have]
-    if lacking:
+    from clustersim.comparison import ReportError
+
+    try:
+        out = report.build_report(sweep_dir, merge=False)
+    except ReportError as err:
         first = _first_error(failed)
         raise SweepFailed(
-            f"cannot form the comparison {treat} vs {base}: no complete run of {arm}={', '.join(lacking)}"
-            f" ({len(failed)} of {n_runs} runs failed{': ' + first if first else ''}); details: {sweep_dir / 'jobs'}/"
-        )
-    out = report.build_report(sweep_dir, merge=False)
-    if out.get("effects") is not None and len(out["effects"]) and int(out["effects"]["n_pairs"].max()) == 0:
+            f"{str(err).splitlines()[0]} ({len(failed)} of {n_runs} runs failed{': ' + first if first else ''});"
+            f" details: {sweep_dir / 'jobs'}/"
+        ) from None
+    effects = out.get("effects")
+    if effects is not None and len(effects) and "n_pairs" in effects and int(effects["n_pairs"].max()) == 0:
         raise SweepFailed(
-            f"cannot form the comparison {treat} vs {base}: no pair of complete runs with the same seed and "
-            f"replication; details: {sweep_dir / 'runs.parquet'}"
+            "cannot form the comparison: no pair of complete runs with the same seed and replication;"
+            f" details: {sweep_dir / 'runs.parquet'}"
         )
     return out, str(sweep_dir / "report.html")
 

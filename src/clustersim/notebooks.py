@@ -2,10 +2,13 @@
 
 Each notebook is a jupytext percent-format ``.py`` file in ``experiments/`` with a cell
 tagged ``parameters``; it reads saved results (a sweep folder, the calibration results)
-through the package's API and writes its tables (CSV and Markdown) and figures (PNG) to
-its ``out_dir``. :func:`execute` runs one with papermill (the parameters injected after the
-``parameters`` cell) in this environment's Python kernel and renders it to HTML; nothing is
-written in place unless the whole notebook ran (temporary files renamed at the end).
+through the package's API and writes its tables (CSV and Markdown) and figures (300 dpi
+PNG and SVG) to its ``out_dir``. What a reader sees comes from :func:`say` (text generated
+from the results), :func:`show_table` (tables rendered) and :func:`show_figure` (figures
+inline, with a caption). :func:`execute` runs one with papermill (the parameters injected
+after the ``parameters`` cell, paths as given) in this environment's Python kernel and
+renders it to a light HTML page without the code (:func:`render_html`); nothing is written
+in place unless the whole notebook ran (temporary files renamed at the end).
 
 ``clustersim-notebooks`` executes them at full size (``make results`` first runs the
 experiments they read); the test suite executes every one in a small mode.
@@ -103,29 +106,97 @@ def markdown(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
     cols = [str(c) for c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for row in df.itertuples(index=False):
-        cells = []
-        for v in row:
-            if isinstance(v, float):
-                cells.append("n/a" if v != v else format(v, floatfmt))
-            else:
-                cells.append(str(v))
+        cells = [number(v, floatfmt) if isinstance(v, float) else str(v) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> Path:
-    """Save a matplotlib figure atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=dpi)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+def number(v: float, floatfmt: str = ".4g") -> str:
+    """A float for a table: thousands with separators (never 1.2e+03), others with ``floatfmt``."""
+    if v != v:
+        return "n/a"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return format(v, floatfmt)
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Save a matplotlib figure as a 300 dpi PNG and an SVG beside it (atomically); return the PNG."""
+    from clustersim.figures import save
+
+    return save(fig, Path(path).with_suffix(""))[0]
+
+
+# ---------------------------------------------------------- what a reader sees in the HTML
+def say(text: str) -> None:
+    """Show Markdown text in the notebook's output (interpretation generated from the results)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))
+
+
+def show_table(df: pd.DataFrame, stem: str | Path | None = None, caption: str = "", floatfmt: str = ".4g") -> None:
+    """Show a table rendered (not as pipe text); with ``stem``, also write it as CSV and Markdown."""
+    import html as html_lib
+
+    from IPython.display import HTML, display
+
+    if stem is not None:
+        write_table(df, stem, floatfmt)
+    shown = df.copy()
+    for c in shown.columns:
+        if shown[c].dtype.kind == "f":
+            shown[c] = [number(v, floatfmt) for v in shown[c]]
+    table = shown.to_html(index=False, escape=True, border=0, classes="cs-table")
+    cap = f"<caption>{html_lib.escape(caption)}</caption>" if caption else ""
+    display(HTML(table.replace('<table border="0" class="dataframe cs-table">', f"<table class='cs-table'>{cap}", 1)))
+
+
+def show_figure(fig: Any, path: str | Path, caption: str = "", alt: str = "") -> None:
+    """Save a figure (300 dpi PNG and SVG) and show it inline at screen resolution, with its caption.
+
+    ``alt`` (default: the figure's file name and the caption's first sentence) describes it
+    for readers who cannot see it.
+    """
+    import base64
+    import html as html_lib
+    import io
+
+    from IPython.display import HTML, display
+
+    png = save_figure(fig, path)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=SCREEN_DPI)
+    data = base64.b64encode(buffer.getvalue()).decode()
+    text = alt or f"{png.stem}: {caption.split('. ')[0]}"
+    display(HTML(f'<img alt="{html_lib.escape(text)}" src="data:image/png;base64,{data}">'))
+    if caption:
+        say(f"*{caption}*")
+
+
+SCREEN_DPI = 96
+PAGE_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}"
+    "table{border-collapse:collapse;font-size:14px;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:3px 8px}"
+    "th{background:#f3f3f3}td{text-align:right}td:first-child{text-align:left}caption{caption-side:bottom;"
+    "font-size:13px;color:#444;text-align:left}img{max-width:100%}.anchor-link{display:none}pre{white-space:pre-wrap}"
+)
+
+
+def render_html(notebook: Any, title: str) -> str:
+    """An executed notebook as a light, self-contained HTML page: outputs and text only, no code."""
+    import html as html_lib
+
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        template_name="basic", exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+    )
+    body, _ = exporter.from_notebook_node(notebook)
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html_lib.escape(title)}</title>"
+        f"<style>{PAGE_STYLE}</style></head><body>\n{body}\n</body></html>\n"
+    )
 
 
 def observed_membership(spec_path: str | Path | None = None) -> pd.DataFrame:
@@ -145,6 +216,7 @@ def _atomic_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; results are for everyone to read
     os.replace(tmp, path)
 
 
@@ -162,15 +234,14 @@ def execute(name: str, parameters: Mapping[str, Any] | None = None, html_dir: st
     import jupytext
     import nbformat
     import papermill
-    from nbconvert import HTMLExporter
 
     nb = NOTEBOOKS[name]
     root = project_root()
     params = {**nb.parameters, **dict(parameters or {})}
+    # paths stay as given (the notebook runs in the project folder): the rendered page shows
+    # "results/headline", never the author's own absolute path
     out_dir = Path(params["out_dir"])
-    if not out_dir.is_absolute():
-        out_dir = root / out_dir
-    params["out_dir"] = str(out_dir)
+    out_dir = out_dir if out_dir.is_absolute() else root / out_dir
     html_dir = Path(html_dir) if html_dir else out_dir
     html_dir.mkdir(parents=True, exist_ok=True)
     source = root / nb.file
@@ -182,7 +253,7 @@ def execute(name: str, parameters: Mapping[str, Any] | None = None, html_dir: st
         papermill.execute_notebook(
             str(src), str(done), parameters=params, kernel_name="python3", cwd=str(root), progress_bar=False
         )
-        body, _ = HTMLExporter().from_notebook_node(nbformat.read(done, as_version=4))
+        body = render_html(nbformat.read(done, as_version=4), nb.title)
     html = html_dir / f"{Path(nb.file).stem}.html"
     _atomic_text(html, body)
     return html

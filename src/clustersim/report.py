@@ -1,10 +1,16 @@
 """The policy report of a sweep, built from its merged dataset only.
 
-For each comparison: a terminal table (KPI, both arms, difference with its 95% CI,
-p-value, verdict), the same table in Markdown and in a self-contained HTML page (figures
-embedded), KPI time series per arm with 95% bands, a forest plot of relative effects, the
-ERDF common indicators of each arm, and, when the sweep varies budget and staffing, a
-heatmap of the headline effects over them. PNG figures are written beside the report.
+Every sweep gets one (:func:`build_report`): two arms or more (named contrasts), a grid
+of cells, or a single arm (a distribution report). The report opens with a decision
+brief in plain words (:mod:`clustersim.brief`): what the change does and does not do,
+with the size and certainty of each effect in human units, the euros of each arm, the
+report window, the caveats and the inputs that decide the answer, linked to the docs.
+Then the detail: tables with human labels (each indicator once), figures (300 dpi PNG
+and SVG in ``figures/``), the grid, failed runs, definitions and the method.
+
+Written beside the sweep: ``report.md``, a self-contained ``report.html``, ``effects.csv``
+(comparisons) or ``distribution.csv`` (one arm), and ``figures/``. ``clustersim-report``
+rebuilds them from the saved runs and never shows a traceback.
 """
 
 from __future__ import annotations
@@ -13,107 +19,154 @@ import base64
 import html
 import logging
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
+import yaml
 
 from clustersim import atomic
-from clustersim.analysis import independent_effects, paired_effects, t_interval, wide_summary
-from clustersim.kpis import undefined_note
+from clustersim.analysis import BETTER, NEUTRAL, WORSE, wide_summary
+from clustersim.brief import Brief, build_brief, run_context
+from clustersim.comparison import (
+    Design,
+    ReportError,
+    compute_distribution,
+    compute_effects,
+    headline_cell,
+    resolve_design,
+    select,
+)
+from clustersim.figures import (
+    effect_caption,
+    forest_figure,
+    grid_caption,
+    heatmap_figure,
+    save,
+    series_caption,
+    series_figure,
+)
+from clustersim.labels import (
+    ERDF,
+    HEADLINE,
+    SERIES,
+    Notes,
+    default_choices,
+    fmt_effect,
+    fmt_interval,
+    fmt_number,
+    fmt_signed,
+    kpi_label,
+    load_notes,
+)
 from clustersim.metrics import KPI_BY_NAME
-from clustersim.store import experiment_spec, failed_runs, merge_sweep, read_sweep
+from clustersim.stats import CORRECTIONS
+from clustersim.sweep import experiment_spec, merge_sweep, read_sweep
 
 logger = logging.getLogger(__name__)
 
-HEADLINE = (
-    "members",
-    "ties_firm_firm",
-    "cross_domain_share",
-    "cross_cluster_share",
-    "research_collaborations",
-    "international_collaborations",
-    "projects_funded",
-    "training_agreements",
-    "innovations",
-    "turnover_growth_gap_pp",
-    "cmo_staff_utilisation",
-    "cost_per_collaboration_eur",
-)
-ERDF = ("CO01", "CO02", "CO04", "CO26", "CO27_eur", "CO28", "CO29")
-SERIES = ("members", "ties_brokered", "projects_funded", "cmo_hours_service")
-ORDER = {
-    "funding": ["poles_2007_2013", "erdf_half", "erdf_5m", "erdf_double"],
-    "staffing": ["lean", "setup6_run21", "expanded"],
-}
-HEADLINE_CELL = {"funding": "erdf_5m", "staffing": "setup6_run21"}
-ARM_TITLES = {"twelve": "12 clusters", "seven": "7 clusters", "reform": "12 -> 7 (2016 reform)"}
+__all__ = [
+    "ERDF",
+    "HEADLINE",
+    "SERIES",
+    "ReportError",
+    "build_arm_report",
+    "build_report",
+]
+
+#: KPIs drawn as heatmaps when a sweep varies two columns.
+HEATMAP_KPIS = ("members", "ties_firm_firm", "research_collaborations", "international_collaborations")
+EXIT_FAILED_RUNS = EXIT_NO_COMPARISON = 1  # the runs are saved; what was asked for could not be given
+SHOWN_VERDICT = {NEUTRAL: "not rated (no better direction)"}
 
 
-def fmt(value: float, unit: str = "") -> str:
-    """A number for tables: shares as percentages, money and counts with separators."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    if unit == "share":
-        return f"{100 * value:.1f}%"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if float(value).is_integer():
-        return f"{int(value)}"
-    return f"{value:.3g}"
-
-
-def fmt_diff(row: pd.Series) -> str:
-    """Difference with its CI, in the KPI's unit (percentage points for shares)."""
-    unit = row["unit"]
-    scale, suffix = (100.0, " pp") if unit == "share" else (1.0, "")
-
-    def f(x: float) -> str:
-        return (
-            "n/a" if not math.isfinite(x) else f"{scale * x:+,.3g}" if abs(scale * x) < 1000 else f"{scale * x:+,.0f}"
-        )
-
-    return f"{f(row['difference'])}{suffix} [{f(row['ci_low'])}, {f(row['ci_high'])}]"
-
-
-def fmt_p(p: float) -> str:
-    """A p-value: three decimals, or '<0.001'."""
+# --------------------------------------------------------------------------- tables
+def _p(p: float) -> str:
     if not math.isfinite(p):
         return "n/a"
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def fmt_kpi(value: float, unit: str, kpi: str) -> str:
-    """Like :func:`fmt`, but a missing value says why: 'not defined: no proposals'."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return undefined_note(kpi)
-    return fmt(value, unit)
+def _titles(eff: pd.DataFrame, short: bool = False) -> dict[str, str]:
+    """KPI -> its label, naming the indicators it repeats exactly ("CO02 ... = CO26 ...").
 
-
-def comparison_table(effects: pd.DataFrame, baseline: str, treatment: str) -> pd.DataFrame:
-    """The effects as a readable table (strings)."""
-    out = pd.DataFrame(
-        {
-            "KPI": effects["kpi"],
-            ARM_TITLES.get(baseline, baseline): [
-                fmt_kpi(v, u, k) for v, u, k in zip(effects[baseline], effects["unit"], effects["kpi"], strict=True)
-            ],
-            ARM_TITLES.get(treatment, treatment): [
-                fmt_kpi(v, u, k) for v, u, k in zip(effects[treatment], effects["unit"], effects["kpi"], strict=True)
-            ],
-            "difference [95% CI]": [
-                fmt_diff(r) if math.isfinite(r["difference"]) else "not defined" for _, r in effects.iterrows()
-            ],
-            "p": [fmt_p(p) for p in effects["p_value"]],
-            "verdict": effects["verdict"],
-        }
-    )
+    ``short`` names a repeated indicator by its code ("CO02 Enterprises receiving grants (= CO26)").
+    """
+    out = {k: kpi_label(k).title for k in eff["kpi"]}
+    for r in eff[eff["duplicate_of"] != ""].itertuples():
+        if r.duplicate_of in out:
+            out[r.duplicate_of] += f" (= {r.kpi})" if short else f" = {kpi_label(r.kpi).title}"
     return out
+
+
+def effects_table(eff: pd.DataFrame, kpis: tuple[str, ...], notes: Notes, arm: str) -> pd.DataFrame:
+    """One contrast's effects on ``kpis`` as a readable table (strings), each indicator once."""
+    titles = _titles(eff[eff["kpi"].isin(kpis)])
+    rows = eff[eff["kpi"].isin(kpis) & (eff["duplicate_of"] == "")]
+    rows = rows.set_index("kpi").reindex([k for k in kpis if k in set(rows["kpi"])]).reset_index()
+    if rows.empty:
+        return pd.DataFrame()
+    base, treat = str(rows["baseline"].iloc[0]), str(rows["treatment"].iloc[0])
+    corr = CORRECTIONS.get(str(rows["correction"].iloc[0]), "")
+    out = []
+    for r in rows.itertuples():
+        kind = kpi_label(r.kpi).kind
+        out.append(
+            {
+                "Indicator": titles[r.kpi],
+                notes.option(arm, base, short=True): fmt_number(r.baseline_mean, kind),
+                notes.option(arm, treat, short=True): fmt_number(r.treatment_mean, kind),
+                "Difference [95% interval]": fmt_effect(r.difference, r.ci_low, r.ci_high, kind),
+                f"p ({corr})" if corr else "p": _p(r.p_adjusted),
+                "Verdict": SHOWN_VERDICT.get(r.verdict, r.verdict),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def distribution_table(dist: pd.DataFrame, kpis: tuple[str, ...], columns: list[str]) -> pd.DataFrame:
+    """One arm's (or cell's) KPIs: mean [95% interval] and the range of 95% of the replications."""
+    rows = dist[dist["kpi"].isin(kpis) & (dist["duplicate_of"] == "")]
+    out = []
+    for k in [k for k in kpis if k in set(rows["kpi"])]:
+        r = rows[rows["kpi"] == k].iloc[0]
+        kind = kpi_label(k).kind
+        entry = {"Indicator": kpi_label(k).title}
+        for c in columns:
+            entry[c] = str(r.get(c, ""))
+        entry["Mean [95% interval]"] = (
+            f"{fmt_number(r['mean'], kind)} [{fmt_interval(r['ci_low'], r['ci_high'], kind)}]"
+        )
+        entry["95% of replications"] = fmt_interval(r["range_low"], r["range_high"], kind)
+        out.append(entry)
+    return pd.DataFrame(out)
+
+
+def grid_table(effects: pd.DataFrame, design: Design, contrast: str, notes: Notes) -> pd.DataFrame:
+    """Every cell of a grid: the headline effects with intervals, one row per cell."""
+    e = effects[effects["contrast"] == contrast]
+    kpis = [k for k in HEATMAP_KPIS if k in set(e["kpi"])]
+    out = []
+    for _, sub in e.groupby(design.by, sort=False):
+        first = sub.iloc[0]
+        row = {c: notes.option(c, str(first[c]), short=True) for c in design.by}
+        for k in kpis:
+            r = sub[sub["kpi"] == k].iloc[0]
+            kind = kpi_label(k).kind
+            mark = {BETTER: " (better)", WORSE: " (worse)"}.get(r["verdict"], "")
+            row[kpi_label(k).title] = (
+                f"{fmt_signed(r['difference'], kind)} [{fmt_interval(r['ci_low'], r['ci_high'], kind)}]{mark}"
+            )
+        row["pairs"] = str(int(sub["n_pairs"].max()))
+        out.append(row)
+    return pd.DataFrame(out)
 
 
 def text_table(df: pd.DataFrame) -> str:
     """Aligned plain-text table."""
+    if df.empty:
+        return "(nothing to show)"
     cols = list(df.columns)
     widths = [max(len(str(c)), *(len(str(v)) for v in df[c])) for c in cols]
     line = "  ".join(str(c).ljust(w) for c, w in zip(cols, widths, strict=True))
@@ -125,308 +178,308 @@ def text_table(df: pd.DataFrame) -> str:
 
 def markdown_table(df: pd.DataFrame) -> str:
     """GitHub-flavoured Markdown table."""
-    cols = list(df.columns)
+    if df.empty:
+        return "(nothing to show)"
+    cols = [str(c) for c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for _, r in df.iterrows():
-        lines.append("| " + " | ".join(str(r[c]).replace("|", "/") for c in cols) + " |")
+        lines.append("| " + " | ".join(str(r[c]).replace("|", "/") for c in df.columns) + " |")
     return "\n".join(lines)
 
 
-def _plt():
-    import matplotlib
+# ---------------------------------------------------------------------------- report
+class _Doc:
+    """A report written once as blocks, rendered to Markdown, HTML and terminal text."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def __init__(self) -> None:
+        self.blocks: list[tuple[str, Any]] = []
 
-    return plt
+    def add(self, kind: str, value: Any) -> None:
+        self.blocks.append((kind, value))
+
+    def markdown(self) -> str:
+        out = []
+        for kind, v in self.blocks:
+            if kind == "h1":
+                out += [f"# {v}", ""]
+            elif kind == "h2":
+                out += [f"## {v}", ""]
+            elif kind == "h3":
+                out += [f"### {v}", ""]
+            elif kind == "p":
+                out += [v, ""]
+            elif kind == "list":
+                out += [f"- {item}" for item in v] + [""]
+            elif kind == "table":
+                out += [markdown_table(v), ""]
+            elif kind == "figure":
+                path, alt, caption = v
+                out += [f"![{alt}](figures/{path.name})", "", f"*{caption}*", ""]
+        return "\n".join(out)
+
+    def html(self, title: str) -> str:
+        style = (
+            "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;"
+            "line-height:1.45}table{border-collapse:collapse;font-size:14px;margin:.5em 0 1em}"
+            "td,th{border:1px solid #ccc;padding:4px 8px}td:nth-child(n+2){text-align:right}"
+            "th{background:#f3f3f3}img{max-width:100%}figure{margin:1em 0}figcaption{font-size:13px;color:#444}"
+            ".brief{background:#f6f9fc;border-left:4px solid #0072B2;padding:.5em 1em}"
+            ".better{color:#00704f;font-weight:600}.worse{color:#b54300;font-weight:600}"
+            ".possibly{font-style:italic}"
+        )
+        parts = [
+            f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+            f"<style>{style}</style></head><body>",
+        ]
+        in_brief = False
+        for kind, v in self.blocks:
+            if kind == "brief-start":
+                parts.append("<section class='brief'>")
+                in_brief = True
+            elif kind == "brief-end" and in_brief:
+                parts.append("</section>")
+                in_brief = False
+            elif kind in ("h1", "h2", "h3"):
+                parts.append(f"<{kind}>{html.escape(v)}</{kind}>")
+            elif kind == "p":
+                parts.append(f"<p>{_inline(v)}</p>")
+            elif kind == "list":
+                parts.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in v) + "</ul>")
+            elif kind == "table":
+                parts.append(_html_table(v))
+            elif kind == "figure":
+                path, alt, caption = v
+                data = base64.b64encode(path.with_suffix(".svg").read_bytes()).decode()
+                parts.append(
+                    f"<figure><img alt='{html.escape(alt)}' src='data:image/svg+xml;base64,{data}'>"
+                    f"<figcaption>{_inline(caption)}</figcaption></figure>"
+                )
+        parts.append("</body></html>")
+        return "\n".join(parts)
 
 
-def plot_series(monthly: pd.DataFrame, arm: str, arms: list[str], path: Path) -> None:
-    """KPI time series per arm: mean over replications with a 95% band."""
-    plt = _plt()
-    present = set(monthly["kpi"].unique())  # once: the table has one row per run, month and KPI
-    kpis = [k for k in SERIES if k in present]
-    fig, axes = plt.subplots(len(kpis), 1, figsize=(8, 2.3 * len(kpis)), sharex=True, squeeze=False)
-    for ax, kpi in zip(axes[:, 0], kpis, strict=True):
-        for a in arms:
-            t = monthly[(monthly["kpi"] == kpi) & (monthly[arm] == a)]
-            g = t.groupby("date")["value"]
-            mean, sd, n = g.mean(), g.std(ddof=1).fillna(0.0), g.count()
-            half = 1.96 * sd / np.sqrt(np.maximum(n, 1))
-            x = pd.to_datetime(mean.index)
-            ax.plot(x, mean.to_numpy(), label=ARM_TITLES.get(a, a), lw=1.4)
-            ax.fill_between(x, (mean - half).to_numpy(), (mean + half).to_numpy(), alpha=0.25)
-        ax.set_ylabel(kpi.replace("_", " "), fontsize=8)
-        ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=8, loc="upper left")
-    axes[0, 0].set_title("Monthly KPIs per arm (mean and 95% band over replications)", fontsize=10)
-    fig.tight_layout()
-    atomic.save_figure(fig, path, dpi=110)
-    plt.close(fig)
+def _inline(text: str) -> str:
+    """Markdown's **bold** and [links](target) in HTML, the rest escaped."""
+    import re
+
+    out = html.escape(text)
+    out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
+    return re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r"<a href='\2'>\1</a>", out)
 
 
-def plot_forest(effects: pd.DataFrame, baseline: str, path: Path) -> None:
-    """Relative effects (difference / baseline mean) with their 95% CI."""
-    plt = _plt()
-    e = effects[np.isfinite(effects["relative"])].iloc[::-1]
-    base = effects.set_index("kpi")[baseline].abs()
-    lo = (e["ci_low"] / e["kpi"].map(base)).to_numpy() * 100
-    hi = (e["ci_high"] / e["kpi"].map(base)).to_numpy() * 100
-    mid = e["relative"].to_numpy() * 100
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(e) + 1.2))
-    colours = {"better": "tab:green", "worse": "tab:red"}
-    y = np.arange(len(e))
-    for i, (m, a, b, v) in enumerate(zip(mid, lo, hi, e["verdict"], strict=True)):
-        ax.plot([a, b], [i, i], color=colours.get(v, "grey"), lw=2)
-        ax.plot(m, i, "o", color=colours.get(v, "grey"))
-    ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(y, e["kpi"].str.replace("_", " "), fontsize=8)
-    ax.set_xlabel(f"effect relative to {ARM_TITLES.get(baseline, baseline)} (%), 95% CI")
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    atomic.save_figure(fig, path, dpi=110)
-    plt.close(fig)
+def _html_table(df: pd.DataFrame) -> str:
+    if df.empty:
+        return "<p>(nothing to show)</p>"
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = []
+    for _, r in df.iterrows():
+        cells = []
+        for c in df.columns:
+            v = str(r[c])
+            cls = ""
+            if c == "Verdict":
+                cls = {"better": "better", "worse": "worse"}.get(v, "possibly" if v.startswith("possibly") else "")
+            cells.append(f"<td class='{cls}'>{html.escape(v)}</td>" if cls else f"<td>{html.escape(v)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def plot_heatmap(grid: pd.DataFrame, kpi: str, path: Path) -> None:
-    """Headline effect of one KPI over funding (columns) x staffing (rows)."""
-    plt = _plt()
-    t = grid[grid["kpi"] == kpi].pivot_table(index="staffing", columns="funding", values="difference")
-
-    def ordered(values: pd.Index, key: str) -> list[str]:
-        known = [v for v in ORDER[key] if v in values]
-        return known + sorted(v for v in values if v not in known)
-
-    t = t.reindex(index=ordered(t.index, "staffing"), columns=ordered(t.columns, "funding"))
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    im = ax.imshow(t.to_numpy(), cmap="RdBu", aspect="auto")
-    lim = np.nanmax(np.abs(t.to_numpy())) if t.size else 1.0
-    im.set_clim(-lim, lim)
-    ax.set_xticks(range(t.shape[1]), t.columns, rotation=20, fontsize=8)
-    ax.set_yticks(range(t.shape[0]), t.index, fontsize=8)
-    for i in range(t.shape[0]):
-        for j in range(t.shape[1]):
-            ax.text(j, i, fmt(float(t.iat[i, j])), ha="center", va="center", fontsize=8)
-    ax.set_title(f"{kpi.replace('_', ' ')}: treatment minus baseline (mean of pairs)", fontsize=10)
-    fig.colorbar(im, ax=ax, shrink=0.8)
-    fig.tight_layout()
-    atomic.save_figure(fig, path, dpi=110)
-    plt.close(fig)
+def _brief_blocks(doc: _Doc, brief: Brief) -> None:
+    doc.add("brief-start", None)
+    doc.add("h2", "In brief")
+    for p in brief.paragraphs:
+        doc.add("p", p)
+    doc.add("p", f"**Money per arm** (mean over the replications). {brief.money_note}")
+    doc.add("table", brief.money)
+    doc.add(
+        "p",
+        f"**Report window:** {brief.window}. Effects count what happens in these months; stocks such"
+        " as members are read in the last month.",
+    )
+    if brief.caveats:
+        doc.add("p", "**Caveats that matter** (what the model is known to get wrong):")
+        doc.add("list", [f"**{t}.** {x}" + (f" [more]({link})" if link else "") for t, x, link in brief.caveats])
+    if brief.deciding:
+        doc.add("p", "**What decides the answer** (inputs the result is sensitive to):")
+        doc.add("list", [f"**{t}.** {x}" + (f" [more]({link})" if link else "") for t, x, link in brief.deciding])
+    doc.add("brief-end", None)
 
 
 def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
-    """Write report.md, report.html, effects.csv and figures/ for a sweep; return them."""
+    """Write the report of a sweep (``report.md``, ``report.html``, a CSV, ``figures/``); return its parts.
+
+    Raises:
+        ReportError: when no report can be formed (no complete run, no pairs); one line.
+    """
     sweep_dir = Path(sweep_dir)
-    data = merge_sweep(sweep_dir) if merge or not (sweep_dir / "summary.parquet").is_file() else read_sweep(sweep_dir)
-    spec = experiment_spec(sweep_dir)
-    arm = spec.get("arm", "clusters")
-    baseline = spec.get("baseline", "twelve")
-    treatment = spec.get("treatment", "reform")
-    pairing = spec.get("pairing", "common")
-    by = list(spec.get("by", []))
+    merged = merge or not (sweep_dir / "summary.parquet").is_file()
+    data = merge_sweep(sweep_dir) if merged else read_sweep(sweep_dir)
+    spec = _spec(sweep_dir)
     runs = data["runs"]
-    failed = failed_runs(runs)
+    failed = runs[runs["status"] != "complete"] if not runs.empty else runs
     summary = data["summary"]
-    figures = sweep_dir / "figures"
-    figures.mkdir(exist_ok=True)
-    out: dict[str, Any] = {"failed": failed}
     if summary.empty:
-        raise ValueError(f"no complete run in {sweep_dir}")
+        raise ReportError(f"no complete run in {sweep_dir} (see {sweep_dir / 'jobs'} for why)")
     id_cols = [c for c in summary.columns if c not in ("kpi", "cluster", "value", "unit", "direction", "note")]
     wide = wide_summary(summary, id_cols)
-    pair_on = [c for c in ("seed", "replication", *by) if c in wide.columns]
-    pair_on += [c for c in wide.columns if c.startswith("param.") and c not in pair_on]
-    groups = [((), wide)] if not by else list(wide.groupby(by))
-    all_effects = []
-    for key, sub in groups:
-        if pairing == "independent":
-            eff = independent_effects(sub, arm, baseline, treatment)
-        else:
-            eff = paired_effects(sub, arm, baseline, treatment, pair_on)
-        for i, (col, val) in enumerate(zip(by, key if isinstance(key, tuple) else (key,), strict=False)):
-            eff.insert(i, col, val)
-        all_effects.append(eff)
-    effects = pd.concat(all_effects, ignore_index=True)
-    atomic.write_csv(effects, sweep_dir / "effects.csv")
-    out["effects"] = effects
+    arm = str(spec.get("arm") or "clusters")
+    ctx = run_context(sweep_dir, runs, arm)
+    notes = load_notes(ctx.region)
+    design = resolve_design(spec, wide, notes, id_cols)
+    figures = sweep_dir / "figures"
+    figures.mkdir(exist_ok=True)
+    out: dict[str, Any] = {"failed": failed, "design": design, "context": ctx, "effects": None, "distribution": None}
+    cell = headline_cell(design, wide, default_choices())
+    scope = ", ".join(f"{notes.option(c, str(v))}" for c, v in cell.items())
+    head_wide = select(wide, cell)
+    if design.is_comparison:
+        effects = compute_effects(design, wide)
+        _write_csv(effects, sweep_dir / "effects.csv")
+        out["effects"] = effects
+        head = select(effects, cell)
+        brief = build_brief(design, head, head_wide, ctx, notes, sweep_dir)
+    else:
+        dist = compute_distribution(design, wide)
+        _write_csv(dist, sweep_dir / "distribution.csv")
+        out["distribution"] = dist
+        head = select(dist, cell)
+        brief = build_brief(design, None, head_wide, ctx, notes, sweep_dir, distribution=head)
+    if scope and design.by:
+        brief.paragraphs.insert(0, f"For {scope} (every cell of the grid is in the section 'Every cell of the grid'):")
+    out["brief"] = brief
 
-    # the headline table: the practice's cell (EUR 5M, 6/21 staff) if swept, else the first
-    head_index = 0
-    for i, (key, _) in enumerate(groups):
-        cell = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=False))
-        if by and all(cell.get(k, v) == v for k, v in HEADLINE_CELL.items()):
-            head_index = i
-    head = all_effects[head_index]
-    table = comparison_table(head[head["kpi"].isin(HEADLINE)], baseline, treatment)
-    erdf = comparison_table(head[head["kpi"].isin(ERDF)], baseline, treatment)
-    out["table"] = table
+    doc = _Doc()
+    doc.add("h1", design.title)
+    for remark in design.remarks:
+        doc.add("p", f"Note: {remark}.")
+    _brief_blocks(doc, brief)
+    doc.add("h2", "Detail")
+    if scope and design.by:
+        doc.add(
+            "p",
+            f"Tables and figures below are for the cell {scope}; every cell is in the grid section"
+            " and in " + ("effects.csv." if design.is_comparison else "distribution.csv."),
+        )
+    tables: dict[str, pd.DataFrame] = {}
+    if design.is_comparison:
+        for c in design.contrasts:
+            eff = head[head["contrast"] == c.name]
+            if eff.empty:
+                continue
+            doc.add("h3", f"{c.description[:1].upper() + c.description[1:]}: headline indicators")
+            t = effects_table(eff, HEADLINE, notes, design.arm)
+            tables[c.name] = t
+            doc.add("table", t)
+            doc.add("h3", f"{c.description[:1].upper() + c.description[1:]}: ERDF common indicators")
+            doc.add("table", effects_table(eff, ERDF, notes, design.arm))
+            rated = eff[eff["kpi"].isin(HEADLINE + ERDF) & (eff["duplicate_of"] == "")]
+            rated = rated.set_index("kpi").reindex([k for k in HEADLINE + ERDF if k in set(rated["kpi"])]).reset_index()
+            rated["title"] = rated["kpi"].map(_titles(eff[eff["kpi"].isin(HEADLINE + ERDF)], short=True))
+            stem = figures / (f"forest_{c.name}" if len(design.contrasts) > 1 else "forest")
+            title = f"{c.description} (treatment minus baseline, report window {ctx.window})"
+            save(forest_figure(rated, title), stem)
+            doc.add("figure", (stem.with_suffix(".png"), f"effects: {c.description}", effect_caption(rated)))
+        out["table"] = next(iter(tables.values())) if tables else pd.DataFrame()
+    else:
+        for a in design.arms:
+            d = head[head[design.arm] == a]
+            doc.add("h3", f"{notes.option(design.arm, a)}: headline indicators")
+            t = distribution_table(d, HEADLINE + ERDF, [])
+            tables[a] = t
+            doc.add("table", t)
+        out["table"] = next(iter(tables.values())) if tables else pd.DataFrame()
     monthly = data["monthly"]
     if not monthly.empty:
-        head_key = groups[head_index][0]
-        for col, val in zip(by, head_key if isinstance(head_key, tuple) else (head_key,), strict=False):
-            monthly = monthly[monthly[col] == val]
-        plot_series(monthly, arm, [baseline, treatment], figures / "series.png")
-    plot_forest(head[head["kpi"].isin(HEADLINE + ERDF)], baseline, figures / "forest.png")
-    heatmaps = []
-    if {"funding", "staffing"} <= set(by):
-        for kpi in ("ties_firm_firm", "members", "research_collaborations", "international_collaborations"):
-            p = figures / f"heatmap_{kpi}.png"
-            plot_heatmap(effects, kpi, p)
-            heatmaps.append(p)
-    n_pairs = int(head["n_pairs"].max()) if len(head) else 0
-    title = spec.get("title", f"{ARM_TITLES.get(treatment, treatment)} vs {ARM_TITLES.get(baseline, baseline)}")
-    head_key = groups[head_index][0] if by else ()
-    head_key = head_key if isinstance(head_key, tuple) else (head_key,)
-    scope = " / ".join(f"{c}={v}" for c, v in zip(by, head_key, strict=False))
-    paired = pairing != "independent"
-    design = "common random numbers: one history to the reform, then both arms" if paired else "independent seeds"
-    test = "Wilcoxon signed-rank" if paired else "Mann-Whitney"
-    intro = (
-        f"{n_pairs} {'pairs' if paired else 'runs per arm'} ({design}). Differences are treatment minus"
-        f" baseline with a 95% t interval and a {test} p-value; the verdict reads the KPI's direction"
-        " and says 'no clear difference' when the interval contains 0."
+        m = select(monthly, cell)
+        spans = []
+        for a in design.arms:
+            spans += [s for s in ctx.spans.get(a, []) if s not in spans]
+        save(series_figure(m, design.arm, design.arms, notes, SERIES, spans, design.level), figures / "series")
+        caption = (
+            f"Monthly paths of each arm ({m['run'].nunique() // max(len(design.arms), 1)} runs each): line the mean,"
+            " dark band its 95% interval,"
+            " light band where 95% of the replications fall. "
+        ) + series_caption(m, design.arm, design.arms, notes, spans, SERIES)
+        doc.add("figure", (figures / "series.png", "monthly paths per arm", caption))
+    if design.is_comparison and design.by:
+        doc.add("h2", "Every cell of the grid")
+        for c in design.contrasts:
+            doc.add("h3", c.description[:1].upper() + c.description[1:])
+            doc.add("table", grid_table(out["effects"], design, c.name, notes))
+            if len(design.by) == 2:
+                for kpi in HEATMAP_KPIS:
+                    stem = figures / (f"heatmap_{kpi}" + (f"_{c.name}" if len(design.contrasts) > 1 else ""))
+                    e = out["effects"][out["effects"]["contrast"] == c.name]
+                    save(heatmap_figure(e, kpi, design.by[0], design.by[1], notes, c.description), stem)
+                    caption = grid_caption(e, kpi, design.by[0], design.by[1], notes)
+                    doc.add("figure", (stem.with_suffix(".png"), f"{kpi_label(kpi).title} over the grid", caption))
+    if len(failed):
+        doc.add("h2", "Failed runs")
+        doc.add("table", failed[["run", "error"]].astype(str))
+    doc.add("h2", "How this was computed")
+    doc.add("p", brief.method)
+    doc.add("h2", "What the indicators measure")
+    doc.add(
+        "list",
+        [f"**{kpi_label(k).title}**: {KPI_BY_NAME[k].definition} ({KPI_BY_NAME[k].unit})" for k in HEADLINE + ERDF],
     )
-    md = [f"# {title}", "", intro, ""]
-    if scope:
-        md += [f"Headline table for {scope}; effects for every cell are in effects.csv.", ""]
-    md += ["## Headline KPIs (report window)", "", markdown_table(table), "", "## ERDF common indicators", ""]
-    md += [markdown_table(erdf), "", "![series](figures/series.png)", "", "![forest](figures/forest.png)", ""]
-    for p in heatmaps:
-        md += [f"![{p.stem}](figures/{p.name})", ""]
-    if len(failed):
-        md += ["## Failed runs", "", markdown_table(failed[["run", "error"]].astype(str)), ""]
-    md += ["## What the KPIs measure", ""]
-    md += [f"- **{k}**: {KPI_BY_NAME[k].definition} ({KPI_BY_NAME[k].unit})" for k in HEADLINE + ERDF]
-    md += ["", "Full definitions: docs/ODD.md, section 7.3."]
-    _write_text(sweep_dir / "report.md", "\n".join(md) + "\n")
-    _write_text(sweep_dir / "report.html", _html(title, intro, table, erdf, figures, heatmaps, failed))
-    out["text"] = f"{title}\n{intro}\n\n" + text_table(table)
-    if len(failed):
-        out["text"] += f"\n\n{len(failed)} run(s) failed: " + ", ".join(map(str, failed["run"]))
+    doc.add("p", "Full definitions: docs/ODD.md, section 7.3.")
+    _write_text(sweep_dir / "report.md", doc.markdown())
+    _write_text(sweep_dir / "report.html", doc.html(design.title))
+    out["markdown"] = doc.markdown()
+    out["text"] = terminal_text(design, brief, tables, failed)
     return out
+
+
+def build_arm_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
+    """The report of a sweep of one arm: :func:`build_report` gives it (a distribution report).
+
+    Kept under this name for callers that choose the report by the number of arms; the
+    returned ``distribution`` holds each KPI's mean, interval and range of replications.
+    """
+    return build_report(sweep_dir, merge=merge)
+
+
+def _spec(sweep_dir: Path) -> dict[str, Any]:
+    """The sweep's comparison spec; a damaged file is a :class:`ReportError` naming it."""
+    try:
+        spec = experiment_spec(sweep_dir)
+    except yaml.YAMLError as err:
+        raise ReportError(f"{sweep_dir / 'experiment.yaml'} is not valid YAML ({_first_line(err)})") from None
+    if not isinstance(spec, dict):
+        raise ReportError(f"{sweep_dir / 'experiment.yaml'}: allowed: a mapping of comparison keys") from None
+    return spec
+
+
+def _first_line(err: BaseException) -> str:
+    text = " ".join(str(err).split("\n")[0].split())
+    return text or type(err).__name__
+
+
+def terminal_text(design: Design, brief: Brief, tables: dict[str, pd.DataFrame], failed: pd.DataFrame) -> str:
+    """The brief and the headline table(s) for the terminal, wrapped to 100 columns."""
+
+    def plain(text: str) -> str:
+        return text.replace("**", "")
+
+    lines = [design.title, "=" * min(len(design.title), 100), ""]
+    for p in brief.paragraphs:
+        lines += [*textwrap.wrap(plain(p), 100), ""]
+    lines += ["Money per arm:", text_table(brief.money), *textwrap.wrap(brief.money_note, 100), ""]
+    lines.append(f"Report window: {brief.window}.")
+    if brief.caveats or brief.deciding:
+        names = "; ".join(t for t, _, _ in brief.caveats + brief.deciding)
+        lines += textwrap.wrap(f"Caveats and deciding inputs (in the report): {names}.", 100)
+    for name, t in tables.items():
+        lines += ["", f"{name}:" if len(tables) > 1 else "", text_table(t)]
+    if len(failed):
+        lines += ["", f"{len(failed)} run(s) failed: " + ", ".join(map(str, failed["run"]))]
+    return "\n".join(line for line in lines if line is not None)
 
 
 def _write_text(path: Path, text: str) -> None:
     atomic.write_text(path, text)
 
 
-def _img(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
-
-
-def _html(title, intro, table, erdf, figures, heatmaps, failed) -> str:
-    style = (
-        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-        "table{border-collapse:collapse;font-size:14px}td,th{border:1px solid #ccc;padding:4px 8px}"
-        "td:nth-child(n+2){text-align:right}img{max-width:100%}"
-        ".better{color:#16700d;font-weight:600}.worse{color:#b00020;font-weight:600}"
-    )
-
-    def tbl(df: pd.DataFrame) -> str:
-        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-        body = []
-        for _, r in df.iterrows():
-            cells = []
-            for c in df.columns:
-                v = str(r[c])
-                cls = f' class="{v}"' if c == "verdict" and v in ("better", "worse") else ""
-                cells.append(f"<td{cls}>{html.escape(v)}</td>")
-            body.append("<tr>" + "".join(cells) + "</tr>")
-        return f"<table><tr>{head}</tr>{''.join(body)}</table>"
-
-    parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-        f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1><p>{html.escape(intro)}</p>",
-        "<h2>Headline KPIs (report window)</h2>",
-        tbl(table),
-        "<h2>ERDF common indicators</h2>",
-        tbl(erdf),
-    ]
-    for name in ("series.png", "forest.png"):
-        if (figures / name).is_file():
-            parts.append(_img(figures / name))
-    parts += [_img(p) for p in heatmaps]
-    if len(failed):
-        parts += ["<h2>Failed runs</h2>", tbl(failed[["run", "error"]].astype(str))]
-    parts.append("<h2>What the KPIs measure</h2><ul>")
-    parts += [
-        f"<li><b>{html.escape(k)}</b>: {html.escape(kpi.definition)} ({html.escape(kpi.unit)})</li>"
-        for k, kpi in ((k, KPI_BY_NAME[k]) for k in HEADLINE + ERDF)
-    ]
-    parts.append("</ul><p>Full definitions: docs/ODD.md, section 7.3.</p></body></html>")
-    return "\n".join(parts)
-
-
-def build_arm_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
-    """The report of a sweep of one arm (no comparison): each KPI's mean with its 95% CI over the runs.
-
-    Writes report.md, report.html, kpis.csv and figures/series.png; returns
-    ``{"text", "table", "kpis", "failed"}``. A KPI with no value in some runs (a 0/0 ratio)
-    is averaged over the runs where it is defined, and says in how many it was.
-    """
-    sweep_dir = Path(sweep_dir)
-    data = merge_sweep(sweep_dir) if merge or not (sweep_dir / "summary.parquet").is_file() else read_sweep(sweep_dir)
-    spec = experiment_spec(sweep_dir)
-    arm = spec.get("arm", "clusters")
-    failed = failed_runs(data["runs"])
-    summary = data["summary"]
-    if summary.empty:
-        raise ValueError(f"no complete run in {sweep_dir}")
-    rows = summary[summary["cluster"] == "all"]
-    n_runs = int(rows["run"].nunique())
-    value = str(rows[arm].iloc[0]) if arm in rows.columns and rows[arm].nunique() == 1 else "several"
-    records = []
-    for kpi, k in KPI_BY_NAME.items():
-        x = rows.loc[rows["kpi"] == kpi, "value"].to_numpy(dtype=float)
-        if x.size == 0:
-            continue
-        mean, low, high = t_interval(x)
-        n = int(np.isfinite(x).sum())
-        records.append({"kpi": kpi, "unit": k.unit, "mean": mean, "ci_low": low, "ci_high": high, "n_defined": n})
-    kpis = pd.DataFrame(records)
-    kpis["n_runs"] = n_runs
-    atomic.write_csv(kpis, sweep_dir / "kpis.csv")
-
-    def cell(r: pd.Series) -> str:
-        if r["n_defined"] == 0:
-            return undefined_note(r["kpi"])
-        ci = f" [{fmt(r['ci_low'], r['unit'])}, {fmt(r['ci_high'], r['unit'])}]" if r["n_defined"] > 1 else ""
-        part = f" (defined in {r['n_defined']} of {n_runs} runs)" if r["n_defined"] < n_runs else ""
-        return f"{fmt(r['mean'], r['unit'])}{ci}{part}"
-
-    def table_of(names: tuple[str, ...]) -> pd.DataFrame:
-        sub = kpis[kpis["kpi"].isin(names)]
-        return pd.DataFrame({"KPI": sub["kpi"], "mean [95% CI]": [cell(r) for _, r in sub.iterrows()]})
-
-    table, erdf = table_of(HEADLINE), table_of(ERDF)
-    figures = sweep_dir / "figures"
-    figures.mkdir(exist_ok=True)
-    for stale in ("forest.png",):  # a comparison's figure from an earlier report of this folder
-        (figures / stale).unlink(missing_ok=True)
-    monthly = data["monthly"]
-    if not monthly.empty and arm in monthly.columns:
-        plot_series(monthly, arm, sorted(monthly[arm].astype(str).unique()), figures / "series.png")
-    title = spec.get("title") or f"{ARM_TITLES.get(value, value)}: {n_runs} runs"
-    intro = (
-        f"One arm ({arm} = {value}), {n_runs} runs: each KPI's mean over the runs with a 95% t interval."
-        " No comparison: the sweep ran a single arm."
-    )
-    md = [f"# {title}", "", intro, "", "## KPIs (report window)", "", markdown_table(table), ""]
-    md += ["## ERDF common indicators", "", markdown_table(erdf), "", "![series](figures/series.png)", ""]
-    if len(failed):
-        md += ["## Failed runs", "", markdown_table(failed[["run", "error"]].astype(str)), ""]
-    md += ["Full definitions: docs/ODD.md, section 7.3."]
-    _write_text(sweep_dir / "report.md", "\n".join(md) + "\n")
-    _write_text(sweep_dir / "report.html", _html(title, intro, table, erdf, figures, [], failed))
-    text = f"{title}\n{intro}\n\n" + text_table(table)
-    if len(failed):
-        text += f"\n\n{len(failed)} run(s) failed: " + ", ".join(map(str, failed["run"]))
-    return {"text": text, "table": table, "kpis": kpis, "failed": failed}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``clustersim-report <sweep folder>``: merge the saved runs and rebuild the report."""
-    from clustersim.finish import report_main
-
-    return report_main(argv)
+def _write_csv(df: pd.DataFrame, path: Path) -> None:
+    atomic.write_with(path, lambda tmp: df.to_csv(tmp, index=False))

@@ -40,7 +40,7 @@ def seed_sequence_of(cfg: Config):
 FORMAT_VERSION = 2  # 2: summary.parquet has a note column (why a KPI is not defined)
 TABLES = ("monthly", "summary", "accounts", "projects", "ties", "firms", "proposals", "calls")
 # Keys that change where or how a run is shown, not what it computes.
-_NOT_HASHED = ("output_dir", "progress")
+_NOT_HASHED = ("output_dir", "progress", "comparison")  # how runs are compared does not change a run
 
 
 def config_yaml(cfg: Config) -> str:

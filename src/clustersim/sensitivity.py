@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -405,35 +406,78 @@ def _markdown_table(df: pd.DataFrame, floatfmt: str = ".3g") -> str:
     return "\n".join(lines)
 
 
-def _figure(s: SensitivityConfig, indices: pd.DataFrame, path: Path) -> None:
-    import matplotlib
+#: A Sobol output is "resolved" when its total-order indices sum to at most this (a
+#: deterministic model's sum to about 1; much more is noise read as interaction) ...
+RESOLVED_SUM_ST = 1.5
+#: ... and no total-order index has a 95% half-width above this.
+RESOLVED_ST_CONF = 0.5
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    outputs = list(s.outputs)
-    fig, axes = plt.subplots(1, len(outputs), figsize=(4.2 * len(outputs), 4.2), squeeze=False)
-    for ax, kpi in zip(axes[0], outputs, strict=True):
+def resolved(indices: pd.DataFrame) -> pd.Series:
+    """Per output of a Sobol analysis: are its indices resolved (not swamped by noise)?"""
+    g = indices.groupby("output")
+    return (g["ST"].sum() <= RESOLVED_SUM_ST) & (g["ST_conf"].max() <= RESOLVED_ST_CONF)
+
+
+def indices_figure(method: str, outputs: Sequence[str], indices: pd.DataFrame):
+    """Morris mu*-sigma or Sobol S1/ST bars per output, with human labels and 95% intervals.
+
+    A Sobol output whose indices are not resolved (see :func:`resolved`) is drawn in grey,
+    its title says so, and its bars are not ranked: only resolved outputs rank parameters.
+    """
+    from matplotlib.figure import Figure
+
+    from clustersim.figures import OKABE_ITO
+    from clustersim.labels import kpi_label, parameter_label
+
+    outputs = list(outputs)
+    ok = resolved(indices) if method != "morris" else pd.Series(dtype=bool)
+    outputs = sorted(outputs, key=lambda k: not bool(ok.get(k, method == "morris")))  # resolved first
+    fig = Figure(figsize=(3.4 * len(outputs) + 2.6, 4.6), layout="constrained")
+    axes = fig.subplots(1, len(outputs), squeeze=False, sharey=method != "morris")[0]
+    first = indices[indices["output"] == outputs[0]]
+    order = list(first.sort_values("ST")["parameter"]) if method != "morris" else None
+    for ax, kpi in zip(axes, outputs, strict=True):
         d = indices[indices["output"] == kpi]
-        short = [p.split(".")[-1] for p in d["parameter"]]
-        if s.method == "morris":
-            ax.scatter(d["mu_star"], d["sigma"], s=18)
-            top = d.nlargest(5, "mu_star")
-            for _, r in top.iterrows():
-                ax.annotate(r["parameter"].split(".")[-1], (r["mu_star"], r["sigma"]), fontsize=7)
-            ax.set_xlabel("mu* (mean |elementary effect|)")
-            ax.set_ylabel("sigma")
+        title = "\n".join(textwrap.wrap(f"7 minus 12: {kpi_label(kpi).title}", 32))
+        if method == "morris":
+            ax.errorbar(d["mu_star"], d["sigma"], xerr=d["mu_star_conf"], fmt="o", ms=4, color=OKABE_ITO[0], lw=0.8)
+            for _, r in d.nlargest(3, "mu_star").iterrows():
+                ax.annotate(parameter_label(r["parameter"]), (r["mu_star"], r["sigma"]), fontsize=6)
+            unit = "share, 0-1" if kpi_label(kpi).kind == "share" else kpi_label(kpi).axis
+            ax.set_xlabel(f"mu*: mean |effect of the parameter| ({unit})", fontsize=7)
+            ax.set_ylabel(f"sigma: spread of that effect ({unit})", fontsize=7)
         else:
+            d = d.set_index("parameter").reindex(order)
+            good = bool(ok.get(kpi, False))
             pos = np.arange(len(d))
-            ax.barh(pos - 0.2, d["S1"], 0.4, xerr=d["S1_conf"], label="first order S1")
-            ax.barh(pos + 0.2, d["ST"], 0.4, xerr=d["ST_conf"], label="total order ST")
-            ax.set_yticks(pos, short, fontsize=7)
-            ax.set_xlim(left=min(0.0, float(d["S1"].min()) - 0.05))
-            ax.legend(fontsize=7)
-        ax.set_title(f"7 minus 12: {kpi}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+            c1, c2 = (OKABE_ITO[5], OKABE_ITO[0]) if good else ("#cccccc", "#888888")
+            ax.barh(pos - 0.2, d["S1"], 0.4, xerr=d["S1_conf"], color=c1, label="first order S1", error_kw={"lw": 0.7})
+            ax.barh(pos + 0.2, d["ST"], 0.4, xerr=d["ST_conf"], color=c2, label="total order ST", error_kw={"lw": 0.7})
+            ax.set_yticks(pos, [parameter_label(p) for p in d.index], fontsize=7)
+            ax.axvline(0, color="black", lw=0.6)
+            ax.axvline(1, color="black", lw=0.6, ls=":")
+            ax.set_xlabel("share of the effect's variance (95% interval)", fontsize=7)
+            if not good:
+                title += f"\nUNRESOLVED: ST sum to {d['ST'].sum():.1f} (noise)"
+            ax.legend(fontsize=6, loc="lower right")
+        ax.set_title(title, fontsize=8, color="black" if method == "morris" or bool(ok.get(kpi, False)) else "#777777")
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3, lw=0.5)
+    if method != "morris":
+        fig.suptitle(
+            f"Sobol indices of the reform's effects. Resolved: total-order indices sum to at most {RESOLVED_SUM_ST}"
+            f" and none has a 95% half-width above {RESOLVED_ST_CONF}; unresolved panels (grey) do not rank"
+            " the parameters.",
+            fontsize=7.5,
+        )
+    return fig
+
+
+def _figure(s: SensitivityConfig, indices: pd.DataFrame, path: Path) -> None:
+    from clustersim.figures import save
+
+    save(indices_figure(s.method, s.outputs, indices), path.with_suffix(""))
 
 
 def build_sensitivity_report(sweep_dir: Path, merge: bool = True) -> dict[str, Any]:

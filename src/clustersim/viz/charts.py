@@ -12,8 +12,9 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from clustersim.model import ClusterModel
+from clustersim.figures import OKABE_ITO
 from clustersim.viz.scenario import (
+    MONEY_PARTS,
     DashboardModel,
     cross_shares,
     members_by_cluster,
@@ -25,25 +26,33 @@ from clustersim.viz.scenario import (
 
 FIGSIZE = (6.4, 3.6)
 NO_CLUSTER_COLOUR = "#c8c8c8"
-ARM_STYLE = {"twelve": ("12 clusters", "#1f77b4"), "reform": ("12 → 7 in 2016", "#d62728")}
+ORIGINS = {
+    "brokered": "introduced by a cluster manager",
+    "project": "partners in an R&D project",
+    "plenary": "met at a plenary meeting",
+    "cmo_link": "through a cluster manager's link abroad",
+    "spontaneous": "on their own",
+}
 
 
-def palette(model: DashboardModel) -> dict[str, tuple[float, float, float, float]]:
-    """A stable colour per cluster key ``label/name``: tab20 for the 12 clusters, Dark2 for the 7."""
-    twelve = [colormaps["tab20"](i) for i in (*range(0, 20, 2), 1, 3, 5, 7, 9)]
-    colours: dict[str, tuple[float, float, float, float]] = {}
-    sims = [model.sim, *model.pair.values()]
-    for sim in sims:
-        for period in sim.cfg.clusters.periods:
-            names = list(period.mapping)
-            for i, name in enumerate(names):
-                key = f"{period.label}/{name}"
-                if period.label == "twelve":
-                    colours[key] = twelve[i % len(twelve)]
-                elif period.label == "seven":
-                    colours[key] = colormaps["Dark2"](i % 8)
-                else:
-                    colours[key] = colormaps["tab10"](i % 10)
+def cluster_name(key: str) -> str:
+    """A cluster's name for a legend: ``seven/green_chemistry_materials`` -> ``Green chemistry materials``."""
+    name = key.partition("/")[2] or key
+    if len(name) <= 4:
+        return name.upper()  # an acronym: ICT
+    text = name.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def palette(model: DashboardModel) -> dict[str, tuple[float, ...] | str]:
+    """A stable colour per cluster key ``label/name``: Okabe-Ito up to 8 clusters, tab20 beyond."""
+    many = [colormaps["tab20"](i) for i in (*range(0, 20, 2), *range(1, 20, 2))]
+    colours: dict[str, tuple[float, ...] | str] = {}
+    for period in model.sim.cfg.clusters.periods:
+        names = list(period.mapping)
+        for i, name in enumerate(names):
+            key = f"{period.label}/{name}"
+            colours[key] = OKABE_ITO[i] if len(names) <= len(OKABE_ITO) else many[i % len(many)]
     return colours
 
 
@@ -63,21 +72,19 @@ def _date_axis(ax: object, start: str, n_months: int) -> None:
     ax.tick_params(labelsize=8)
 
 
-def _mark_reform(ax: object, model: DashboardModel, paired: bool = False) -> None:
-    """A dashed line at the reform, where the chosen scenario (or the paired view) has one."""
-    if not paired and len(model.cfg.clusters.periods) < 2:
-        return
+def _mark_reform(ax: object, model: DashboardModel) -> None:
+    """A dashed line where the run's cluster configuration changes, if it does."""
     month = model.reform_month()
     if month is not None:
         ax.axvline(month, color="grey", lw=0.8, ls="--")
 
 
-def _empty(ax: object, text: str = "press Step or ▶ to simulate") -> None:
+def _empty(ax: object, text: str = "press a Run button to simulate") -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="grey")
 
 
 def members_figure(model: DashboardModel) -> Figure:
-    """Members per cluster over time (12 clusters, 7 clusters, or both around the reform)."""
+    """Members per cluster over time (each configuration's clusters, before and after a change)."""
     fig, ax = _axes("Members per cluster")
     wide = members_by_cluster(model.sim)
     if wide.empty:
@@ -87,10 +94,10 @@ def members_figure(model: DashboardModel) -> Figure:
         labels = {key.partition("/")[0] for key in wide.columns}
         for key in wide.columns:
             label, _, name = key.partition("/")
-            name = name if len(labels) == 1 else f"{name} ({ {'twelve': '12', 'seven': '7'}.get(label, label) })"
+            name = cluster_name(key) if len(labels) == 1 else f"{cluster_name(key)} ({label})"
             ax.plot(wide.index, wide[key], color=colours.get(key, "black"), lw=1.4, label=name)
         ax.legend(fontsize=6, ncol=1, loc="center left", frameon=False, bbox_to_anchor=(1.0, 0.5))
-        ax.set_ylabel("firms", fontsize=9)
+        ax.set_ylabel("member firms", fontsize=9)
     _date_axis(ax, model.cfg.start, model.n_months)
     _mark_reform(ax, model)
     return fig
@@ -104,9 +111,10 @@ def collaborations_figure(model: DashboardModel) -> Figure:
         _empty(ax)
     else:
         for i, origin in enumerate(ties.columns):
-            ax.plot(ties.index, ties[origin], color=colormaps["tab10"](i), lw=1.6, label=str(origin))
-        ax.legend(fontsize=8, loc="upper left", frameon=False)
-        ax.set_ylabel("ties", fontsize=9)
+            colour = OKABE_ITO[i % len(OKABE_ITO)]
+            ax.plot(ties.index, ties[origin], color=colour, lw=1.6, label=ORIGINS.get(str(origin), str(origin)))
+        ax.legend(fontsize=7, loc="upper left", frameon=False)
+        ax.set_ylabel("collaborations since the start", fontsize=9)
     _date_axis(ax, model.cfg.start, model.n_months)
     _mark_reform(ax, model)
     return fig
@@ -114,16 +122,16 @@ def collaborations_figure(model: DashboardModel) -> Figure:
 
 def shares_figure(model: DashboardModel) -> Figure:
     """Cross-domain and cross-cluster shares of firm-firm ties, over the last 12 months."""
-    fig, ax = _axes("Cross-domain and cross-cluster shares (12-month window)")
+    fig, ax = _axes("Collaborations across sectors and across clusters (last 12 months)")
     shares = cross_shares(model.sim)
     if shares.empty:
         _empty(ax)
     else:
-        ax.plot(shares.index, shares["cross_domain"], color="#2ca02c", lw=1.6, label="cross-domain")
-        ax.plot(shares.index, shares["cross_cluster"], color="#9467bd", lw=1.6, label="cross-cluster")
+        ax.plot(shares.index, shares["cross_domain"], color=OKABE_ITO[2], lw=1.6, label="across sectors")
+        ax.plot(shares.index, shares["cross_cluster"], color=OKABE_ITO[4], lw=1.6, label="across clusters")
         ax.legend(fontsize=8, loc="upper left", frameon=False)
     ax.set_ylim(0, 1)
-    ax.set_ylabel("share of firm-firm ties", fontsize=9)
+    ax.set_ylabel("share of new firm-firm collaborations", fontsize=9)
     _date_axis(ax, model.cfg.start, model.n_months)
     _mark_reform(ax, model)
     return fig
@@ -136,25 +144,41 @@ def projects_figure(model: DashboardModel) -> Figure:
     if rows.empty:
         _empty(ax)
     else:
-        ax.plot(rows.index, rows["proposals_submitted"].cumsum(), color="#ff7f0e", lw=1.6, label="proposals")
-        ax.plot(rows.index, rows["projects_funded"].cumsum(), color="#1f77b4", lw=1.8, label="funded projects")
+        ax.plot(rows.index, rows["proposals_submitted"].cumsum(), color=OKABE_ITO[4], lw=1.6, label="proposals")
+        ax.plot(rows.index, rows["projects_funded"].cumsum(), color=OKABE_ITO[0], lw=1.8, label="funded projects")
         ax.legend(fontsize=8, loc="upper left", frameon=False)
-        ax.set_ylabel("projects", fontsize=9)
+        ax.set_ylabel("projects since the start", fontsize=9)
     _date_axis(ax, model.cfg.start, model.n_months)
     return fig
 
 
 def money_figure(model: DashboardModel) -> Figure:
-    """Money spent (cumulative grants paid) and left (balances of the Region and the CMOs)."""
-    fig, ax = _axes("Money spent and left (EUR million)")
-    frame = money(model.sim)
+    """Where the run's public budget is, month by month: stacked parts that add up to the budget."""
+    fig, ax = _axes("Where the public money is (EUR million)")
+    frame = money(model)
     if frame.empty:
         _empty(ax)
     else:
-        styles = ["-", "-", "--", "--"]
-        for i, col in enumerate(frame.columns):
-            ax.plot(frame.index, frame[col] / 1e6, ls=styles[i], color=colormaps["tab10"](i), lw=1.6, label=col)
-        ax.legend(fontsize=8, loc="upper left", frameon=False)
+        colours = [OKABE_ITO[2], OKABE_ITO[0], OKABE_ITO[4], "#bbbbbb"]
+        ax.stackplot(
+            frame.index,
+            *[frame[p] / 1e6 for p in MONEY_PARTS],
+            labels=[f"{p}: {frame[p].iloc[-1] / 1e6:,.1f}" for p in MONEY_PARTS],
+            colors=colours,
+            alpha=0.85,
+        )
+        total = frame["allocated"].iloc[-1] / 1e6
+        ax.axhline(total, color="black", lw=0.8, ls="--")
+        ax.text(
+            0.99,
+            0.97,
+            f"budget of the run: EUR {total:,.1f}M",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=7,
+        )
+        ax.legend(fontsize=6.5, loc="lower left", frameon=True, framealpha=0.85)
         ax.set_ylabel("EUR million", fontsize=9)
     _date_axis(ax, model.cfg.start, model.n_months)
     return fig
@@ -199,46 +223,7 @@ def network_figure(model: DashboardModel, window: int = 36, max_edges: int = 150
     nx.draw_networkx_nodes(
         graph, pos, ax=ax, nodelist=nodes.tolist(), node_color=node_colours, node_size=10, linewidths=0
     )
-    handles = [
-        Line2D([], [], ls="", marker="o", color=colours.get(k, "black"), label=k.partition("/")[2]) for k in keys
-    ]
+    handles = [Line2D([], [], ls="", marker="o", color=colours.get(k, "black"), label=cluster_name(k)) for k in keys]
     handles.append(Line2D([], [], ls="", marker="o", color=NO_CLUSTER_COLOUR, label="no cluster"))
     ax.legend(handles=handles, fontsize=6, loc="center left", frameon=False, bbox_to_anchor=(1.0, 0.5))
     return fig
-
-
-def paired_figure(model: DashboardModel) -> Figure:
-    """The paired view: the same history under 12 clusters and under the 2016 merger into 7."""
-    fig = Figure(figsize=(12.8, 6.0), dpi=100, layout="constrained")
-    axes = fig.subplots(2, 2)
-    fig.suptitle(
-        f"12 vs 7 clusters from the same history (seed {model.cfg.seed}, same budget and staffing)", fontsize=12
-    )
-    panels = [
-        ("Members", lambda sim: totals(sim)["members"]),
-        ("Collaborations (cumulative)", lambda sim: ties_by_origin(sim).sum(axis=1)),
-        ("Funded projects (cumulative)", lambda sim: totals(sim)["projects_funded"].cumsum()),
-        ("Public money left (EUR million)", _money_left),
-    ]
-    for ax, (title, series) in zip(axes.flat, panels, strict=True):
-        ax.set_title(title, fontsize=10)
-        ax.grid(alpha=0.3)
-        for arm in ("twelve", "reform"):
-            sim = model.pair.get(arm)
-            if sim is None or not sim.recorder.rows:
-                continue
-            label, colour = ARM_STYLE[arm]
-            values = series(sim)
-            ax.plot(values.index, values.to_numpy(), color=colour, lw=1.6, label=label)
-        if not model.months_done:
-            _empty(ax)
-        else:
-            ax.legend(fontsize=8, loc="upper left", frameon=False)
-        _date_axis(ax, model.cfg.start, model.n_months)
-        _mark_reform(ax, model, paired=True)
-    return fig
-
-
-def _money_left(sim: ClusterModel) -> object:
-    rows = totals(sim)
-    return (rows["region_balance_eur"] + rows["cmo_balance_eur"]) / 1e6
