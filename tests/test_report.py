@@ -190,7 +190,7 @@ def test_a_custom_sweep_gets_a_grid_report(tmp_path: Path) -> None:
 def test_named_contrasts_from_the_command_line(tmp_path: Path) -> None:
     contrasts = (
         "comparison.contrasts=[{name:merge_late,treatment:reform,baseline:twelve,description:'merging in 2016'},"
-        "{name:early_vs_late,treatment:seven,baseline:reform}]"
+        "{name:early_vs_late,treatment:seven,baseline:reform,description:''}]"
     )
     proc = run(tmp_path, "clusters=twelve,seven,reform", "replication=range(0,2)", contrasts)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from clustersim import months
 from clustersim.analysis import BETTER, POSSIBLY_BETTER, POSSIBLY_WORSE, UNCLEAR, WORSE
 from clustersim.comparison import Contrast, Design
 from clustersim.figures import Span
@@ -41,10 +42,8 @@ class RunContext:
         return f"{self.report_start} to {self.end}" if self.report_start else "the report window"
 
 
-def _add_months(date: str, months: int) -> str:
-    y, m = (int(x) for x in date.split("-"))
-    total = y * 12 + m - 1 + months
-    return f"{total // 12:04d}-{total % 12 + 1:02d}"
+def _add_months(date: str, count: int) -> str:
+    return months.add_months(date, count)
 
 
 def config_spans(cfg: dict[str, Any]) -> tuple[str | None, list[Span]]:

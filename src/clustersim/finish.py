@@ -67,6 +67,17 @@ def _build(sweep_dir: Path, spec: dict[str, Any]) -> tuple[dict[str, Any], str]:
         )
     from clustersim.comparison import ReportError
 
+    arm = str(spec.get("arm", "clusters"))
+    asked = [str(a) for a in spec.get("arms", [])]
+    have = _complete_arms(data, arm)
+    lacking = [a for a in dict.fromkeys(asked) if a not in have]
+    if len(set(asked)) >= 2 and lacking:  # a comparison was asked for, an arm has no complete run
+        first = _first_error(failed)
+        raise SweepFailed(
+            f"cannot form the comparison of {arm} = {', '.join(dict.fromkeys(asked))}: no complete run of"
+            f" {arm}={', '.join(lacking)} ({len(failed)} of {n_runs} runs failed{': ' + first if first else ''});"
+            f" details: {sweep_dir / 'jobs'}/"
+        )
     try:
         out = report.build_report(sweep_dir, merge=False)
     except ReportError as err:
