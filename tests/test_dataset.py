@@ -73,3 +73,13 @@ def test_a_second_merge_writes_no_run_again(sweep: Path) -> None:
     merge_sweep(sweep)
     after = {p: p.stat().st_mtime_ns for p in (sweep / "dataset").rglob("*.parquet")}
     assert before == after
+
+
+def test_the_report_measures_how_well_the_arms_stay_in_step(sweep: Path) -> None:
+    pairing = pd.read_csv(sweep / "pairing.csv")
+    assert set(pairing["contrast"]) == {"effect"} and (pairing["pairs"] == 2).all()
+    row = pairing.set_index(["group", "outcome"])
+    assert row.loc[("all firms", "innovations"), "firms"] == 1520
+    assert row.loc[("outside clusters in both arms", "turnover_growth"), "correlation"] > 0.95
+    assert row.loc[("outside clusters in both arms", "innovations"), "identical_share"] > 0.95
+    assert "How well the arms stay in step" in (sweep / "report.md").read_text()

@@ -10,6 +10,8 @@ outcomes and the share of firms whose outcome is identical.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -77,3 +79,56 @@ def pairing_table(baseline: pd.DataFrame, treatment: pd.DataFrame, window_from_y
                 }
             )
     return pd.DataFrame(rows)
+
+
+def sweep_pairing(
+    sweep_dir: Path | str,
+    runs: pd.DataFrame,
+    arm: str,
+    contrasts: list[tuple[str, str, str]],
+    pair_on: list[str],
+    window_from_year: int,
+) -> pd.DataFrame:
+    """Per-firm agreement of the arms of each contrast, averaged over the sweep's pairs of runs.
+
+    Args:
+        sweep_dir: the sweep folder (its ``runs/<run>/firms.parquet`` are read, two at a time).
+        runs: the merged ``runs`` table (complete runs with their identity columns).
+        arm: the column naming the arms.
+        contrasts: ``(name, treatment, baseline)`` of each contrast.
+        pair_on: the columns a pair shares (seed, replication and any grid column).
+        window_from_year: first year of the report window.
+
+    Returns:
+        One row per contrast, group and outcome: ``pairs``, mean ``firms``, mean
+        ``correlation`` and mean ``identical_share`` over the pairs (empty without pairs).
+    """
+    done = runs[runs["status"] == "complete"] if "status" in runs.columns else runs
+    keys = [c for c in pair_on if c in done.columns]
+    rows = []
+    for name, treatment, baseline in contrasts:
+        base = done[done[arm] == baseline].set_index(keys)["run"]
+        treat = done[done[arm] == treatment].set_index(keys)["run"]
+        tables = []
+        for key in base.index.intersection(treat.index):
+            a = pd.read_parquet(Path(sweep_dir) / "runs" / str(base.loc[key]) / "firms.parquet")
+            b = pd.read_parquet(Path(sweep_dir) / "runs" / str(treat.loc[key]) / "firms.parquet")
+            if a.empty or b.empty:
+                continue
+            tables.append(pairing_table(a, b, window_from_year))
+        if not tables:
+            continue
+        both = pd.concat(tables, ignore_index=True)
+        agg = both.groupby(["group", "outcome"], sort=False).agg(
+            pairs=("firms", "size"),
+            firms=("firms", "mean"),
+            correlation=("correlation", "mean"),
+            identical_share=("identical_share", "mean"),
+        )
+        rows.append(agg.reset_index().assign(contrast=name))
+    if not rows:
+        return pd.DataFrame(
+            columns=["contrast", "group", "outcome", "pairs", "firms", "correlation", "identical_share"]
+        )
+    out = pd.concat(rows, ignore_index=True)
+    return out[["contrast", "group", "outcome", "pairs", "firms", "correlation", "identical_share"]]
