@@ -66,7 +66,7 @@ def test_option_labels_come_from_the_regions_file() -> None:
         "zzz",
     ]
     caveats, deciding = notes.relevant(["turnover_growth_gap_pp"])
-    assert caveats[0].title == "No growth benefit of membership" and deciding == []
+    assert caveats[0].title == "The growth benefit of membership rests on one evaluation" and deciding == []
     for note in notes.caveats + notes.deciding_inputs:  # every link points at a document section that exists
         path, _, anchor = note.link.partition("#")
         doc = Path(__file__).resolve().parents[1] / path
