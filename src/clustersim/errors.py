@@ -24,3 +24,16 @@ class ConfigError(ValueError):
 def refused(key: str, value: Any, allowed: str) -> ConfigError:
     """The error for ``value`` at ``key``: ``got <value>; allowed: <allowed>``."""
     return ConfigError(key, f"got {value!r}; allowed: {allowed}")
+
+
+class SpecError(ConfigError):
+    """A study specification (``conf/calibration``, ``conf/validation``) or a study command's argument is unusable.
+
+    Its text is one line: ``invalid specification: <key>: <what is wrong>; allowed: <...>``.
+    A :class:`ConfigError`, so the commands report it the same way (exit status 2).
+    """
+
+    def __init__(self, key: str, message: str) -> None:
+        """Name the offending key of the specification and say what is allowed."""
+        self.key = key
+        ValueError.__init__(self, f"invalid specification: {key}: {message}")
