@@ -247,7 +247,7 @@ def _free_name(dotted: str) -> bool:
     """A name inside a mapping whose names are free (a cluster of a period), which '+' may add."""
     from clustersim.overrides import _resolve
 
-    return _resolve(dotted)[0] == "free"
+    return _resolve(dotted, Config)[0] == "free"
 
 
 def value_at_base(key: str) -> Any:
