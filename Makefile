@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@if [ -z "$(PYTHON)" ]; then echo "clustersim needs Python >= 3.12 (none found on PATH)" >&2; exit 1; fi
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,dist,slurm,viz,notebooks]"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,dist,slurm,viz,notebooks,sensitivity]"
 	@touch $(STAMP)
 
 run: setup  ## the headline comparison: 30 pairs of 12 vs 7 clusters (EUR 5M, 6/21 staff)

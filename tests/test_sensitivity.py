@@ -7,7 +7,6 @@ validation of bad designs, and the reduced experiments end to end.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import math
 import subprocess
 import sys
@@ -23,8 +22,7 @@ from clustersim.sensitivity import (
     check_sweep_samples,
     discovery,
     morris_indices,
-    prim_peel,
-    select_box,
+    prim_box,
     sobol_indices,
     to_values,
     unit_design,
@@ -103,15 +101,23 @@ def test_prim_finds_a_known_box():
     rng = np.random.default_rng(11)
     x = rng.random((3000, 4))
     y = (x[:, 0] > 0.7) & (x[:, 2] < 0.4)  # 12% of the space
-    boxes = prim_peel(x, y, alpha=0.05)
-    assert boxes[0].coverage == 1.0 and boxes[0].mass == 1.0
-    assert all(b2.density >= b1.density for b1, b2 in itertools.pairwise(boxes))
-    box = select_box(boxes, min_coverage=0.8)
+    box = prim_box(x, y, min_coverage=0.8, alpha=0.05)
     assert box.density > 0.9 and box.coverage >= 0.8
+    assert box.n == int(np.all((x >= box.limits[:, 0]) & (x <= box.limits[:, 1]), axis=1).sum())
     lo, hi = box.limits[:, 0], box.limits[:, 1]
     assert 0.6 < lo[0] < 0.75 and 0.35 < hi[2] < 0.45
     # the irrelevant dimensions are left (almost) whole
     assert lo[1] < 0.15 and hi[1] > 0.85 and lo[3] < 0.15 and hi[3] > 0.85
+    # asking for more coverage gives a larger, less dense box
+    wide = prim_box(x, y, min_coverage=1.0)
+    assert wide.coverage == 1.0 and wide.mass >= box.mass and wide.density <= box.density
+
+
+def test_prim_without_cases_of_interest_returns_the_whole_space():
+    x = np.random.default_rng(2).random((200, 3))
+    box = prim_box(x, np.zeros(200, dtype=bool))
+    assert box.mass == 1.0 and box.density == 0.0
+    np.testing.assert_array_equal(box.limits, np.column_stack([x.min(axis=0), x.max(axis=0)]))
 
 
 def test_simplifying_a_box_drops_the_restrictions_that_do_not_matter():
