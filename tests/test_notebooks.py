@@ -13,6 +13,9 @@ import pytest
 
 from clustersim.notebooks import NOTEBOOKS, execute, project_root
 
+# the tests share the module's small sweeps: one worker makes them once (conftest.py)
+pytestmark = pytest.mark.xdist_group("notebooks")
+
 ROOT = project_root()
 REFERENCE = ROOT / "results" / "reference" / "twelve_vs_seven_small" / "effects.csv"
 
@@ -48,6 +51,7 @@ def small_sweeps(tmp_path_factory) -> dict[str, Path]:
     }
 
 
+@pytest.mark.slow
 def test_the_headline_reference_table_is_reproduced(small_sweeps):
     """The committed table of the headline's small variant, regenerated from its pinned config and seeds.
 
@@ -88,14 +92,14 @@ def test_the_reference_comparison_is_exact_for_counts_and_tolerant_for_floats():
     share = committed.index[committed["unit"] == "share"][0]
     count = committed.index[committed["unit"] == "firms"][0]
     nudged = committed.copy()
-    nudged.loc[share, ["twelve", "difference"]] *= 1 + 1e-9  # another machine's last digits: accepted
+    nudged.loc[share, ["baseline_mean", "difference"]] *= 1 + 1e-9  # another machine's last digits: accepted
     assert_reproduced(nudged, committed)
     moved = committed.copy()
-    moved.loc[count, "twelve"] += 1e-9  # a count mean is bit-identical or the results moved
+    moved.loc[count, "baseline_mean"] += 1e-9  # a count mean is bit-identical or the results moved
     with pytest.raises(AssertionError, match="count KPI differs"):
         assert_reproduced(moved, committed)
     far = committed.copy()
-    far.loc[share, "twelve"] *= 1 + 1e-4
+    far.loc[share, "baseline_mean"] *= 1 + 1e-4
     with pytest.raises(AssertionError):
         assert_reproduced(far, committed)
 

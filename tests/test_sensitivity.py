@@ -269,7 +269,9 @@ def test_a_sweep_that_misses_design_rows_is_refused_before_any_run(tmp_path):
 @pytest.mark.parametrize("experiment", ["sensitivity_morris_reduced", "sensitivity_sobol_reduced"])
 def test_reduced_sensitivity_experiments_run_end_to_end(experiment, tmp_path):
     out = tmp_path / "sweep"
-    r = clustersim("-m", f"experiment={experiment}", "end=2017-12", f"hydra.sweep.dir={out}", cwd=tmp_path)
+    # a short window that holds the reform (2016-09): the whole path at a third of the months
+    window = ["start=2015-06", "report_start=2016-09", "end=2017-12"]
+    r = clustersim("-m", f"experiment={experiment}", *window, f"hydra.sweep.dir={out}", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     folder = out / "sensitivity"
     indices = pd.read_csv(folder / "indices.csv")

@@ -299,7 +299,8 @@ class UsageError(Exception):
 class Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (:class:`UsageError`), without the usage block."""
 
-    def error(self, message: str) -> Any:  # noqa: D102 (argparse's hook)
+    def error(self, message: str) -> Any:
+        """Raise :class:`UsageError` instead of printing the usage and exiting (argparse's hook)."""
         raise UsageError(message)
 
 
