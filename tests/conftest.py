@@ -19,8 +19,15 @@ from clustersim.config import Config, load_config
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The slow tests first (the order is otherwise kept), so that parallel workers finish together."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The files with slow tests first, their slow tests first, so that parallel workers finish together.
+
+    Each file's tests stay together: a module-scoped fixture (a file's shared sweeps) is made
+    once per worker, not again each time its file comes back.
+    """
+    files = list(dict.fromkeys(item.path for item in items))
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    rank = {path: (path not in slow_files, i) for i, path in enumerate(files)}
+    items.sort(key=lambda item: (rank[item.path], item.get_closest_marker("slow") is None))
 
 
 # A short window and a small pool: every mechanism still runs (launch, calls, reform).
