@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@if [ -z "$(PYTHON)" ]; then echo "clustersim needs Python >= 3.12 (none found on PATH)" >&2; exit 1; fi
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,dist,slurm,viz,notebooks]"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,dist,slurm,viz,notebooks,sensitivity]"
 	@touch $(STAMP)
 
 run: setup  ## the headline comparison: 30 pairs of 12 vs 7 clusters (EUR 5M, 6/21 staff)
@@ -26,11 +26,14 @@ run: setup  ## the headline comparison: 30 pairs of 12 vs 7 clusters (EUR 5M, 6/
 run-one: setup  ## one run of the default scenario: Piedmont 2009-2020, 12 clusters
 	$(BIN)/clustersim
 
-test: setup lint  ## lint, format check, and the whole test suite
-	$(BIN)/python -m pytest
+# on every core (pytest-xdist); tests sharing a sweep or a service keep to one worker (conftest.py)
+XDIST := -n auto --dist loadgroup
+
+test: setup lint  ## lint, format check, and the whole test suite (slow tests included)
+	$(BIN)/python -m pytest $(XDIST)
 
 test-fast: setup  ## tests without the `slow` marker
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest $(XDIST) -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks experiments

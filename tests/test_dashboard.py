@@ -321,6 +321,8 @@ def choose(drv, field: str, label: str) -> None:
 
 
 @browser
+@pytest.mark.slow
+@pytest.mark.xdist_group("services")
 def test_dashboard_in_chromium(server, driver, tmp_path):
     url, log = server
     started = time.monotonic()

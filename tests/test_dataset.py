@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -12,27 +10,21 @@ import pytest
 
 from clustersim.store import DATASET, merge_sweep
 
-FAST = ["population=small", "start=2015-06", "end=2018-06", "report_start=2016-09"]
-CLUSTERSIM = str(Path(sys.executable).parent / "clustersim")
+pytestmark = pytest.mark.xdist_group("headline_sweep")
 
 
-@pytest.fixture(scope="module")
-def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("dataset")
-    cmd = [CLUSTERSIM, "-m", "experiment=twelve_vs_seven", "replication=range(0,2)", "hydra/launcher=basic", *FAST]
-    proc = subprocess.run(
-        [*cmd, f"hydra.sweep.dir={tmp / 'sweep'}"], cwd=tmp, capture_output=True, text=True, timeout=600
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return tmp / "sweep"
+@pytest.fixture
+def sweep(headline_sweep: tuple[Path, object]) -> Path:
+    """The shared small headline sweep (3 pairs, conftest.py)."""
+    return headline_sweep[0]
 
 
 def test_every_table_is_partitioned_by_run_with_the_runs_identity(sweep: Path) -> None:
     runs = pd.read_parquet(sweep / "runs.parquet")
-    assert len(runs) == 4
+    assert len(runs) == 6
     for table in DATASET:
         parts = sorted((sweep / "dataset" / table).glob("run=*/part-0.parquet"))
-        assert len(parts) == 4, table
+        assert len(parts) == 6, table
         data = ds.dataset(sweep / "dataset" / table, format="parquet", partitioning="hive").to_table().to_pandas()
         assert set(data["run"]) == set(runs["run"])
         for col in ("experiment", "clusters", "seed", "replication", "config_hash"):

@@ -41,10 +41,9 @@ def test_every_experiment_composes(name: str) -> None:
     assert cfg.seed > 0  # pinned
 
 
-def test_headline_sweep_merges_and_reports(tmp_path: Path) -> None:
-    proc = sweep(tmp_path, "experiment=twelve_vs_seven", "replication=range(0,3)", "hydra/launcher=basic")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    out = tmp_path / "sweep"
+@pytest.mark.xdist_group("headline_sweep")
+def test_headline_sweep_merges_and_reports(headline_sweep: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    out, proc = headline_sweep  # experiment=twelve_vs_seven, 3 pairs, basic launcher, FAST window (conftest.py)
     runs = pd.read_parquet(out / "runs.parquet")
     assert len(runs) == 6 and (runs["status"] == "complete").all()
     assert sorted(runs["clusters"].unique()) == ["reform", "twelve"]
@@ -106,6 +105,8 @@ def ray_head():
         shutil.rmtree(temp, ignore_errors=True)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("services")
 def test_same_sweep_same_results_on_every_launcher(tmp_path: Path, ray_head: str) -> None:
     """basic, joblib, a real Ray instance and submitit's local executor: identical results."""
     launchers = {
@@ -131,6 +132,7 @@ def test_same_sweep_same_results_on_every_launcher(tmp_path: Path, ray_head: str
         pd.testing.assert_frame_equal(tables["basic"], tables[name], obj=name)
 
 
+@pytest.mark.slow
 def test_killed_sweep_resumes_without_duplicates(tmp_path: Path) -> None:
     args = ("experiment=twelve_vs_seven", "replication=range(0,5)", "hydra/launcher=basic")
     proc = sweep(tmp_path, *args, wait=False)
@@ -192,6 +194,7 @@ def test_pairing_narrows_the_confidence_interval() -> None:
     assert width["paired"] < width["independent"]
 
 
+@pytest.mark.slow
 def test_budget_staffing_grid_reports_every_cell_and_heatmaps(tmp_path: Path) -> None:
     proc = sweep(
         tmp_path,

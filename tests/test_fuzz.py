@@ -247,7 +247,7 @@ def _free_name(dotted: str) -> bool:
     """A name inside a mapping whose names are free (a cluster of a period), which '+' may add."""
     from clustersim.overrides import _resolve
 
-    return _resolve(dotted)[0] == "free"
+    return _resolve(dotted, Config)[0] == "free"
 
 
 def value_at_base(key: str) -> Any:
@@ -272,6 +272,7 @@ def bad_group_cases(draw: st.DrawFn) -> tuple[str, list[str]]:
 
 
 # ------------------------------------------------------------------------------ tests
+@pytest.mark.slow
 @settings(FUZZ, max_examples=450)
 @given(bad_value_cases())
 def test_a_value_a_key_does_not_allow_is_refused_in_one_line(case: tuple[str, str]) -> None:
@@ -301,6 +302,7 @@ def test_a_bad_group_option_is_refused_in_one_line(case: tuple[str, list[str]]) 
     assert info.value.key in (head, "overrides") or info.value.key.startswith(head), (info.value.key, overrides)
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=250)
 @given(st.lists(st.sampled_from(FREE_KEYS), min_size=1, max_size=4, unique=True), st.data())
 def test_values_a_key_allows_are_accepted_and_land_where_they_were_set(keys: list[str], data: st.DataObject) -> None:
@@ -356,6 +358,7 @@ def valid_runs(draw: st.DrawFn) -> list[str]:
     return overrides
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=40)
 @given(valid_runs())
 def test_a_valid_configuration_runs_keeps_money_exact_and_explains_every_missing_kpi(overrides: list[str]) -> None:

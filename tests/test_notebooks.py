@@ -13,6 +13,9 @@ import pytest
 
 from clustersim.notebooks import NOTEBOOKS, execute, project_root
 
+# the tests share the module's small sweeps: one worker makes them once (conftest.py)
+pytestmark = pytest.mark.xdist_group("notebooks")
+
 ROOT = project_root()
 REFERENCE = ROOT / "results" / "reference" / "twelve_vs_seven_small" / "effects.csv"
 
@@ -48,6 +51,7 @@ def small_sweeps(tmp_path_factory) -> dict[str, Path]:
     }
 
 
+@pytest.mark.slow
 def test_the_headline_reference_table_is_reproduced(small_sweeps):
     """The committed table of the headline's small variant, regenerated from its pinned config and seeds.
 

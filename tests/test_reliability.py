@@ -103,6 +103,7 @@ def test_a_sweep_where_every_run_is_invalid_exits_1_and_says_where_the_details_a
     assert all(r["status"] == "failed" for r in records(out).values()) and len(records(out)) == 2
 
 
+@pytest.mark.slow
 def test_a_single_arm_sweep_gets_its_own_report_and_exits_0(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     proc = run(*sweep_args(out, "clusters=seven", "replication=range(0,2)"), cwd=tmp_path)
@@ -134,14 +135,10 @@ def test_a_sweep_of_two_arms_the_comparison_does_not_name_gets_their_comparison(
     assert set(effects[["treatment", "baseline"]].itertuples(index=False, name=None)) == {("seven", "twelve")}
 
 
-@pytest.fixture(scope="module")
-def done_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small complete comparison (2 pairs) to break in the tests below (each works on a copy)."""
-    tmp = tmp_path_factory.mktemp("done")
-    out = tmp / "sweep"
-    proc = run(*sweep_args(out, "experiment=twelve_vs_seven", "replication=range(0,2)"), cwd=tmp)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out
+@pytest.fixture
+def done_sweep(headline_sweep: tuple[Path, object]) -> Path:
+    """A small complete comparison (the shared 3-pair sweep, conftest.py) to break: each test works on a copy."""
+    return headline_sweep[0]
 
 
 def copy_sweep(src: Path, tmp_path: Path) -> Path:
@@ -152,6 +149,7 @@ def copy_sweep(src: Path, tmp_path: Path) -> Path:
     return dst
 
 
+@pytest.mark.xdist_group("headline_sweep")
 def test_a_merge_that_cannot_write_exits_1_and_leaves_the_old_merge(done_sweep: Path, tmp_path: Path) -> None:
     out = copy_sweep(done_sweep, tmp_path)
     before = (out / "summary.parquet").read_bytes()
@@ -161,6 +159,7 @@ def test_a_merge_that_cannot_write_exits_1_and_leaves_the_old_merge(done_sweep: 
     assert (out / "summary.parquet").read_bytes() == before and temporaries(out) == []
 
 
+@pytest.mark.xdist_group("headline_sweep")
 def test_a_report_that_fails_exits_1_in_one_line(done_sweep: Path, tmp_path: Path) -> None:
     out = copy_sweep(done_sweep, tmp_path)
     (out / "effects.csv").unlink()
@@ -210,6 +209,7 @@ def test_ctrl_c_on_a_run_exits_130_in_one_line_and_leaves_nothing_half_written(t
     assert [p.name for p in (tmp_path / "runs").iterdir()] == [".locks"]
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_a_sweep_exits_130_and_a_rerun_completes_it(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     args = sweep_args(out, "experiment=twelve_vs_seven", "replication=range(0,2)", window=LONG)
@@ -225,6 +225,7 @@ def test_ctrl_c_on_a_sweep_exits_130_and_a_rerun_completes_it(tmp_path: Path) ->
 
 
 # -------------------------------------------------------------- kill and concurrency
+@pytest.mark.slow
 def test_a_killed_sweep_is_reported_interrupted_then_resumes(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     args = sweep_args(out, "experiment=twelve_vs_seven", "replication=range(0,2)", window=LONG)
@@ -245,6 +246,7 @@ def test_a_killed_sweep_is_reported_interrupted_then_resumes(tmp_path: Path) -> 
     assert temporaries(out / "runs") == []
 
 
+@pytest.mark.slow
 def test_a_merge_during_a_running_sweep_neither_breaks_nor_miscounts_it(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     args = sweep_args(out, "experiment=twelve_vs_seven", "replication=range(0,2)", window=LONG)
@@ -260,6 +262,7 @@ def test_a_merge_during_a_running_sweep_neither_breaks_nor_miscounts_it(tmp_path
     assert {r["status"] for r in records(out).values()} == {"complete"} and len(records(out)) == 4
 
 
+@pytest.mark.slow
 def test_two_sweeps_on_one_folder_compute_each_run_once(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     args = sweep_args(out, "experiment=twelve_vs_seven", "replication=range(0,3)")

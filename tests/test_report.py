@@ -164,6 +164,7 @@ def report(tmp: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_a_custom_sweep_gets_a_grid_report(tmp_path: Path) -> None:
     """The sweep of the issue: two arms the experiment does not name, and a second swept group."""
     proc = run(tmp_path, "clusters=twelve,seven", "staffing=lean,setup6_run21", "replication=range(0,2)")
@@ -214,6 +215,7 @@ def test_one_arm_gets_a_distribution_report(tmp_path: Path) -> None:
     assert "One scenario only: nothing is compared" in md and "95% of replications" in md
 
 
+@pytest.mark.slow
 def test_arms_that_cannot_be_paired_give_one_line_and_status_1(tmp_path: Path) -> None:
     first = run(tmp_path, "clusters=twelve", "seed=1", "replication=0,1")
     assert first.returncode == 0, first.stderr

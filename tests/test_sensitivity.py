@@ -7,7 +7,6 @@ validation of bad designs, and the reduced experiments end to end.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import math
 import subprocess
 import sys
@@ -23,8 +22,7 @@ from clustersim.sensitivity import (
     check_sweep_samples,
     discovery,
     morris_indices,
-    prim_peel,
-    select_box,
+    prim_box,
     sobol_indices,
     to_values,
     unit_design,
@@ -103,15 +101,23 @@ def test_prim_finds_a_known_box():
     rng = np.random.default_rng(11)
     x = rng.random((3000, 4))
     y = (x[:, 0] > 0.7) & (x[:, 2] < 0.4)  # 12% of the space
-    boxes = prim_peel(x, y, alpha=0.05)
-    assert boxes[0].coverage == 1.0 and boxes[0].mass == 1.0
-    assert all(b2.density >= b1.density for b1, b2 in itertools.pairwise(boxes))
-    box = select_box(boxes, min_coverage=0.8)
+    box = prim_box(x, y, min_coverage=0.8, alpha=0.05)
     assert box.density > 0.9 and box.coverage >= 0.8
+    assert box.n == int(np.all((x >= box.limits[:, 0]) & (x <= box.limits[:, 1]), axis=1).sum())
     lo, hi = box.limits[:, 0], box.limits[:, 1]
     assert 0.6 < lo[0] < 0.75 and 0.35 < hi[2] < 0.45
     # the irrelevant dimensions are left (almost) whole
     assert lo[1] < 0.15 and hi[1] > 0.85 and lo[3] < 0.15 and hi[3] > 0.85
+    # asking for more coverage gives a larger, less dense box
+    wide = prim_box(x, y, min_coverage=1.0)
+    assert wide.coverage == 1.0 and wide.mass >= box.mass and wide.density <= box.density
+
+
+def test_prim_without_cases_of_interest_returns_the_whole_space():
+    x = np.random.default_rng(2).random((200, 3))
+    box = prim_box(x, np.zeros(200, dtype=bool))
+    assert box.mass == 1.0 and box.density == 0.0
+    np.testing.assert_array_equal(box.limits, np.column_stack([x.min(axis=0), x.max(axis=0)]))
 
 
 def test_simplifying_a_box_drops_the_restrictions_that_do_not_matter():
@@ -263,7 +269,9 @@ def test_a_sweep_that_misses_design_rows_is_refused_before_any_run(tmp_path):
 @pytest.mark.parametrize("experiment", ["sensitivity_morris_reduced", "sensitivity_sobol_reduced"])
 def test_reduced_sensitivity_experiments_run_end_to_end(experiment, tmp_path):
     out = tmp_path / "sweep"
-    r = clustersim("-m", f"experiment={experiment}", "end=2017-12", f"hydra.sweep.dir={out}", cwd=tmp_path)
+    # a short window that holds the reform (2016-09): the whole path at a third of the months
+    window = ["start=2015-06", "report_start=2016-09", "end=2017-12"]
+    r = clustersim("-m", f"experiment={experiment}", *window, f"hydra.sweep.dir={out}", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     folder = out / "sensitivity"
     indices = pd.read_csv(folder / "indices.csv")

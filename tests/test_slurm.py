@@ -78,6 +78,7 @@ def run_sweep(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("services")
 def test_submitit_slurm_sweep_matches_joblib(tmp_path: Path, slurm: None) -> None:
     """The same paired sweep on joblib and as SLURM array jobs: identical merged tables."""
     tables, effects = {}, {}

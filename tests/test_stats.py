@@ -51,6 +51,37 @@ def test_degenerate_samples_give_explicit_answers() -> None:
     assert math.isnan(empty.estimate) and empty.n == 0
 
 
+def test_half_width_curve_matches_the_t_interval():
+    v = np.array([10.0, 12.0, 11.0, 13.0, 9.0])
+    c = stats.half_width_curve(v)
+    assert list(c["n"]) == [2, 3, 4, 5]
+    half3 = sps.t.ppf(0.975, 2) * np.std(v[:3], ddof=1) / math.sqrt(3)
+    assert c.loc[c["n"] == 3, "half_width"].item() == pytest.approx(half3)
+    assert c.loc[c["n"] == 3, "relative_half_width"].item() == pytest.approx(half3 / 11.0)
+
+
+def test_replications_needed_is_the_smallest_n_meeting_the_target():
+    rng = np.random.default_rng(3)
+    v = rng.normal(100.0, 20.0, size=40)
+    ratio = v.std(ddof=1) / v.mean()
+    for target in (0.05, 0.02):
+        n = int(stats.replications_needed(v, target)["projected"])
+        assert sps.t.ppf(0.975, n - 1) * ratio / math.sqrt(n) <= target
+        assert sps.t.ppf(0.975, n - 2) * ratio / math.sqrt(n - 1) > target
+    # about 0.2 sd/mean: 5% needs about (1.96 * 0.2 / 0.05)^2 = 61 replications, more than the 40 run
+    assert math.isnan(stats.replications_needed(v, 0.05)["observed"])
+    assert stats.replications_needed(np.full(5, 3.0), 0.01) == {"observed": 2.0, "projected": 2.0}
+    assert math.isnan(stats.replications_needed(np.array([-1.0, 1.0]), 0.05)["projected"])  # mean 0
+
+
+def test_mean_interval_ignores_non_finite_values_and_needs_two() -> None:
+    iv = stats.mean_interval([1.0, np.nan, 3.0])
+    half = sps.t.ppf(0.975, 1) * np.std([1.0, 3.0], ddof=1) / math.sqrt(2)
+    assert (iv.estimate, iv.n) == (2.0, 2) and (iv.low, iv.high) == pytest.approx((2.0 - half, 2.0 + half))
+    one = stats.mean_interval([4.0, np.inf])
+    assert one.estimate == 4.0 and math.isnan(one.low) and one.n == 1
+
+
 def test_mean_interval_covers_the_true_mean_95_percent_of_the_time() -> None:
     rng = np.random.default_rng(3)
     hits = 0

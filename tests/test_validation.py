@@ -8,49 +8,25 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from clustersim import validation as val
 from clustersim.calibration import load_spec as load_calibration_spec
-from clustersim.validation import (
-    Public,
-    SpecError,
-    ci95,
-    half_width_curve,
-    load_spec,
-    matched_comparison,
-    measure,
+from clustersim.errors import SpecError
+from clustersim.matched import matched_comparison
+from clustersim.study import run_record
+from clustersim.validation import load_spec, spec_from_dict, validate_model, verdict
+from clustersim.validation.measures import measure
+from clustersim.validation.network import (
     network_facts,
+    poisson_tail_alpha,
     power_law_alpha,
-    replications_needed,
-    run_record,
-    spec_from_dict,
-    verdict,
+    truncated_poisson_lambda,
 )
+from clustersim.validation.spec import Public
 from conftest import small_config
 
 
-# ------------------------------------------------------------------------- statistics
-def test_ci95_has_nominal_coverage_on_normal_data():
-    rng = np.random.default_rng(12345)
-    mu, n, trials = 10.0, 5, 4000
-    hits = 0
-    for _ in range(trials):
-        mean, lo, hi = ci95(rng.normal(mu, 3.0, size=n))
-        assert lo < mean < hi
-        hits += lo <= mu <= hi
-    # binomial sd of the coverage at 0.95 with 4000 trials is about 0.0034
-    assert 0.935 <= hits / trials <= 0.965
-
-
-def test_ci95_ignores_non_finite_and_needs_two_values():
-    mean, lo, hi = ci95([1.0, np.nan, 3.0])
-    half = stats.t.ppf(0.975, 1) * np.std([1.0, 3.0], ddof=1) / math.sqrt(2)
-    assert mean == 2.0 and lo == pytest.approx(2.0 - half) and hi == pytest.approx(2.0 + half)
-    assert math.isnan(ci95([4.0])[1]) and ci95([4.0])[0] == 4.0
-    assert all(math.isnan(x) for x in ci95([]))
-
-
+# ---------------------------------------------------------------------------- verdicts
 @pytest.mark.parametrize(
     ("mean", "rng", "public", "tol", "word"),
     [
@@ -73,29 +49,6 @@ def test_verdicts(mean, rng, public, tol, word):
     if public is not None and math.isfinite(mean):
         assert gap == pytest.approx(mean - public.reference)
         assert rel == pytest.approx((mean - public.reference) / abs(public.reference))
-
-
-def test_half_width_curve_matches_the_t_interval():
-    v = np.array([10.0, 12.0, 11.0, 13.0, 9.0])
-    c = half_width_curve(v)
-    assert list(c["n"]) == [2, 3, 4, 5]
-    half3 = stats.t.ppf(0.975, 2) * np.std(v[:3], ddof=1) / math.sqrt(3)
-    assert c.loc[c["n"] == 3, "half_width"].item() == pytest.approx(half3)
-    assert c.loc[c["n"] == 3, "relative_half_width"].item() == pytest.approx(half3 / 11.0)
-
-
-def test_replications_needed_is_the_smallest_n_meeting_the_target():
-    rng = np.random.default_rng(3)
-    v = rng.normal(100.0, 20.0, size=40)
-    ratio = v.std(ddof=1) / v.mean()
-    for target in (0.05, 0.02):
-        n = int(replications_needed(v, target)["projected"])
-        assert stats.t.ppf(0.975, n - 1) * ratio / math.sqrt(n) <= target
-        assert stats.t.ppf(0.975, n - 2) * ratio / math.sqrt(n - 1) > target
-    # about 0.2 sd/mean: 5% needs about (1.96 * 0.2 / 0.05)^2 = 61 replications, more than the 40 run
-    assert math.isnan(replications_needed(v, 0.05)["observed"])
-    assert replications_needed(np.full(5, 3.0), 0.01) == {"observed": 2.0, "projected": 2.0}
-    assert math.isnan(replications_needed(np.array([-1.0, 1.0]), 0.05)["projected"])  # mean 0
 
 
 # ---------------------------------------------------------------------- network facts
@@ -127,13 +80,13 @@ def test_network_facts_separate_a_random_graph_from_a_heavy_tailed_one():
 
 
 def test_truncated_poisson_reference():
-    lam = val.truncated_poisson_lambda(1.7)
+    lam = truncated_poisson_lambda(1.7)
     assert lam / (1.0 - math.exp(-lam)) == pytest.approx(1.7)
-    assert val.truncated_poisson_lambda(1.0) == 0.0
+    assert truncated_poisson_lambda(1.0) == 0.0
     # on Poisson degrees the tail estimate converges to the reference value
     rng = np.random.default_rng(5)
     k = rng.poisson(2.0, size=200000)
-    assert power_law_alpha(k, 3) == pytest.approx(val._poisson_tail_alpha(2.0, 3), abs=0.05)
+    assert power_law_alpha(k, 3) == pytest.approx(poisson_tail_alpha(2.0, 3), abs=0.05)
 
 
 def test_power_law_alpha_recovers_a_known_exponent():
@@ -176,10 +129,10 @@ def test_the_packaged_spec_is_complete_and_uses_no_calibration_target():
     monthly_targets = {(t.kpi, t.cluster) for t in cal.targets.values() if t.date is not None}
     for item in spec.items.values():
         m = item.measure
-        if m["type"] == "summary":
-            assert m["kpi"] not in summary_targets, item.name
-        if m["type"] == "cluster_members":
-            assert ("members", m["cluster"]) not in monthly_targets, item.name
+        if m.type == "summary":
+            assert m.kpi not in summary_targets, item.name
+        if m.type == "cluster_members":
+            assert ("members", m.cluster) not in monthly_targets, item.name
 
 
 @pytest.mark.parametrize(
@@ -190,15 +143,25 @@ def test_the_packaged_spec_is_complete_and_uses_no_calibration_target():
         ({"public": {"kind": "point", "value": 3}}, "items.x.mark"),
         ({"measure": {"type": "member_share", "date": "2009-12", "sizes": ["huge"]}}, "items.x.measure.sizes"),
         ({"measure": {"type": "cluster_members", "date": "2009-13", "cluster": "a"}}, "items.x.measure.date"),
+        ({"measure": {"type": "cluster_members", "date": "2009-12"}}, "items.x.measure.cluster"),
+        ({"measure": {"type": "summary", "kpi": "members", "sizes": "large"}}, "items.x.measure.sizes"),
+        ({"tolerance": "wide"}, "items.x.tolerance"),
+        ({"bogus": 1}, "items.x.bogus"),
     ],
 )
 def test_spec_errors_name_the_key(patch, key):
     item = {"measure": {"type": "summary", "kpi": "members"}, "public": None, **patch}
     data = {"scenarios": {"s": {"overrides": []}}, "primary_scenario": "s", "items": {"x": item}}
-    with pytest.raises(ValueError, match=key.replace(".", r"\.")):
+    with pytest.raises(SpecError, match=r"^invalid specification: " + key.replace(".", r"\.") + ": "):
         spec_from_dict(data)
-    with pytest.raises(SpecError, match="primary_scenario"):
-        spec_from_dict({**data, "primary_scenario": "other"})
+
+
+def test_a_primary_scenario_that_is_not_a_scenario_is_refused():
+    item = {"measure": {"type": "summary", "kpi": "members"}, "public": None}
+    data = {"scenarios": {"s": {"overrides": []}}, "primary_scenario": "other", "items": {"x": item}}
+    with pytest.raises(SpecError, match=r"primary_scenario: got 'other'; allowed: one of \['s'\]"):
+        spec_from_dict(data)
+    assert spec_from_dict({**data, "primary_scenario": "s"}).items["x"].label == "x"
 
 
 # ------------------------------------------------------------------------ a real run
@@ -208,19 +171,31 @@ def test_run_record_is_the_plain_run_and_measures_add_up():
     cfg = small_config("clusters=reform")
     rec = run_record(cfg, ["2009-12", "2018-12"])
     plain = simulate(cfg)
-    pd.testing.assert_frame_equal(rec.summary, plain["summary"])  # snapshots do not touch the stream
-    kpi = rec.summary[rec.summary["cluster"] == "all"].set_index("kpi")["value"]
+    for name, table in rec.tables.items():  # the snapshots do not touch the random streams
+        pd.testing.assert_frame_equal(table, plain[name], check_dtype=len(table) > 0, obj=name)
+    kpi = rec.tables["summary"].query("cluster == 'all'").set_index("kpi")["value"]
     lines = ("members", "never_members")
     submitted = sum(measure(rec, {"type": "call_line", "line": ln, "stat": "proposals"}) for ln in lines)
     funded = sum(measure(rec, {"type": "call_line", "line": ln, "stat": "funded"}) for ln in lines)
     assert submitted == kpi["proposals_submitted"] and funded == kpi["projects_funded"]
-    window = rec.projects[rec.projects["in_report_window"]]
+    projects = rec.tables["projects"]
+    window = projects[projects["in_report_window"]]
     grants = sum(measure(rec, {"type": "call_line", "line": ln, "stat": "grants_eur_m"}) for ln in lines)
     assert grants == pytest.approx(window["grant_cents"].sum() / 1e8)
-    members_2009 = rec.monthly.query("kpi == 'members' and cluster == 'all' and date == '2009-12'")["value"].item()
+    cross = sum(
+        measure(rec, {"type": "call_line", "line": ln, "stat": "cross_cluster_share"}) * n
+        for ln, n in zip(
+            lines, (measure(rec, {"type": "call_line", "line": ln, "stat": "proposals"}) for ln in lines), strict=True
+        )
+    )
+    props = rec.tables["proposals"]
+    closing = set(rec.tables["calls"].loc[rec.tables["calls"]["closes"] >= "2016-01", "call"])
+    in_window = props[props["call"].isin(closing) & ~props["withdrawn"]]
+    assert cross == pytest.approx(float((in_window["n_clusters"] >= 2).sum()))
+    members_2009 = rec.tables["monthly"].query("kpi == 'members' and cluster == 'all' and date == '2009-12'")
     share_large = measure(rec, {"type": "member_share", "date": "2009-12", "sizes": ["large"]})
     share_sme = measure(rec, {"type": "member_share", "date": "2009-12", "sizes": ["micro", "small", "medium"]})
-    assert share_large + share_sme == pytest.approx(1.0) and members_2009 > 0
+    assert share_large + share_sme == pytest.approx(1.0) and members_2009["value"].item() > 0
     rank = {"type": "cluster_rank", "date": "2009-12"}
     ranks = [measure(rec, {**rank, "cluster": f"twelve/{d}"}) for d in ("ict", "textile")]
     assert all(1 <= r <= 12 for r in ranks)
@@ -228,13 +203,19 @@ def test_run_record_is_the_plain_run_and_measures_add_up():
     assert largest == float(ranks[0] == 1)
     per_cluster = measure(rec, {"type": "sme_members_per_cluster", "date": "2018-12"})
     snap = rec.snapshots["2018-12"]
-    assert per_cluster * len(snap["keys"]) == ((snap["member_of"] >= 0) & (rec.size_class < 3)).sum()
+    assert per_cluster * len(snap.keys) == ((snap.member_of >= 0) & (rec.size_class < 3)).sum()
 
 
 # ------------------------------------------------------------------------------ the CLI
-def test_cli_reduced_end_to_end(tmp_path):
+@pytest.fixture(scope="module")
+def reduced_in_process():
+    """The reduced validation with 2 replications, every run in this process."""
+    return validate_model(load_spec(), reduced=True, replications=2, progress=False)
+
+
+def test_cli_reduced_end_to_end_on_two_processes(tmp_path, reduced_in_process):
     out = tmp_path / "v"
-    assert val.main(["--reduced", "--replications", "2", "--out", str(out), "--quiet"]) == 0
+    assert val.main(["--reduced", "--replications", "2", "--jobs", "2", "--out", str(out), "--quiet"]) == 0
     for name in (
         "comparison.csv",
         "comparison.md",
@@ -256,6 +237,12 @@ def test_cli_reduced_end_to_end(tmp_path):
     assert table["replications"].max() == 2
     assert "REDUCED" in (out / "validation.md").read_text()
     assert not list(tmp_path.glob(".v.*"))  # no temporary folder left behind
+    # two worker processes give the tables of one process
+    here = tmp_path / "here.csv"
+    reduced_in_process.table.to_csv(here, index=False)
+    pd.testing.assert_frame_equal(table, pd.read_csv(here))
+    per_rep = pd.read_csv(out / "per_replication.csv")
+    assert list(per_rep["scenario"].unique()) == ["history", "seven_from_2009", "twelve_kept"]
 
 
 @pytest.mark.parametrize(
@@ -265,6 +252,7 @@ def test_cli_reduced_end_to_end(tmp_path):
         (["--replications", "many"], "--replications"),
         (["--bogus"], "--bogus"),
         (["--spec", "/nonexistent/spec.yaml"], "--spec"),
+        (["--jobs", "0"], "--jobs"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, argv, names):

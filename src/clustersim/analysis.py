@@ -163,26 +163,28 @@ def paired_effects(
         xa = a[k].to_numpy(dtype=float)
         xb = b[k].to_numpy(dtype=float)
         ok = np.isfinite(xa) & np.isfinite(xb)
-        res = stats.paired_t(xb, xa, level)
-        unit, direction = _meta(k)
-        base = float(np.mean(xa[ok])) if ok.any() else math.nan
-        rows.append(
-            {
-                "kpi": k,
-                "unit": unit,
-                "direction": direction,
-                "n_pairs": res.n,
-                "baseline_mean": base,
-                "treatment_mean": float(np.mean(xb[ok])) if ok.any() else math.nan,
-                "difference": res.estimate,
-                "ci_low": res.low,
-                "ci_high": res.high,
-                "relative": res.estimate / abs(base) if math.isfinite(base) and base != 0 else math.nan,
-                "test": res.test,
-                "p_value": res.p_value,
-            }
-        )
+        rows.append(_effect_row(k, stats.paired_t(xb, xa, level), xa[ok], xb[ok]))
     return _finish(rows, _duplicates(names, columns), correction, 1.0 - level)
+
+
+def _effect_row(kpi: str, res: stats.TestResult, baseline: np.ndarray, treatment: np.ndarray) -> dict:
+    """One row of an effects table: the arms' means (of the values the test used) and the test."""
+    unit, direction = _meta(kpi)
+    base = float(np.mean(baseline)) if baseline.size else math.nan
+    return {
+        "kpi": kpi,
+        "unit": unit,
+        "direction": direction,
+        "n_pairs": res.n,
+        "baseline_mean": base,
+        "treatment_mean": float(np.mean(treatment)) if treatment.size else math.nan,
+        "difference": res.estimate,
+        "ci_low": res.low,
+        "ci_high": res.high,
+        "relative": res.estimate / abs(base) if math.isfinite(base) and base != 0 else math.nan,
+        "test": res.test,
+        "p_value": res.p_value,
+    }
 
 
 def independent_effects(
@@ -203,27 +205,7 @@ def independent_effects(
     for k in names:
         xa = a[k].to_numpy(dtype=float)
         xb = b[k].to_numpy(dtype=float)
-        res = stats.welch_t(xb, xa, level)
-        unit, direction = _meta(k)
-        fa = xa[np.isfinite(xa)]
-        base = float(fa.mean()) if fa.size else math.nan
-        fb = xb[np.isfinite(xb)]
-        rows.append(
-            {
-                "kpi": k,
-                "unit": unit,
-                "direction": direction,
-                "n_pairs": res.n,
-                "baseline_mean": base,
-                "treatment_mean": float(fb.mean()) if fb.size else math.nan,
-                "difference": res.estimate,
-                "ci_low": res.low,
-                "ci_high": res.high,
-                "relative": res.estimate / abs(base) if math.isfinite(base) and base != 0 else math.nan,
-                "test": res.test,
-                "p_value": res.p_value,
-            }
-        )
+        rows.append(_effect_row(k, stats.welch_t(xb, xa, level), xa[np.isfinite(xa)], xb[np.isfinite(xb)]))
     return _finish(rows, _duplicates(names, columns), correction, 1.0 - level)
 
 

@@ -14,8 +14,9 @@ is allowed; nothing written); 130 interrupted (Ctrl-C; nothing half-written is l
 complete). An operating-system error (permission, full disk) is one line, never a
 traceback; ``CLUSTERSIM_DEBUG=1`` shows the traceback of an unexpected error.
 
-This module imports only the standard library at import time, so that ``--help`` and bad
-input answer at once; Hydra, pandas and the model are imported when a run starts.
+This module imports only the standard library and the leaf :mod:`clustersim.errors` at import
+time, so that ``--help`` and bad input answer at once; Hydra, pandas and the model are
+imported when a run starts.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import os
 import sys
 from collections.abc import Callable
 from typing import Any
+
+from clustersim.errors import describe_os_error
 
 logger = logging.getLogger("clustersim")
 
@@ -38,14 +41,6 @@ _FLAGS_WITH_VALUE |= {"--cfg", "-c", "--package", "-p", "--experimental-rerun", 
 _FLAGS = {"-m", "--multirun", "-r", "--run", "--resolve", "--version", "--hydra-help", "--info", "-i"}
 _FLAGS |= _FLAGS_WITH_VALUE | {"-h", "--help"}
 _INFO_VALUES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
-
-
-def describe_os_error(err: OSError) -> str:
-    """One line for an operating-system error: what, on which path."""
-    what = err.strerror or str(err) or type(err).__name__
-    where = err.filename if err.filename is not None else ""
-    where2 = f" -> {err.filename2}" if getattr(err, "filename2", None) else ""
-    return f"{what}: {where}{where2}" if where else what
 
 
 def guarded(prog: str, func: Callable[..., int | None], *args: Any) -> int:
@@ -221,13 +216,13 @@ def precheck(overrides: list[str], multirun: bool) -> None:
     composed (partial mappings); a value out of range in one job fails that job only,
     recorded as a failed run.
     """
-    from clustersim.config import compose, load_config
+    from clustersim.config import Config, compose, load_config
     from clustersim.overrides import check, check_after_compose
 
     if not multirun:
         load_config(overrides)
         return
-    parsed = check(overrides, multirun=True)
+    parsed = check(overrides, Config, multirun=True)
     first = []
     for p, text in zip(parsed, overrides, strict=True):
         if p.is_sweep and p.values:

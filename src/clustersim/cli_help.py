@@ -116,7 +116,7 @@ def keys_of(topic: str) -> str:
         node = typing.get_args(node)[-1]
     if not dataclasses.is_dataclass(node):
         known = [f.name for f in dataclasses.fields(Config)]
-        hint = suggest(topic, [*known, *USER_GROUPS]) or suggest_key(topic)
+        hint = suggest(topic, [*known, *USER_GROUPS]) or suggest_key(topic, Config)
         raise ConfigError(topic, f"no such group or section; allowed: one of {known}{hint}")
     assert isinstance(node, type)
     lines = [f"{topic}: {(node.__doc__ or '').strip().splitlines()[0]}"]

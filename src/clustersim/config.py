@@ -29,6 +29,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from clustersim.confdir import config_dir
 from clustersim.errors import ConfigError, refused
 from clustersim.kpis import KPI_BY_NAME
 from clustersim.months import month_index
@@ -51,7 +52,7 @@ from clustersim.schema import (
     text,
 )
 
-__all__ = ["ConfigError", "month_index"]
+__all__ = ["ConfigError", "config_dir", "month_index"]
 
 SIZE_CLASSES: tuple[str, ...] = ("micro", "small", "medium", "large")
 SERVICE_LINES: tuple[str, ...] = (
@@ -764,17 +765,6 @@ def _typed_error(where: str, first: str) -> ConfigError:
     return ConfigError(where, f"{first}; allowed: {words}")
 
 
-def config_dir() -> str:
-    """The folder of the packaged Hydra configuration (``conf/``)."""
-    from pathlib import Path
-
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "conf", here.parents[1] / "conf"):
-        if (candidate / "config.yaml").is_file():
-            return str(candidate)
-    raise FileNotFoundError("the clustersim configuration folder conf/ was not found")
-
-
 def load_config(overrides: list[str] | None = None) -> Config:
     """Compose the Hydra configuration with ``overrides`` and validate it.
 
@@ -785,7 +775,7 @@ def load_config(overrides: list[str] | None = None) -> Config:
     from clustersim.overrides import check, check_after_compose
 
     overrides = list(overrides or [])
-    parsed = check(overrides)
+    parsed = check(overrides, Config)
     cfg = compose(overrides)
     check_after_compose(parsed, cfg)
     try:
@@ -917,7 +907,9 @@ def composition_error(exc: Exception, overrides: list[str]) -> ConfigError:
     first = detail.splitlines()[0] if detail else text
     found = re.search(r"full_key: (\S+)", detail)
     if found and "not in" in first:
-        return ConfigError(found.group(1), f"no such key; allowed: a key of the schema{suggest_key(found.group(1))}")
+        return ConfigError(
+            found.group(1), f"no such key; allowed: a key of the schema{suggest_key(found.group(1), Config)}"
+        )
     if found:
         return _typed_error(found.group(1), first)
     bad = getattr(exc, "override", None)

@@ -110,7 +110,7 @@ def finish_sweep(sweep_dir: Path | str, launched: dict[str, Any] | None = None) 
     except SweepFailed as err:
         return Outcome("", str(err), 1)
     except OSError as err:
-        from clustersim.cli import describe_os_error
+        from clustersim.errors import describe_os_error
 
         return Outcome("", f"the merge or report of {sweep_dir} failed: {describe_os_error(err)}", 1)
     except Exception as err:

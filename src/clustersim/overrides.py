@@ -29,6 +29,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from clustersim.confdir import config_dir
 from clustersim.errors import ConfigError
 
 # groups of conf/ a user picks an option of; ``programme`` options are used by the funding
@@ -69,8 +70,6 @@ def suggest(word: str, candidates: typing.Iterable[str], prefix: str = "") -> st
 @cache
 def group_options(group: str) -> tuple[str, ...]:
     """The options of a config group (``conf/<group>/*.yaml``, schemas left out)."""
-    from clustersim.config import config_dir
-
     folder = Path(config_dir()) / group
     return tuple(sorted(p.stem for p in folder.glob("*.yaml") if not p.stem.endswith("_schema")))
 
@@ -80,16 +79,16 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _resolve(dotted: str) -> tuple[str, str, list[str]]:
-    """Walk ``dotted`` through the schema: (status, where it failed, the names allowed there).
+def _resolve(dotted: str, schema: type) -> tuple[str, str, list[str]]:
+    """Walk ``dotted`` through the schema (the root dataclass, :class:`clustersim.config.Config`).
+
+    Returns (status, where it failed, the names allowed there).
 
     status is ``known`` (a field, or an item of a list), ``free`` (a new name in a mapping
     whose names are free), or ``unknown``.
     """
-    from clustersim.config import Config
-
     parts = dotted.split(".")
-    tp: Any = Config
+    tp: Any = schema
     fixed = False  # inside a mapping whose keys the schema fixes (size classes, benefits...)
     for i, part in enumerate(parts):
         here = ".".join(parts[:i])
@@ -120,18 +119,18 @@ def _resolve(dotted: str) -> tuple[str, str, list[str]]:
     return "known", "", []
 
 
-def suggest_key(dotted: str) -> str:
-    """A "did you mean" for an unknown dotted key, or ''."""
-    status, prefix, names = _resolve(dotted)
+def suggest_key(dotted: str, schema: type) -> str:
+    """A "did you mean" for an unknown dotted key of the root dataclass ``schema``, or ''."""
+    status, prefix, names = _resolve(dotted, schema)
     if status != "unknown" or not names:
         return ""
     word = dotted[len(prefix) :].split(".", 1)[0]
     return suggest(word, names, prefix)
 
 
-def is_extension_point(dotted: str) -> bool:
-    """Keys ``+``/``++`` may add: Hydra's settings and new names of free mappings."""
-    return dotted == "hydra" or dotted.startswith("hydra.") or _resolve(dotted)[0] == "free"
+def is_extension_point(dotted: str, schema: type) -> bool:
+    """Keys ``+``/``++`` may add: Hydra's settings and new names of free mappings of ``schema``."""
+    return dotted == "hydra" or dotted.startswith("hydra.") or _resolve(dotted, schema)[0] == "free"
 
 
 # ----------------------------------------------------------------------------- checking
@@ -173,8 +172,12 @@ def parse(overrides: list[str]) -> list[Any]:
     return out
 
 
-def check(overrides: list[str], multirun: bool = False) -> list[Parsed]:
-    """Refuse bad overrides (see the module docstring) before anything is composed."""
+def check(overrides: list[str], schema: type, multirun: bool = False) -> list[Parsed]:
+    """Refuse bad overrides (see the module docstring) before anything is composed.
+
+    ``schema`` is the root dataclass whose keys may be set (:class:`clustersim.config.Config`,
+    which passes itself: the configuration depends on these checks, not the reverse).
+    """
     from hydra.core.override_parser.types import OverrideType, ValueType
 
     kinds = {
@@ -226,13 +229,13 @@ def check(overrides: list[str], multirun: bool = False) -> list[Parsed]:
                 _refuse_group_value(key, v, text)
             out.append(Parsed(text, kind, key, True, sweep, values))
             continue
-        status, _, names = _resolve(key)
+        status, _, names = _resolve(key, schema)
         if status == "unknown":
             head = key.split(".", 1)[0]
             if "." not in key and head not in names:
                 hint = suggest(key, [*names, *USER_GROUPS])
             else:
-                hint = suggest_key(key)
+                hint = suggest_key(key, schema)
             raise ConfigError(key, f"no such key; allowed: a key of the schema (clustersim --help){hint}")
         if kind == "delete" and status != "free":
             raise ConfigError(key, f"got {text!r}: a key of the schema cannot be removed; allowed: {key}=<value>")

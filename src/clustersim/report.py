@@ -62,7 +62,7 @@ from clustersim.labels import (
 )
 from clustersim.metrics import KPI_BY_NAME
 from clustersim.stats import CORRECTIONS
-from clustersim.sweep import experiment_spec, merge_sweep, read_sweep
+from clustersim.store import experiment_spec, merge_sweep, read_sweep
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ At the end of the sweep, :func:`build_sensitivity_report` reads the merged datas
 the effect of each row (treatment minus baseline, mean over replications) for each output,
 and writes to ``<sweep>/sensitivity/``: the indices (Morris mu*, mu, sigma with bootstrap
 confidence intervals; or Sobol first and total order with confidence intervals), the
-ranking of parameters, and a scenario-discovery table (PRIM) of the conditions under which
-the effect has the other sign. Method: docs/SENSITIVITY.md.
+ranking of parameters, and a scenario-discovery table (PRIM, EMA Workbench's) of the
+conditions under which the effect has the other sign. Method: docs/SENSITIVITY.md.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import copy
 import itertools
 import math
 import textwrap
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -217,56 +218,57 @@ def _inside(x: np.ndarray, limits: np.ndarray) -> np.ndarray:
     return np.all((x >= limits[:, 0]) & (x <= limits[:, 1]), axis=1)
 
 
-def prim_peel(x: np.ndarray, y: np.ndarray, alpha: float = 0.05, min_mass: float = 0.05) -> list[Box]:
-    """Patient Rule Induction Method (Friedman and Fisher 1999): the peeling trajectory.
+def prim_box(
+    x: np.ndarray, y: np.ndarray, min_coverage: float = 0.5, alpha: float = 0.05, min_mass: float = 0.05
+) -> Box:
+    """The Patient Rule Induction Method (Friedman and Fisher 1999), as EMA Workbench implements it.
 
-    Starting from the box holding every sample, each step removes the ``alpha`` quantile
-    slice (from below or above, on one dimension) whose removal raises the density of cases
-    of interest (``y`` true) most, until the box would hold less than ``min_mass`` of the
-    samples. Returns the boxes of the trajectory, the first being the whole space.
+    EMA Workbench's :class:`ema_workbench.analysis.prim.Prim` peels (``alpha``) and pastes
+    the box of the cases of interest (``y`` true) down to ``min_mass`` of the samples; of
+    its trajectory, the densest box that still covers ``min_coverage`` of the cases of
+    interest is returned (the whole space when none does).
+
+    Args:
+        x: the samples, one row each (the unit cube of the design).
+        y: whether each sample is a case of interest.
+        min_coverage: the least share of the cases of interest the box must hold.
+        alpha: the share of the box peeled or pasted at a step.
+        min_mass: the least share of the samples the box must hold.
     """
+    try:
+        with warnings.catch_warnings():  # ema_workbench warns on import about optional parallel back-ends
+            warnings.simplefilter("ignore")
+            from ema_workbench.analysis import prim
+    except ImportError as err:
+        hint = "scenario discovery (PRIM) needs EMA Workbench: pip install 'clustersim[sensitivity]'"
+        raise ImportError(f"{hint} ({err})") from None
+
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=bool)
-    n, k = x.shape
-    total = max(int(y.sum()), 1)
-    limits = np.column_stack([x.min(axis=0), x.max(axis=0)])
-    inside = np.ones(n, dtype=bool)
-
-    def box() -> Box:
-        m = int(inside.sum())
-        hits = int(y[inside].sum())
-        return Box(limits.copy(), hits / total, hits / m if m else 0.0, m / n, m)
-
-    boxes = [box()]
-    while True:
-        best: tuple[float, int, int, float] | None = None
-        xi, yi = x[inside], y[inside]
-        for j in range(k):
-            for side in (0, 1):
-                q = np.quantile(xi[:, j], alpha if side == 0 else 1 - alpha)
-                keep = xi[:, j] > q if side == 0 else xi[:, j] < q
-                kept = int(keep.sum())
-                if kept == len(xi) or kept < min_mass * n or kept == 0:
-                    continue
-                dens = float(yi[keep].mean())
-                if best is None or dens > best[0]:
-                    best = (dens, j, side, float(q))
-        if best is None or best[0] <= boxes[-1].density:
-            return boxes
-        _, j, side, q = best
-        if side == 0:
-            inside &= x[:, j] > q
-            limits[j, 0] = x[inside, j].min()
-        else:
-            inside &= x[:, j] < q
-            limits[j, 1] = x[inside, j].max()
-        boxes.append(box())
+    whole = np.column_stack([x.min(axis=0), x.max(axis=0)])
+    if not y.any():
+        return _box_stats(x, y, whole)
+    names = [f"x{j}" for j in range(x.shape[1])]
+    finder = prim.Prim(pd.DataFrame(x, columns=names), y, peel_alpha=alpha, paste_alpha=alpha, mass_min=min_mass)
+    found = finder.find_box()
+    if found is None:
+        return _box_stats(x, y, whole)
+    trajectory = found.peeling_trajectory
+    eligible = trajectory[trajectory["coverage"] >= min_coverage]
+    if eligible.empty:
+        eligible = trajectory.iloc[:1]
+    best = eligible.sort_values(["density", "coverage"], kind="stable").index[-1]
+    limits = found.box_lims[int(best)][names].to_numpy(dtype=float).T
+    return _box_stats(x, y, limits)
 
 
-def select_box(boxes: Sequence[Box], min_coverage: float = 0.5) -> Box:
-    """The densest box of the trajectory that still covers ``min_coverage`` of the cases of interest."""
-    eligible = [b for b in boxes if b.coverage >= min_coverage] or [boxes[0]]
-    return max(eligible, key=lambda b: (b.density, b.coverage))
+def _box_stats(x: np.ndarray, y: np.ndarray, limits: np.ndarray) -> Box:
+    """The box ``limits`` with its coverage, density and mass on the samples."""
+    y = np.asarray(y, dtype=bool)
+    inside = _inside(x, limits)
+    m = int(inside.sum())
+    hits = int(y[inside].sum())
+    return Box(limits, hits / max(int(y.sum()), 1), hits / m if m else 0.0, m / len(x), m)
 
 
 def simplify_box(x: np.ndarray, y: np.ndarray, box: Box, tolerance: float = 0.05, max_restrictions: int = 3) -> Box:
@@ -280,15 +282,8 @@ def simplify_box(x: np.ndarray, y: np.ndarray, box: Box, tolerance: float = 0.05
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=bool)
     full = np.column_stack([x.min(axis=0), x.max(axis=0)])
-    total = max(int(y.sum()), 1)
     limits = box.limits.copy()
     floor = box.density * (1 - tolerance)
-
-    def stats(lim: np.ndarray) -> tuple[float, float, float, int]:
-        inside = _inside(x, lim)
-        m = int(inside.sum())
-        hits = int(y[inside].sum())
-        return (hits / m if m else 0.0), hits / total, m / len(x), m
 
     while True:
         restricted = [j for j in range(x.shape[1]) if not np.allclose(limits[j], full[j])]
@@ -296,14 +291,13 @@ def simplify_box(x: np.ndarray, y: np.ndarray, box: Box, tolerance: float = 0.05
         for j in restricted:
             trial = limits.copy()
             trial[j] = full[j]
-            dens = stats(trial)[0]
+            dens = _box_stats(x, y, trial).density
             if (dens >= floor or len(restricted) > max_restrictions) and (best is None or dens > best[0]):
                 best = (dens, j)
         if best is None:
             break
         limits[best[1]] = full[best[1]]
-    dens, cov, mass, m = stats(limits)
-    return Box(limits, cov, dens, mass, m)
+    return _box_stats(x, y, limits)
 
 
 def describe_box(box: Box, s: SensitivityConfig, full: np.ndarray) -> list[dict[str, Any]]:
@@ -345,7 +339,7 @@ def discovery(s: SensitivityConfig, x_unit: np.ndarray, effects: pd.DataFrame) -
             continue
         interest = ~win if share >= 0.5 else win
         what = "7 not better than 12" if share >= 0.5 else "7 better than 12"
-        box = simplify_box(x_unit, interest, select_box(prim_peel(x_unit, interest)))
+        box = simplify_box(x_unit, interest, prim_box(x_unit, interest))
         conds = describe_box(box, s, full)
         base_rate = float(interest.mean())
         if not conds or box.density < 1.25 * base_rate:

@@ -5,6 +5,8 @@ so that a verdict and its p-value always come from the same test:
 
 * :func:`mean_interval`: mean of replications with its t interval (one arm).
 * :func:`replication_range`: where one simulated history falls (percentiles).
+* :func:`half_width_curve` and :func:`replications_needed`: how the t interval narrows
+  with replications, and how many give a wanted relative half-width.
 * :func:`paired_t`: the mean paired difference with its t interval and the paired t-test
   (arms on common random numbers).
 * :func:`welch_t`: the difference of means with Welch's interval and test (independent
@@ -25,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 ArrayLike = Sequence[float] | np.ndarray
@@ -93,8 +96,77 @@ def mean_interval(values: ArrayLike, level: float = 0.95) -> Interval:
     mean = float(v.mean())
     if v.size < 2:
         return Interval(mean, math.nan, math.nan, 1)
-    half = float(stats.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
+    half = t_half_width(float(v.std(ddof=1)), int(v.size), level)
     return Interval(mean, mean - half, mean + half, int(v.size))
+
+
+def t_half_width(sd: float, n: int, level: float = 0.95) -> float:
+    """Half-width of the two-sided t interval of a mean of ``n`` values with standard deviation ``sd``."""
+    return float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n))
+
+
+def half_width_curve(values: ArrayLike, level: float = 0.95) -> pd.DataFrame:
+    """Half-width of the t interval of the mean with the first n replications, n = 2..N.
+
+    Args:
+        values: one value per replication, in replication order (non-finite values among
+            the first n are ignored for that n).
+        level: confidence level of the interval.
+
+    Returns:
+        Columns ``n``, ``mean``, ``half_width``, ``relative_half_width`` (half-width over
+        the absolute mean; NaN when the mean is 0 or fewer than two values are finite).
+    """
+    v = np.asarray(values, dtype=float)
+    rows = []
+    for n in range(2, v.size + 1):
+        ci = mean_interval(v[:n], level)
+        half = ci.high - ci.estimate
+        rel = half / abs(ci.estimate) if ci.estimate != 0 else math.nan
+        rows.append((n, ci.estimate if ci.n >= 2 else math.nan, half, rel))
+    return pd.DataFrame(rows, columns=["n", "mean", "half_width", "relative_half_width"])
+
+
+def replications_needed(
+    values: ArrayLike, target: float, level: float = 0.95, n_max: int = 100_000
+) -> dict[str, float]:
+    """Replications for a t interval whose half-width is at most ``target`` times the mean.
+
+    Args:
+        values: one value per replication, in replication order.
+        target: the relative half-width wanted (e.g. 0.05).
+        level: confidence level of the interval.
+        n_max: give up (return inf) beyond this many replications.
+
+    Returns:
+        ``observed``: the first n from which the running relative half-width
+        (:func:`half_width_curve`) stays at or below ``target`` up to the N replications run
+        (NaN if it is not reached); ``projected``: the smallest n with
+        ``t(n-1) * s / (sqrt(n) |mean|) <= target`` using the standard deviation and mean
+        of all N replications (inf beyond ``n_max``; 2 when the values do not vary; NaN
+        when the mean is 0 or unknown).
+    """
+    curve = half_width_curve(values, level)
+    rel = curve["relative_half_width"].to_numpy()
+    ok = np.isfinite(rel) & (rel <= target)
+    observed = math.nan
+    if ok.size and ok[-1]:
+        bad = np.flatnonzero(~ok)
+        first = 0 if bad.size == 0 else int(bad[-1]) + 1
+        observed = float(curve["n"].iloc[first])
+    v = _finite(values)
+    projected = math.nan
+    if v.size >= 2 and v.mean() != 0:
+        ratio = float(v.std(ddof=1) / abs(v.mean()))
+        if ratio == 0:
+            projected = 2.0
+        else:
+            z = float(stats.norm.ppf(0.5 + level / 2))
+            n = max(2, math.ceil((z * ratio / target) ** 2))  # the normal approximation, then up to t's answer
+            while n <= n_max and t_half_width(ratio, n, level) > target:
+                n += 1
+            projected = float(n) if n <= n_max else math.inf
+    return {"observed": observed, "projected": projected}
 
 
 def replication_range(values: ArrayLike, coverage: float = 0.95) -> tuple[float, float]:

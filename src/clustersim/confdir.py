@@ -1,0 +1,17 @@
+"""Where the packaged Hydra configuration (``conf/``) is: a leaf module (it imports nothing of clustersim).
+
+The configuration loader and the override checks both read the folder; neither needs the other for it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def config_dir() -> str:
+    """The folder of the packaged Hydra configuration (``conf/``)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "conf", here.parents[1] / "conf"):
+        if (candidate / "config.yaml").is_file():
+            return str(candidate)
+    raise FileNotFoundError("the clustersim configuration folder conf/ was not found")
