@@ -189,6 +189,18 @@ class Stream:
         """A NumPy generator (Philox) keyed by this stream, for whole-population draws."""
         return np.random.Generator(np.random.Philox(key=[self.key, mix64(self.key ^ GOLDEN)]))
 
+    def philox_state(self) -> dict:
+        """The state of :meth:`generator`'s bit generator when fresh (its key as Philox reads ``[a, b]``)."""
+        key = np.asarray([self.key, mix64(self.key ^ GOLDEN)]).astype(np.uint64)
+        return {
+            "bit_generator": "Philox",
+            "state": {"counter": np.zeros(4, dtype=np.uint64), "key": key},
+            "buffer": np.zeros(4, dtype=np.uint64),
+            "buffer_pos": 4,
+            "has_uint32": 0,
+            "uinteger": 0,
+        }
+
 
 class Streams:
     """The root of a run's keyed streams: ``streams.stream("membership", month)``.
@@ -204,6 +216,7 @@ class Streams:
         self.root = Stream(mix64(a ^ mix64(b)))
         self._processes: dict[str, Stream] = {}
         self._firsts: dict[tuple[str, Part], Stream] = {}
+        self._shared: np.random.Generator | None = None
 
     def stream(self, process: str, *parts: Part) -> Stream:
         """The stream of ``process`` for ``parts`` (month, entity, ...)."""
@@ -222,6 +235,17 @@ class Streams:
     def generator(self, process: str, *parts: Part) -> np.random.Generator:
         """A keyed NumPy generator for ``process`` and ``parts``."""
         return self.stream(process, *parts).generator()
+
+    def draws(self, process: str, *parts: Part) -> np.random.Generator:
+        """The same numbers as :meth:`generator`, from one generator of this run re-keyed (no new object).
+
+        Cheaper for the monthly processes, but valid only until the next call: use it at
+        once, never keep it (Mesa's ``model.rng`` comes from :meth:`generator`).
+        """
+        if self._shared is None:
+            self._shared = np.random.Generator(np.random.Philox(key=[1, 2]))
+        self._shared.bit_generator.state = self.stream(process, *parts).philox_state()
+        return self._shared
 
 
 def seed_sequence(root_seed: int, replication: int, stream: int | None = None) -> np.random.SeedSequence:

@@ -366,7 +366,7 @@ def spontaneous_ties(state: State) -> int:
     All numbers come from the month's stream in a layout that depends only on N.
     """
     t = state.cfg.behaviour.ties
-    rng = state.streams.generator("spontaneous", state.month)
+    rng = state.streams.draws("spontaneous", state.month)
     firms = state.firms
     k = int(rng.poisson(t.spontaneous_tie_rate * firms.n))
     if k == 0:
