@@ -23,7 +23,7 @@ from clustersim.kpis import undefined_note
 from clustersim.metrics import accounts_table, calls_table, summary
 from clustersim.microdata import Sink, proposals_table
 from clustersim.model import ClusterModel
-from clustersim.results import is_complete, metadata, read_table, run_name, write_run
+from clustersim.results import config_hash, is_complete, metadata, read_table, run_name, write_run
 
 
 @dataclass
@@ -112,7 +112,8 @@ def run_and_save(cfg: Config, progress: bool = False) -> RunResult:
     from clustersim.store import claim
 
     cfg = prepare(cfg)
-    folder = Path(cfg.output_dir) / run_name(cfg)
+    digest = config_hash(cfg)
+    folder = Path(cfg.output_dir) / run_name(cfg, digest)
     if is_complete(folder):
         return RunResult({"summary": read_table(folder, "summary")}, folder, written=False)
     with claim(folder):
@@ -123,7 +124,7 @@ def run_and_save(cfg: Config, progress: bool = False) -> RunResult:
         try:
             with ParquetSink(firms_file) as sink:
                 tables = simulate(cfg, progress=progress, firm_sink=sink)
-            meta = metadata(cfg, time.perf_counter() - t0)
+            meta = metadata(cfg, time.perf_counter() - t0, digest)
             written = write_run(folder, tables, cfg, meta, files={"firms": firms_file})
         finally:
             firms_file.unlink(missing_ok=True)
