@@ -159,13 +159,10 @@ def _task(cfg: Any) -> Any:
     from hydra.types import RunMode
 
     hc = HydraConfig.get()
-    if hc.mode == RunMode.MULTIRUN:
-        from clustersim.sweep import run_job
+    if hc.mode == RunMode.MULTIRUN:  # one launched job: a batch of runs, or one run
+        from clustersim.sweep import run_task
 
-        status = run_job(cfg, Path(hc.sweep.dir), list(hc.overrides.task))
-        how = " (reused)" if status.get("reused") else " (computed)" if status["status"] == "complete" else ""
-        logger.info("%s%s: %s", status["status"], how, status["run"])
-        return status
+        return run_task(cfg, Path(hc.sweep.dir), list(hc.overrides.task))
     status = guarded("clustersim", run, cfg)
     if status:
         raise SystemExit(status)

@@ -62,6 +62,7 @@ from clustersim.labels import (
 )
 from clustersim.metrics import KPI_BY_NAME
 from clustersim.stats import CORRECTIONS
+from clustersim.store import read_monthly
 from clustersim.sweep import experiment_spec, merge_sweep, read_sweep
 
 logger = logging.getLogger(__name__)
@@ -388,7 +389,7 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
             tables[a] = t
             doc.add("table", t)
         out["table"] = next(iter(tables.values())) if tables else pd.DataFrame()
-    monthly = data["monthly"]
+    monthly = read_monthly(sweep_dir, kpis=SERIES)  # only the series drawn: a large sweep's table stays on disk
     if not monthly.empty:
         m = select(monthly, cell)
         spans = []
