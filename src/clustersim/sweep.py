@@ -215,8 +215,8 @@ class JobConfigs:
     overrides (``replication=7``, ``sensitivity.sample=3``, ``staffing.run_fte=28``) set on
     it and validated again. An override this does not handle plainly (a list, a mapping, a
     ``+``/``~``, a value of another type than its key's, null) composes that run the full
-    way (:func:`clustersim.config.compose` then :func:`clustersim.config.to_config`), which
-    also gives a refused value its usual one-line error. Either way the run's
+    way (:func:`clustersim.config.load_config`), which also gives a refused value its usual
+    one-line error. Either way the run's
     configuration is the one ``load_config`` gives for the same overrides.
     """
 
@@ -229,14 +229,14 @@ class JobConfigs:
         from hydra.core.override_parser.overrides_parser import OverridesParser
         from hydra.core.override_parser.types import OverrideType
 
-        from clustersim.config import compose
+        from clustersim.config import load_config
         from clustersim.overrides import INTERNAL_GROUPS, USER_GROUPS
 
         groups = set(USER_GROUPS) | set(INTERNAL_GROUPS)
         try:
             parsed = OverridesParser.create().parse_overrides(list(overrides))
         except Exception:
-            return to_config(compose(list(overrides)))  # raises the one-line error
+            return load_config(list(overrides))  # raises the one-line error
         base_lines, values = [], []
         for line, o in zip(overrides, parsed, strict=True):
             key = o.key_or_group
@@ -253,7 +253,7 @@ class JobConfigs:
                 _set_plain(cfg, o.key_or_group, o.value())
             return validate(cfg)
         except (_Slow, ConfigError):
-            return to_config(compose(list(overrides)))
+            return load_config(list(overrides))
 
     def _base(self, base_lines: tuple[str, ...]) -> Config | None:
         if base_lines not in self._bases:
