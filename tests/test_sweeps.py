@@ -77,6 +77,21 @@ def test_batches_cover_every_job_once_in_order() -> None:
     assert launcher_workers({"_target_": "hydra_plugins.hydra_ray_launcher.x", "ray": {"init": {"num_cpus": 4}}}) == 4
 
 
+def test_replications_flag_is_the_replication_range() -> None:
+    from clustersim.cli import replications_flag
+
+    assert replications_flag(["-m", "experiment=x", "--replications", "200"]) == [
+        "-m",
+        "experiment=x",
+        "replication=range(0,200)",
+    ]
+    assert replications_flag(["--replications=5", "seed=1"]) == ["seed=1", "replication=range(0,5)"]
+    assert replications_flag(["seed=1"]) == ["seed=1"]
+    for bad in (["--replications", "0"], ["--replications=2.5"], ["--replications"], ["--replications=3", "replication=1"]):
+        with pytest.raises(ConfigError):
+            replications_flag(bad)
+
+
 def _sweep(tmp_path: Path, name: str, *args: str) -> Path:
     out = tmp_path / name
     cmd = [CLUSTERSIM, "-m", "experiment=twelve_vs_seven", "replication=range(0,3)", *FAST, *args]
