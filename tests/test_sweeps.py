@@ -87,8 +87,8 @@ def test_replications_flag_is_the_replication_range() -> None:
     ]
     assert replications_flag(["--replications=5", "seed=1"]) == ["seed=1", "replication=range(0,5)"]
     assert replications_flag(["seed=1"]) == ["seed=1"]
-    bad_args = (["--replications", "0"], ["--replications=2.5"], ["--replications"], ["--replications=3", "replication=1"])
-    for bad in bad_args:
+    bad_args = (["--replications", "0"], ["--replications=2.5"], ["--replications"])
+    for bad in (*bad_args, ["--replications=3", "replication=1"]):
         with pytest.raises(ConfigError):
             replications_flag(bad)
 
