@@ -389,7 +389,9 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
             tables[a] = t
             doc.add("table", t)
         out["table"] = next(iter(tables.values())) if tables else pd.DataFrame()
-    monthly = read_monthly(sweep_dir, kpis=SERIES)  # only the series drawn: a large sweep's table stays on disk
+    # only the series drawn, and the columns they need: a large sweep's monthly table stays on disk
+    wanted = ["run", "month", "date", "kpi", "value", design.arm, *design.by, *cell]
+    monthly = read_monthly(sweep_dir, kpis=SERIES, columns=list(dict.fromkeys(wanted)))
     if not monthly.empty:
         m = select(monthly, cell)
         spans = []

@@ -451,21 +451,40 @@ def read_sweep(sweep_dir: Path | str) -> dict[str, pd.DataFrame]:
 def read_monthly(
     sweep_dir: Path | str, kpis: list[str] | tuple[str, ...] | None = None, columns: list[str] | None = None
 ) -> pd.DataFrame:
-    """The merged monthly table, only the rows of ``kpis`` (and only ``columns``) when given.
+    """The merged monthly table; only the rows of ``kpis`` and only ``columns`` (those present) when given.
 
-    Reads through Parquet's row-group filters, so a large sweep's report reads the few
-    series it draws, not every KPI of every month of every run.
+    Read batch by batch, keeping only the rows asked for, with the run and the other
+    identity columns as categories: a large sweep's report reads the few series it draws
+    (about an eighth of the table) without ever holding the whole table.
     """
-    path = Path(sweep_dir) / "monthly.parquet"
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    path = Path(sweep_dir) / "monthly.parquet"
     if kpis is None and columns is None:
         return pd.read_parquet(path)
-    schema = pq.read_schema(path)
-    if "kpi" not in schema.names:  # an empty merge
+    pf = pq.ParquetFile(path)
+    names = pf.schema_arrow.names
+    if "kpi" not in names:  # an empty merge
         return pd.read_parquet(path)
-    filters = [("kpi", "in", list(kpis))] if kpis is not None else None
-    return pq.read_table(path, columns=columns, filters=filters).to_pandas()
+    keep = [c for c in (columns or names) if c in names]
+    read = keep if "kpi" in keep or kpis is None else [*keep, "kpi"]
+    wanted = pa.array(list(kpis)) if kpis is not None else None
+    parts = []
+    for batch in pf.iter_batches(batch_size=1 << 16, columns=read):
+        if wanted is not None:
+            batch = batch.filter(pc.is_in(batch.column("kpi"), value_set=wanted))
+        arrays = []
+        for name in keep:
+            col = batch.column(name)
+            if name != "date" and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+                col = pc.dictionary_encode(col)  # a run's name repeated on every row: stored once
+            arrays.append(col)
+        parts.append(pa.RecordBatch.from_arrays(arrays, names=keep))
+    if not parts:
+        return pd.read_parquet(path, columns=keep).iloc[0:0]
+    return pa.Table.from_batches(parts).to_pandas()
 
 
 def failed_runs(runs: pd.DataFrame) -> pd.DataFrame:
