@@ -210,22 +210,26 @@ class _Slow(Exception):
 class JobConfigs:
     """Typed configurations of a sweep's runs, composed once per distinct set of group choices.
 
-    The group choices of a run's overrides (``clusters=reform``, ``experiment=...``) are
-    composed by Hydra and validated once; each run then gets a copy with its other
-    overrides (``replication=7``, ``sensitivity.sample=3``, ``staffing.run_fte=28``) set on
-    it and validated again. An override this does not handle plainly (a list, a mapping, a
-    ``+``/``~``, a value of another type than its key's, null) composes that run the full
-    way (:func:`clustersim.config.load_config`), which also gives a refused value its usual
-    one-line error. Either way the run's
-    configuration is the one ``load_config`` gives for the same overrides.
+    Runs that choose the same config groups (``clusters=reform``, ``experiment=...``) and
+    set the same other keys (``replication``, ``sensitivity.sample``...) share one composed
+    and validated configuration: the first such run's (composed by the launcher, or here);
+    each further run gets a copy with its own values of those keys set on it, validated
+    again. An override this does not handle plainly (a list, a mapping, a ``+``/``~``, a
+    value of another type than its key's, null) composes that run the full way
+    (:func:`clustersim.config.load_config`), which also gives a refused value its usual
+    one-line error. Either way a run's configuration is the one ``load_config`` gives for
+    its overrides.
     """
 
     def __init__(self) -> None:
         """Start with nothing composed."""
-        self._bases: dict[tuple[str, ...], Config | None] = {}
+        self._bases: dict[tuple[tuple[str, ...], tuple[str, ...]], Config] = {}
 
-    def config(self, overrides: list[str]) -> Config:
-        """The validated configuration of one run (ConfigError when it is refused)."""
+    def config(self, overrides: list[str], composed: Any = None) -> Config:
+        """The validated configuration of one run (ConfigError when it is refused).
+
+        ``composed``: the run's configuration as Hydra composed it, if at hand.
+        """
         from hydra.core.override_parser.overrides_parser import OverridesParser
         from hydra.core.override_parser.types import OverrideType
 
@@ -244,26 +248,21 @@ class JobConfigs:
                 base_lines.append(line)
             else:
                 values.append(o)
-        base = self._base(tuple(base_lines))
+        plain = all(o.type == OverrideType.CHANGE and not o.is_sweep_override() for o in values)
+        key = (tuple(base_lines), tuple(o.key_or_group for o in values))
+        base = self._bases.get(key) if plain else None
+        if base is None:
+            cfg = to_config(composed) if composed is not None else load_config(list(overrides))
+            if plain:
+                self._bases[key] = copy.deepcopy(cfg)
+            return cfg
         try:
-            if base is None or any(o.type != OverrideType.CHANGE or o.is_sweep_override() for o in values):
-                raise _Slow
             cfg = copy.deepcopy(base)
-            for o in values:
+            for o in values:  # every key the shared configuration's run set, set to this run's value
                 _set_plain(cfg, o.key_or_group, o.value())
             return validate(cfg)
         except (_Slow, ConfigError):
             return load_config(list(overrides))
-
-    def _base(self, base_lines: tuple[str, ...]) -> Config | None:
-        if base_lines not in self._bases:
-            from clustersim.config import compose
-
-            try:
-                self._bases[base_lines] = to_config(compose(list(base_lines)))
-            except ConfigError:  # e.g. a design that needs its row: every run composes the full way
-                self._bases[base_lines] = None
-        return self._bases[base_lines]
 
 
 def _set_plain(cfg: Config, dotted: str, value: Any) -> None:
@@ -316,16 +315,18 @@ def _field_types(cls: type) -> dict[str, Any]:
 _CONFIGS = JobConfigs()
 
 
-def run_batch(sweep_dir: Path, jobs: list[list[str]]) -> list[dict[str, Any]]:
+def run_batch(sweep_dir: Path, jobs: list[list[str]], composed: Any = None, first: list[str] | None = None) -> list:
     """Run the runs of one launched job, one after the other in this process; return their records.
 
     Each run keeps its own overrides, folder, seeds, claim and record (:func:`run_job`); a run
-    whose configuration is refused is recorded as failed, and the others go on.
+    whose configuration is refused is recorded as failed, and the others go on. ``composed``
+    is the launched job's configuration as Hydra composed it (that of run ``first``).
     """
     out = []
     for overrides in jobs:
         try:
-            cfg: Any = _CONFIGS.config(overrides)
+            given = composed if first is not None and list(overrides) == list(first) else None
+            cfg: Any = _CONFIGS.config(overrides, given)
         except ConfigError as err:
             name = invalid_name(overrides)
             status: dict[str, Any] = {"overrides": list(overrides), "run": name, "status": "failed", "error": str(err)}
@@ -346,7 +347,7 @@ def run_task(cfg: Any, sweep_dir: Path, overrides: list[str]) -> Any:
     """The task of one launched job of a sweep: its batch of runs (``CLUSTERSIM_BATCH``), or its one run."""
     batch = os.environ.get(BATCH_ENV)
     if batch:
-        return run_batch(sweep_dir, decode_batch(batch))
+        return run_batch(sweep_dir, decode_batch(batch), cfg, overrides)
     return _logged(run_job(cfg, sweep_dir, overrides))
 
 
