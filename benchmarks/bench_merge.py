@@ -85,7 +85,8 @@ def worker(task: str, sweep: Path) -> dict:
     elif task == "series":
         from clustersim.labels import SERIES
 
-        rows = len(store.read_monthly(sweep, kpis=SERIES))
+        columns = ["run", "month", "date", "kpi", "value", "clusters"]  # what the report reads
+        rows = len(store.read_monthly(sweep, kpis=SERIES, columns=columns))
     else:
         rows = len(store.read_sweep(sweep)["summary"])
     return {"task": task, "seconds": time.perf_counter() - t0, "rows": rows, "peak_rss_mb": peak_rss_mb()}
@@ -118,10 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     root = args.root or Path(tempfile.mkdtemp(prefix="clustersim-bench-merge-"))
     try:
         t0 = time.perf_counter()
-        template = make_template(root / "template")
         sweep = root / "sweep"
-        lay_out(sweep, template, args.runs)
-        print(f"laid out {args.runs} runs in {time.perf_counter() - t0:.0f} s under {sweep}", file=sys.stderr)
+        if (sweep / "runs").is_dir():  # a --root laid out before: measured again as it is
+            print(f"reusing {sweep}", file=sys.stderr)
+        else:
+            lay_out(sweep, make_template(root / "template"), args.runs)
+            print(f"laid out {args.runs} runs in {time.perf_counter() - t0:.0f} s under {sweep}", file=sys.stderr)
         results = [run_worker(task, sweep, args.timeout) for task in args.tasks]
         files = {t: sweep / f"{t}.parquet" for t in TABLES}
         sizes = {t: f.stat().st_size / 2**20 for t, f in files.items() if f.exists()}

@@ -271,13 +271,12 @@ def inprocess(sweep_dir: Path) -> dict[str, float]:
     timed); only ``ClusterModel(cfg)`` and ``model.run()`` are timed, as an in-process
     user of the model would run them.
     """
+    from clustersim.config import load_config
     from clustersim.model import ClusterModel
     from clustersim.runner import prepare
-    from clustersim.sweep import JobConfigs
 
-    configs = JobConfigs()
     jobs = [json.loads(p.read_text()) for p in sorted((sweep_dir / "jobs").glob("*.json"))]
-    cfgs = [prepare(configs.config(j["overrides"])) for j in jobs if j.get("status") == "complete"]
+    cfgs = [prepare(load_config(j["overrides"])) for j in jobs if j.get("status") == "complete"]
     ClusterModel(cfgs[0]).run()  # warm-up: first-call caches, as a sweep's workers have them
     total = 0.0
     times = []
