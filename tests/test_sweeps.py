@@ -140,3 +140,12 @@ def test_the_streamed_merge_equals_a_concatenation_of_the_runs(tmp_path: Path) -
     assert data["summary"].equals(summary)  # read when asked for
     monthly = store.read_monthly(out, kpis=["members"], columns=["run", "kpi", "value"])
     assert set(monthly["kpi"]) == {"members"} and len(monthly) == 12 * 37
+
+
+def test_a_report_whose_shaded_periods_end_after_the_runs(tmp_path: Path) -> None:
+    """The monthly series are read lean (categories), and dates are still compared as text."""
+    cmd = [CLUSTERSIM, "-m", "experiment=twelve_vs_seven", "replication=range(0,2)", "population=small"]
+    cmd += ["start=2016-01", "end=2016-12", "report_start=2016-01", "hydra/launcher=basic"]
+    proc = subprocess.run([*cmd, f"hydra.sweep.dir={tmp_path / 's'}"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "s" / "figures" / "series.svg").is_file()
