@@ -147,11 +147,17 @@ class SweepResult:
     load_after: str = "?"
     inprocess_s: float = float("nan")  # the same runs' construction + simulation, in one process
     inprocess_median_s: float = float("nan")
+    inprocess_cpu_s: float = float("nan")
 
     @property
     def overhead_factor(self) -> float:
         """Sweep wall time x workers / the same runs' in-process construction + simulation time."""
         return self.wall_s * self.workers / self.inprocess_s
+
+    @property
+    def cpu_factor(self) -> float:
+        """CPU time of the sweep's processes / the same runs' in-process CPU time (less sensitive to load)."""
+        return self.cpu_s / self.inprocess_cpu_s
 
     @property
     def job_phase_factor(self) -> float:
@@ -278,14 +284,15 @@ def inprocess(sweep_dir: Path) -> dict[str, float]:
     jobs = [json.loads(p.read_text()) for p in sorted((sweep_dir / "jobs").glob("*.json"))]
     cfgs = [prepare(load_config(j["overrides"])) for j in jobs if j.get("status") == "complete"]
     ClusterModel(cfgs[0]).run()  # warm-up: first-call caches, as a sweep's workers have them
-    total = 0.0
+    total = cpu = 0.0
     times = []
     for cfg in cfgs:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         ClusterModel(cfg).run()
         times.append(time.perf_counter() - t0)
         total += times[-1]
-    return {"total_s": total, "median_s": statistics.median(times), "runs": len(cfgs)}
+        cpu += time.process_time() - c0
+    return {"total_s": total, "cpu_s": cpu, "median_s": statistics.median(times), "runs": len(cfgs)}
 
 
 def run_inprocess(sweep_dir: Path, timeout: float) -> dict[str, float]:
@@ -414,13 +421,13 @@ def factor_table(results: list[SweepResult]) -> str:
     """The overhead factor of each sweep: wall x workers over the runs' in-process time."""
     lines = [
         "| workers | runs | sweep wall s | Σ in-process construction + simulation s | in-process s / run (median) "
-        "| overhead factor (wall x workers / Σ) | job phase only |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| overhead factor (wall x workers / Σ) | job phase only | CPU factor (sweep CPU / in-process CPU) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {r.workers} | {r.runs} | {r.wall_s:.1f} | {r.inprocess_s:.1f} | {r.inprocess_median_s:.3f} "
-            f"| {r.overhead_factor:.2f} | {r.job_phase_factor:.2f} |"
+            f"| {r.overhead_factor:.2f} | {r.job_phase_factor:.2f} | {r.cpu_factor:.2f} |"
         )
     return "\n".join(lines)
 
@@ -530,9 +537,11 @@ def main(argv: list[str] | None = None) -> int:
                 if len(results) == 1 or math.isnan(results[0].inprocess_s):
                     ref = run_inprocess(sweep_dir, args.timeout)
                     results[-1].inprocess_s, results[-1].inprocess_median_s = ref["total_s"], ref["median_s"]
+                    results[-1].inprocess_cpu_s = ref["cpu_s"]
                 else:  # the same runs: the reference of the first sweep
                     results[-1].inprocess_s = results[0].inprocess_s
                     results[-1].inprocess_median_s = results[0].inprocess_median_s
+                    results[-1].inprocess_cpu_s = results[0].inprocess_cpu_s
                 print(f"  in-process reference: {results[-1].inprocess_s:.1f} s", file=sys.stderr, flush=True)
         probed: dict[str, float] = {}
         if not args.no_probe and results and results[-1].runs:
