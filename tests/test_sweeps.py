@@ -71,6 +71,8 @@ def test_batches_cover_every_job_once_in_order() -> None:
         else:
             assert len(got) == min(len(jobs), 2 * workers) or len(got) <= 2 * workers
     assert batches([], 0, 2) == []
+    many = [[f"replication={i}"] for i in range(5000)]
+    assert max(len(b) for b in batches(many, 0, 2)) == 1000  # automatic batches stay bounded
     assert decode_batch(encode_batch(jobs)) == jobs
     assert launcher_workers({"_target_": "hydra_plugins.hydra_joblib_launcher.x", "n_jobs": 3}) == 3
     assert launcher_workers({"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}) == 1

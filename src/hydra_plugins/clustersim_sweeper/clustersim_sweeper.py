@@ -14,9 +14,9 @@ Runs are launched in batches: each job the launcher starts (a joblib task, a Ray
 SLURM array task) runs ``runs_per_job`` runs one after the other in its process, so that
 the imports, Hydra's composition of a job and the launcher's own cost are paid once per
 batch, not once per run (``hydra.sweeper.runs_per_job``; 0, the default, makes about two
-batches per worker of the launcher: ``n_jobs`` for joblib, ``num_cpus`` or the machine's
-cores for Ray, ``array_parallelism`` for submitit, 1 for the basic launcher; 1 launches one
-job per run as Hydra does). A batch is the launched job of its first run, with the
+batches per worker of the launcher, at most 1,000 runs each: ``n_jobs`` for joblib,
+``num_cpus`` or the machine's cores for Ray, ``array_parallelism`` for submitit, 1 for the
+basic launcher; 1 launches one job per run as Hydra does). A batch is the launched job of its first run, with the
 override lists of all its runs in ``CLUSTERSIM_BATCH`` (``hydra.job.env_set``); every run
 keeps its own configuration, folder, seeds, claim and record (``clustersim.sweep.run_batch``).
 
@@ -84,11 +84,14 @@ def launcher_workers(launcher: Any) -> int:
     return 1
 
 
+AUTO_MAX = 1000  # the largest automatic batch: a huge sweep still reports and balances in steps
+
+
 def batches(jobs: Sequence[Sequence[str]], runs_per_job: int, workers: int) -> list[list[list[str]]]:
-    """Consecutive batches of ``jobs``: ``runs_per_job`` each, or (0) about two per worker."""
+    """Consecutive batches of ``jobs``: ``runs_per_job`` each, or (0) about two per worker, at most AUTO_MAX."""
     if not jobs:
         return []
-    size = runs_per_job if runs_per_job > 0 else math.ceil(len(jobs) / min(len(jobs), 2 * workers))
+    size = runs_per_job if runs_per_job > 0 else min(AUTO_MAX, math.ceil(len(jobs) / min(len(jobs), 2 * workers)))
     return [[list(j) for j in jobs[i : i + size]] for i in range(0, len(jobs), size)]
 
 
