@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,dist,slurm,viz,notebooks,sensitivity]"
 	@touch $(STAMP)
 
-run: setup  ## the headline comparison: 30 pairs of 12 vs 7 clusters (EUR 5M, 6/21 staff)
-	$(BIN)/clustersim experiment=twelve_vs_seven
+run: setup  ## the headline comparison: 30 pairs of 12 vs 7 clusters (EUR 5M, 6/21 staff); REPLICATIONS=N for N pairs
+	$(BIN)/clustersim experiment=twelve_vs_seven $(if $(REPLICATIONS),--replications $(REPLICATIONS))
 
 run-one: setup  ## one run of the default scenario: Piedmont 2009-2020, 12 clusters
 	$(BIN)/clustersim

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -80,15 +81,25 @@ def console_script(name: str) -> list[str]:
     return [found]
 
 
-def sweep_command(experiment: str, replications: int, sweep_dir: Path, workers: int, extra: list[str]) -> list[str]:
+def launcher_overrides(launcher: str, workers: int) -> list[str]:
+    """The overrides that choose the launcher and its number of workers."""
+    if launcher == "ray":  # a local Ray instance started by the launcher, with ``workers`` CPUs
+        return ["hydra/launcher=ray", f"+hydra.launcher.ray.init.num_cpus={workers}"]
+    return ["hydra/launcher=joblib_progress", f"hydra.launcher.n_jobs={workers}"]
+
+
+def sweep_command(
+    experiment: str, replications: int, sweep_dir: Path, workers: int, extra: list[str], launcher: str = "joblib"
+) -> list[str]:
     """The ``clustersim -m`` command of one sweep.
 
     Args:
         experiment: the experiment option (``conf/experiment/<name>.yaml``).
         replications: the number of replications (pairs) of the sweep.
         sweep_dir: the sweep folder (``hydra.sweep.dir``); it must not exist yet.
-        workers: joblib's ``n_jobs``.
+        workers: joblib's ``n_jobs`` (Ray's ``num_cpus``).
         extra: further overrides, appended last.
+        launcher: ``joblib`` or ``ray`` (a local Ray instance).
 
     Returns:
         The argument list of the command.
@@ -99,8 +110,7 @@ def sweep_command(experiment: str, replications: int, sweep_dir: Path, workers: 
         f"experiment={experiment}",
         f"replication=range(0,{replications})",
         f"hydra.sweep.dir={sweep_dir}",
-        "hydra/launcher=joblib_progress",
-        f"hydra.launcher.n_jobs={workers}",
+        *launcher_overrides(launcher, workers),
         *extra,
     ]
 
@@ -135,6 +145,24 @@ class SweepResult:
     report_s: float = float("nan")
     load_before: str = "?"
     load_after: str = "?"
+    inprocess_s: float = float("nan")  # the same runs' construction + simulation, in one process
+    inprocess_median_s: float = float("nan")
+    inprocess_cpu_s: float = float("nan")
+
+    @property
+    def overhead_factor(self) -> float:
+        """Sweep wall time x workers / the same runs' in-process construction + simulation time."""
+        return self.wall_s * self.workers / self.inprocess_s
+
+    @property
+    def cpu_factor(self) -> float:
+        """CPU time of the sweep's processes / the same runs' in-process CPU time (less sensitive to load)."""
+        return self.cpu_s / self.inprocess_cpu_s
+
+    @property
+    def job_phase_factor(self) -> float:
+        """The same, counting only the job phase (no start-up, merge or report)."""
+        return self.job_phase_s * self.workers / self.inprocess_s
 
     @property
     def sim_total_s(self) -> float:
@@ -185,7 +213,13 @@ def read_timeline(res: SweepResult, t_start: float, t_end: float) -> None:
 
 
 def run_sweep(
-    experiment: str, replications: int, sweep_dir: Path, workers: int, extra: list[str], timeout: float
+    experiment: str,
+    replications: int,
+    sweep_dir: Path,
+    workers: int,
+    extra: list[str],
+    timeout: float,
+    launcher: str = "joblib",
 ) -> SweepResult:
     """Run one sweep through the command line, then time ``clustersim-report`` on it.
 
@@ -193,9 +227,10 @@ def run_sweep(
         experiment: the experiment option.
         replications: replications (pairs) of the sweep.
         sweep_dir: a sweep folder that does not exist yet.
-        workers: joblib's ``n_jobs``.
+        workers: joblib's ``n_jobs`` (Ray's ``num_cpus``).
         extra: further overrides.
         timeout: seconds allowed for the sweep command.
+        launcher: ``joblib`` or ``ray`` (a local Ray instance).
 
     Returns:
         The sweep's figures; the command's output is kept in ``<sweep_dir>.log``.
@@ -204,7 +239,7 @@ def run_sweep(
         raise SystemExit(f"{sweep_dir} exists: a sweep folder must be fresh, or runs are reused")
     sweep_dir.parent.mkdir(parents=True, exist_ok=True)
     res = SweepResult(workers=workers, sweep_dir=sweep_dir, load_before=load_average())
-    cmd = sweep_command(experiment, replications, sweep_dir, workers, extra)
+    cmd = sweep_command(experiment, replications, sweep_dir, workers, extra, launcher)
     log = sweep_dir.with_name(sweep_dir.name + ".log")
     print(f"$ {' '.join(cmd)}", file=sys.stderr, flush=True)
     cpu0 = children_cpu_s()
@@ -232,6 +267,41 @@ def run_sweep(
         flush=True,
     )
     return res
+
+
+# ----------------------------------------------------------------------------- in-process reference
+def inprocess(sweep_dir: Path) -> dict[str, float]:
+    """Construction + simulation time of every run of a finished sweep, one after the other in this process.
+
+    Each run's configuration is composed from its job record's overrides beforehand (not
+    timed); only ``ClusterModel(cfg)`` and ``model.run()`` are timed, as an in-process
+    user of the model would run them.
+    """
+    from clustersim.config import load_config
+    from clustersim.model import ClusterModel
+    from clustersim.runner import prepare
+
+    jobs = [json.loads(p.read_text()) for p in sorted((sweep_dir / "jobs").glob("*.json"))]
+    cfgs = [prepare(load_config(j["overrides"])) for j in jobs if j.get("status") == "complete"]
+    ClusterModel(cfgs[0]).run()  # warm-up: first-call caches, as a sweep's workers have them
+    total = cpu = 0.0
+    times = []
+    for cfg in cfgs:
+        t0, c0 = time.perf_counter(), time.process_time()
+        ClusterModel(cfg).run()
+        times.append(time.perf_counter() - t0)
+        total += times[-1]
+        cpu += time.process_time() - c0
+    return {"total_s": total, "cpu_s": cpu, "median_s": statistics.median(times), "runs": len(cfgs)}
+
+
+def run_inprocess(sweep_dir: Path, timeout: float) -> dict[str, float]:
+    """Run :func:`inprocess` in a fresh subprocess (this script with ``--inprocess``)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--inprocess", str(sweep_dir)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"in-process reference failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 # ----------------------------------------------------------------------------- probe
@@ -347,6 +417,21 @@ def timeline_table(results: list[SweepResult]) -> str:
     return "\n".join(lines)
 
 
+def factor_table(results: list[SweepResult]) -> str:
+    """The overhead factor of each sweep: wall x workers over the runs' in-process time."""
+    lines = [
+        "| workers | runs | sweep wall s | Σ in-process construction + simulation s | in-process s / run (median) "
+        "| overhead factor (wall x workers / Σ) | job phase only | CPU factor (sweep CPU / in-process CPU) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.workers} | {r.runs} | {r.wall_s:.1f} | {r.inprocess_s:.1f} | {r.inprocess_median_s:.3f} "
+            f"| {r.overhead_factor:.2f} | {r.job_phase_factor:.2f} | {r.cpu_factor:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def efficiency_lines(results: list[SweepResult]) -> list[str]:
     """Parallel efficiency of every multi-worker sweep against the 1-worker sweep."""
     base = next((r for r in results if r.workers == 1), None)
@@ -413,6 +498,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--sweep-root", type=Path, help="folder for the sweep folders (default: a new temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the sweep folders (removed by default)")
     ap.add_argument("--no-probe", action="store_true", help="skip the probe of the overhead's pieces")
+    ap.add_argument("--launcher", choices=["joblib", "ray"], default="joblib", help="the launcher of the sweeps")
+    ap.add_argument(
+        "--no-inprocess", action="store_true", help="skip the in-process reference (and the overhead factor)"
+    )
+    ap.add_argument("--inprocess", type=Path, metavar="SWEEP_DIR", help=argparse.SUPPRESS)
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per sweep")
     ap.add_argument("--out", type=Path, help="also write the markdown report to this file")
     ap.add_argument("--probe", type=Path, metavar="SWEEP_DIR", help=argparse.SUPPRESS)
@@ -426,6 +516,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.probe is not None:
         print(json.dumps(probe(args.probe, json.loads(args.probe_overrides or "[]"))))
         return 0
+    if args.inprocess is not None:
+        print(json.dumps(inprocess(args.inprocess)))
+        return 0
     if args.replications < 1 or any(w < 1 for w in args.workers):
         raise SystemExit("--replications and --workers must be at least 1")
     root = args.sweep_root or Path(tempfile.mkdtemp(prefix="clustersim-bench-sweep-"))
@@ -436,8 +529,20 @@ def main(argv: list[str] | None = None) -> int:
         for w in args.workers:
             sweep_dir = root / f"{args.experiment}-n{w}"
             results.append(
-                run_sweep(args.experiment, args.replications, sweep_dir, w, args.extra_overrides, args.timeout)
+                run_sweep(
+                    args.experiment, args.replications, sweep_dir, w, args.extra_overrides, args.timeout, args.launcher
+                )
             )
+            if not args.no_inprocess and results[-1].runs:
+                if len(results) == 1 or math.isnan(results[0].inprocess_s):
+                    ref = run_inprocess(sweep_dir, args.timeout)
+                    results[-1].inprocess_s, results[-1].inprocess_median_s = ref["total_s"], ref["median_s"]
+                    results[-1].inprocess_cpu_s = ref["cpu_s"]
+                else:  # the same runs: the reference of the first sweep
+                    results[-1].inprocess_s = results[0].inprocess_s
+                    results[-1].inprocess_median_s = results[0].inprocess_median_s
+                    results[-1].inprocess_cpu_s = results[0].inprocess_cpu_s
+                print(f"  in-process reference: {results[-1].inprocess_s:.1f} s", file=sys.stderr, flush=True)
         probed: dict[str, float] = {}
         if not args.no_probe and results and results[-1].runs:
             job = [f"experiment={args.experiment}", "clusters=reform", "replication=0", *args.extra_overrides]
@@ -451,14 +556,16 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(root, ignore_errors=True)
     n_runs = 2 * args.replications
     shown = " ".join(args.extra_overrides)
+    launcher = " ".join(launcher_overrides(args.launcher, 0)).replace("=0", "=<W>")
     command = (
         f"clustersim -m experiment={args.experiment} 'replication=range(0,{args.replications})' "
-        "hydra.sweep.dir=<tmp> hydra/launcher=joblib_progress hydra.launcher.n_jobs=<W>"
+        f"hydra.sweep.dir=<tmp> {launcher}"
     ) + (f" {shown}" if shown else "")
     parts = [
         f"{machine}; {n_runs} runs per sweep (2 arms x {args.replications}); command: `{command}`",
         sweep_table(results),
         timeline_table(results),
+        factor_table(results) if not args.no_inprocess else "",
         "\n".join(efficiency_lines(results)),
     ]
     if probed:

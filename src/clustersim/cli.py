@@ -154,13 +154,10 @@ def _task(cfg: Any) -> Any:
     from hydra.types import RunMode
 
     hc = HydraConfig.get()
-    if hc.mode == RunMode.MULTIRUN:
-        from clustersim.sweep import run_job
+    if hc.mode == RunMode.MULTIRUN:  # one launched job: a batch of runs, or one run
+        from clustersim.sweep import run_task
 
-        status = run_job(cfg, Path(hc.sweep.dir), list(hc.overrides.task))
-        how = " (reused)" if status.get("reused") else " (computed)" if status["status"] == "complete" else ""
-        logger.info("%s%s: %s", status["status"], how, status["run"])
-        return status
+        return run_task(cfg, Path(hc.sweep.dir), list(hc.overrides.task))
     status = guarded("clustersim", run, cfg)
     if status:
         raise SystemExit(status)
@@ -238,7 +235,44 @@ def _as_override(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+MAX_REPLICATIONS = 1_000_000
+
+
+def replications_flag(args: list[str]) -> list[str]:
+    """``--replications N`` (or ``--replications=N``) as the override ``replication=range(0,N)``.
+
+    The scale knob of a sweep: ``clustersim -m experiment=twelve_vs_seven --replications 200``
+    runs 200 pairs. ConfigError for a value that is not a whole number from 1 to 1,000,000,
+    or when ``replication`` is also set.
+    """
+    from clustersim.errors import ConfigError
+
+    out: list[str] = []
+    value: str | None = None
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--replications" or a.startswith("--replications="):
+            if "=" in a:
+                value = a.split("=", 1)[1]
+            elif i + 1 < len(args):
+                value, i = args[i + 1], i + 1
+            else:
+                raise ConfigError("--replications", "needs a value; allowed: a whole number from 1 to 1,000,000")
+        else:
+            out.append(a)
+        i += 1
+    if value is None:
+        return args
+    if not value.isdigit() or not 1 <= int(value) <= MAX_REPLICATIONS:
+        raise ConfigError("--replications", f"got {value!r}; allowed: a whole number from 1 to 1,000,000")
+    if any(o.split("=", 1)[0].lstrip("+~") == "replication" for o in out):
+        raise ConfigError("replication", "set twice (by --replications and replication=); allowed: one of them")
+    return [*out, f"replication=range(0,{int(value)})"]
+
+
 def _main(args: list[str]) -> int:
+    args = replications_flag(args)
     flags, overrides = split_args(args)
     names = {f.split("=", 1)[0] for f in flags}
     if names & {"-h", "--help"}:

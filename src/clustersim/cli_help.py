@@ -60,6 +60,7 @@ def overview() -> str:
         "Usage:",
         _wrap("clustersim [group=option] [key=value] ...", "one run, written to results/runs/<run>/", 44),
         _wrap("clustersim -m experiment=<name> ...", "a sweep (or an experiment), results/sweeps/<name>/", 44),
+        _wrap("clustersim -m experiment=<name> --replications N", "the same with N replications (pairs)", 44),
         _wrap("clustersim --help <group or key>", "the keys of a group or section, with what each allows", 44),
         _wrap("clustersim --hydra-help", "Hydra's own flags (--cfg job, --info, ...)", 44),
         "",

@@ -92,17 +92,35 @@ class MonthlyRecorder:
         return float(self.rows[-1].get(kpi, 0.0)) if self.rows else float("nan")
 
     def monthly_table(self) -> pd.DataFrame:
-        """The monthly table in long form: month, date, kpi, cluster, value."""
-        wide = pd.DataFrame(self.rows)  # members_hhi is NaN in months with no member
-        long = wide.melt(id_vars="month", var_name="kpi", value_name="value")
-        long["cluster"] = "all"
-        per = pd.DataFrame(self.cluster_rows, columns=["month", "cluster", "kpi", "value"])
-        out = pd.concat([long, per], ignore_index=True)
-        out["date"] = [month_label(self.state.start_index, int(x)) for x in out["month"]]
-        out = out[["month", "date", "kpi", "cluster", "value"]]
-        out["value"] = out["value"].astype(np.float64)
-        out["month"] = out["month"].astype(np.int32)
-        return out.sort_values(["month", "kpi", "cluster"], kind="stable").reset_index(drop=True)
+        """The monthly table in long form: month, date, kpi, cluster, value.
+
+        Sorted by month, KPI and cluster. The whole-region KPIs are those any month noted,
+        in the order first noted; a KPI not noted in a month is NaN there.
+        """
+        kpis: dict[str, None] = {}
+        for row in self.rows:
+            kpis.update(dict.fromkeys(row))
+        kpis.pop("month", None)
+        nan = float("nan")
+        records = [(row["month"], kpi, "all", row.get(kpi, nan)) for kpi in kpis for row in self.rows]
+        records += [(m, kpi, cluster, value) for m, cluster, kpi, value in self.cluster_rows]
+        records.sort(key=lambda r: (r[0], r[1], r[2]))
+        labels: dict[int, str] = {}
+        dates = []
+        for r in records:
+            label = labels.get(r[0])
+            if label is None:
+                label = labels[r[0]] = month_label(self.state.start_index, int(r[0]))
+            dates.append(label)
+        return pd.DataFrame(
+            {
+                "month": np.array([r[0] for r in records], dtype=np.int32),
+                "date": dates,
+                "kpi": [r[1] for r in records],
+                "cluster": [r[2] for r in records],
+                "value": np.array([r[3] for r in records], dtype=np.float64),
+            }
+        )
 
 
 MONTHLY_REPORTERS = (

@@ -199,31 +199,37 @@ PROPOSAL_COLUMNS = {
 
 def proposals_table(state: State) -> pd.DataFrame:
     """Every proposal of the run (withdrawn ones included), in the order they were formed."""
-    rows = [
-        {
-            "call": p.call,
-            "line": p.line,
-            "month": p.month,
-            "lead": p.lead,
-            "n_firms": len(p.partners),
-            "firms": np.asarray(p.partners, dtype=np.int32),
-            "n_clusters": p.n_clusters,
-            "research_org": p.ro,
-            "duration_months": p.duration,
-            "cost_cents": p.cost_cents,
-            "requested_grant_cents": p.requested_grant_cents,
-            "quality": p.quality,
-            "prescreened": p.prescreened,
-            "withdrawn": p.withdrawn,
-            "admitted": p.admitted,
-            "funded": p.funded,
-            "funded_month": p.funded_month,
-            "grant_cents": p.grant_cents,
-        }
-        for p in state.proposals
-    ]
-    out = pd.DataFrame(rows, columns=list(PROPOSAL_COLUMNS))
+    ps = state.proposals
+    columns = {
+        "call": [p.call for p in ps],
+        "line": [p.line for p in ps],
+        "month": [p.month for p in ps],
+        "lead": [p.lead for p in ps],
+        "n_firms": [len(p.partners) for p in ps],
+        "firms": [np.asarray(p.partners, dtype=np.int32) for p in ps],
+        "n_clusters": [p.n_clusters for p in ps],
+        "research_org": [p.ro for p in ps],
+        "duration_months": [p.duration for p in ps],
+        "cost_cents": [p.cost_cents for p in ps],
+        "requested_grant_cents": [p.requested_grant_cents for p in ps],
+        "quality": [p.quality for p in ps],
+        "prescreened": [p.prescreened for p in ps],
+        "withdrawn": [p.withdrawn for p in ps],
+        "admitted": [p.admitted for p in ps],
+        "funded": [p.funded for p in ps],
+        "funded_month": [p.funded_month for p in ps],
+        "grant_cents": [p.grant_cents for p in ps],
+    }
+    data = {}
     for name, dtype in PROPOSAL_COLUMNS.items():
-        if dtype != "object":
-            out[name] = out[name].astype(dtype)
-    return out
+        values = columns[name]
+        if dtype == "object":
+            col = np.empty(len(values), dtype=object)
+            for k, v in enumerate(values):  # element by element: equal-length arrays must not broadcast
+                col[k] = v
+            data[name] = col
+        elif dtype == "str":
+            data[name] = pd.Series(values, dtype="str")
+        else:
+            data[name] = np.asarray(values, dtype=dtype) if values else np.zeros(0, dtype=dtype)
+    return pd.DataFrame(data)

@@ -62,7 +62,7 @@ from clustersim.labels import (
 )
 from clustersim.metrics import KPI_BY_NAME
 from clustersim.stats import CORRECTIONS
-from clustersim.store import experiment_spec, merge_sweep, read_sweep
+from clustersim.store import experiment_spec, merge_sweep, read_monthly, read_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -389,7 +389,9 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
             tables[a] = t
             doc.add("table", t)
         out["table"] = next(iter(tables.values())) if tables else pd.DataFrame()
-    monthly = data["monthly"]
+    # only the series drawn, and the columns they need: a large sweep's monthly table stays on disk
+    wanted = ["run", "month", "date", "kpi", "value", design.arm, *design.by, *cell]
+    monthly = read_monthly(sweep_dir, kpis=SERIES, columns=list(dict.fromkeys(wanted)))
     if not monthly.empty:
         m = select(monthly, cell)
         spans = []

@@ -11,6 +11,7 @@ folder that exists is always whole; an existing folder is never overwritten.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -43,8 +44,39 @@ TABLES = ("monthly", "summary", "accounts", "projects", "ties", "firms", "propos
 _NOT_HASHED = ("output_dir", "progress", "comparison")  # how runs are compared does not change a run
 
 
+_YAML_PARTS: dict[str, str] = {}
+
+
 def config_yaml(cfg: Config) -> str:
-    """The resolved configuration as YAML (keys in schema order)."""
+    """The resolved configuration as YAML (keys in schema order).
+
+    The text of ``OmegaConf.to_yaml(OmegaConf.structured(cfg))``, made section by section
+    with OmegaConf's YAML dumper; a section seen before (a sweep's runs share all but a
+    few keys) is not dumped again.
+    """
+    import yaml
+    from omegaconf._utils import get_omega_conf_dumper
+
+    parts = []
+    for key, value in dataclasses.asdict(cfg).items():
+        fingerprint = json.dumps([key, value], separators=(",", ":"), default=repr)
+        text = _YAML_PARTS.get(fingerprint)
+        if text is None:
+            text = yaml.dump(
+                {key: value},
+                default_flow_style=False,
+                allow_unicode=True,
+                sort_keys=False,
+                Dumper=get_omega_conf_dumper(),
+            )
+            if len(_YAML_PARTS) < 4096:
+                _YAML_PARTS[fingerprint] = text
+        parts.append(text)
+    return "".join(parts)
+
+
+def config_yaml_reference(cfg: Config) -> str:
+    """:func:`config_yaml` the slow way, through OmegaConf (what it must equal; for tests)."""
     return OmegaConf.to_yaml(OmegaConf.structured(cfg))
 
 
@@ -57,14 +89,18 @@ def config_hash(cfg: Config) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-def run_name(cfg: Config) -> str:
-    """Folder name of a run: its scenario, seed and config hash prefix."""
+def run_name(cfg: Config, digest: str | None = None) -> str:
+    """Folder name of a run: its scenario, seed and config hash prefix (``digest``: the hash, if known)."""
     parts = (cfg.clusters.name, cfg.funding.name, cfg.staffing.name, cfg.population.name)
-    return "-".join(parts) + f"-seed{cfg.seed}-rep{cfg.replication}-{config_hash(cfg)[:12]}"
+    return "-".join(parts) + f"-seed{cfg.seed}-rep{cfg.replication}-{(digest or config_hash(cfg))[:12]}"
 
 
+@functools.cache
 def git_revision() -> str:
-    """The git commit of the source tree, with ``-dirty`` if it has changes, or 'unknown'."""
+    """The git commit of the source tree, with ``-dirty`` if it has changes, or 'unknown'.
+
+    Asked once per process: the code a process runs is the code it imported.
+    """
     here = Path(__file__).resolve().parent
     try:
         rev = subprocess.run(
@@ -83,8 +119,8 @@ def git_revision() -> str:
     return rev + ("-dirty" if dirty else "")
 
 
-def metadata(cfg: Config, wall_seconds: float) -> dict[str, Any]:
-    """Provenance of a run: versions, revision, config hash, seed."""
+def metadata(cfg: Config, wall_seconds: float, digest: str | None = None) -> dict[str, Any]:
+    """Provenance of a run: versions, revision, config hash (``digest``, if known), seed."""
     import mesa
     import numpy
 
@@ -93,7 +129,7 @@ def metadata(cfg: Config, wall_seconds: float) -> dict[str, Any]:
         "package": "clustersim",
         "package_version": __version__,
         "git_revision": git_revision(),
-        "config_hash": config_hash(cfg),
+        "config_hash": digest or config_hash(cfg),
         "seed": cfg.seed,
         "replication": cfg.replication,
         "seed_sequence": {"entropy": cfg.seed, "spawn_key": list(seed_sequence_of(cfg).spawn_key)},
@@ -144,9 +180,9 @@ def write_run(
                 if name in files and Path(files[name]).is_file():
                     os.replace(files[name], tmp / f"{name}.parquet")
                 elif name in files:  # no snapshot was made (a run ending before a year's end)
-                    _empty_firms().to_parquet(tmp / f"{name}.parquet", index=False, compression="zstd")
+                    write_parquet(_empty_firms(), tmp / f"{name}.parquet")
                 else:
-                    tables[name].to_parquet(tmp / f"{name}.parquet", index=False, compression="zstd")
+                    write_parquet(tables[name], tmp / f"{name}.parquet")
             (tmp / "config.yaml").write_text(config_yaml(cfg))
             (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     except FileExistsError:  # someone else completed it first: theirs stands
@@ -156,6 +192,17 @@ def write_run(
             return False
         raise
     return True
+
+
+def write_parquet(df: pd.DataFrame, path: Path) -> None:
+    """``df.to_parquet(path, index=False, compression="zstd")``, the same bytes, without pandas' I/O layer."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if df.attrs:  # pandas keeps attrs in the file's metadata: leave that to pandas
+        df.to_parquet(path, index=False, compression="zstd")
+        return
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, compression="zstd")
 
 
 def _empty_firms() -> pd.DataFrame:

@@ -23,7 +23,7 @@ from clustersim.kpis import undefined_note
 from clustersim.metrics import accounts_table, calls_table, summary
 from clustersim.microdata import Sink, proposals_table
 from clustersim.model import ClusterModel
-from clustersim.results import is_complete, metadata, read_table, run_name, write_run
+from clustersim.results import config_hash, is_complete, metadata, read_table, run_name, write_run
 
 
 @dataclass
@@ -103,16 +103,18 @@ def simulate(cfg: Config, progress: bool = False, firm_sink: Sink | None = None)
     return tables
 
 
-def run_and_save(cfg: Config, progress: bool = False) -> RunResult:
+def run_and_save(cfg: Config, progress: bool = False, firm_tee: Sink | None = None) -> RunResult:
     """Run and write the run folder under ``cfg.output_dir``, unless it is complete (then read it).
 
     The run is computed under its claim: a second process asking for it meanwhile waits,
-    then reads the folder the first one wrote.
+    then reads the folder the first one wrote. ``firm_tee`` also receives the firm
+    microdata's batches as they are made (a sweep's dataset).
     """
     from clustersim.store import claim
 
     cfg = prepare(cfg)
-    folder = Path(cfg.output_dir) / run_name(cfg)
+    digest = config_hash(cfg)
+    folder = Path(cfg.output_dir) / run_name(cfg, digest)
     if is_complete(folder):
         return RunResult({"summary": read_table(folder, "summary")}, folder, written=False)
     with claim(folder):
@@ -122,12 +124,23 @@ def run_and_save(cfg: Config, progress: bool = False) -> RunResult:
         firms_file = atomic.temp_path(folder)  # the firm microdata, streamed (the run's claim covers it)
         try:
             with ParquetSink(firms_file) as sink:
-                tables = simulate(cfg, progress=progress, firm_sink=sink)
-            meta = metadata(cfg, time.perf_counter() - t0)
+                tables = simulate(cfg, progress=progress, firm_sink=sink if firm_tee is None else _Tee(sink, firm_tee))
+            meta = metadata(cfg, time.perf_counter() - t0, digest)
             written = write_run(folder, tables, cfg, meta, files={"firms": firms_file})
         finally:
             firms_file.unlink(missing_ok=True)
     return RunResult(tables, folder, written)
+
+
+class _Tee:
+    """Hands each batch to two sinks."""
+
+    def __init__(self, first: Sink, second: Sink) -> None:
+        self.first, self.second = first, second
+
+    def __call__(self, batch: pa.RecordBatch) -> None:
+        self.first(batch)
+        self.second(batch)
 
 
 class ParquetSink:

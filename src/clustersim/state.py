@@ -165,6 +165,15 @@ class RegionBooks:
         return (min(later) if later else n_months) - month
 
 
+def _split(values: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
+    """``values`` cut into consecutive parts of ``counts`` elements (``np.split`` at the cumulative counts)."""
+    if len(counts) == 0:
+        return [values]  # as np.split with no cut
+    ends = np.cumsum(counts).tolist()
+    starts = [0, *ends[:-1]]
+    return [values[a:b] for a, b in zip(starts, ends, strict=True)]
+
+
 @dataclass
 class State:
     """Everything a mechanism may read or write, for one run."""
@@ -222,10 +231,10 @@ class State:
         dom = firms.primary_domain[self.members]
         by_domain = self.members[np.argsort(dom, kind="stable")]
         counts_d = np.bincount(dom, minlength=self.n_domains)
-        self.members_by_domain = np.split(by_domain, np.cumsum(counts_d)[:-1])
-        self.members_by_cluster = np.split(self.members[np.argsort(owner, kind="stable")], np.cumsum(counts)[:-1])
-        for cmo, n in zip(self.cmos, counts, strict=True):
-            cmo.n_members = int(n)
+        self.members_by_domain = _split(by_domain, counts_d)
+        self.members_by_cluster = _split(self.members[np.argsort(owner, kind="stable")], counts)
+        for cmo, n in zip(self.cmos, counts.tolist(), strict=True):
+            cmo.n_members = n
 
     def domain_counts_by_cluster(self) -> np.ndarray:
         """Members by cluster (rows) and primary domain (columns)."""
@@ -238,7 +247,7 @@ class State:
     def mark_nonfinancial(self, idx: int | np.ndarray) -> None:
         """Record the first month a firm received a CMO service (CO04/RCO04)."""
         arr = self.firms.first_nonfinancial
-        if np.isscalar(idx):
+        if isinstance(idx, int | np.integer):
             if arr[idx] < 0:
                 arr[idx] = self.month
             return

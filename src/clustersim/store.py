@@ -40,7 +40,6 @@ import pandas as pd
 import yaml
 
 from clustersim import atomic
-from clustersim.results import read_table
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +191,7 @@ def _run_ids(folder: Path) -> dict[str, Any]:
     return ids
 
 
-def _override_params(overrides: list[str]) -> dict[str, str]:
+def override_params(overrides: list[str]) -> dict[str, str]:
     """Swept keys other than the id columns, as ``param.<key>`` columns."""
     out = {}
     for o in overrides:
@@ -203,52 +202,206 @@ def _override_params(overrides: list[str]) -> dict[str, str]:
     return out
 
 
+class SweepTables(dict):
+    """The merged tables of a sweep: ``runs`` in memory, the others read from their files when first asked for.
+
+    So that a merge of many runs never holds the monthly table (tens of millions of rows
+    for a large sweep) unless a caller asks for it; :func:`read_monthly` reads only part of it.
+    """
+
+    def __init__(self, sweep_dir: Path, runs: pd.DataFrame) -> None:
+        """The tables of ``sweep_dir``, with ``runs`` already known."""
+        super().__init__(runs=runs)
+        self.sweep_dir = Path(sweep_dir)
+
+    def __missing__(self, name: str) -> pd.DataFrame:
+        if name not in MERGED:
+            raise KeyError(name)
+        table = pd.read_parquet(self.sweep_dir / f"{name}.parquet")
+        self[name] = table
+        return table
+
+
+MERGE_ROWS = 1 << 19  # rows buffered before a row group of a merged table is written
+
+
+class _StreamedTable:
+    """One merged table written run by run (a Parquet writer under a temporary name)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = atomic.temp_path(path)
+        self.writer: Any = None
+        self.buffer: list[Any] = []
+        self.rows = 0
+
+    def add(self, table: Any) -> None:
+        self.buffer.append(table)
+        self.rows += table.num_rows
+        if self.rows >= MERGE_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not self.buffer:
+            return
+        data = pa.concat_tables(self.buffer, promote_options="permissive")
+        self.buffer, self.rows = [], 0
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.tmp, data.schema, compression="zstd")
+        elif data.schema != self.writer.schema:
+            data = data.cast(self.writer.schema)
+        self.writer.write_table(data, row_group_size=MERGE_ROWS)
+
+    def close(self) -> None:
+        self.flush()
+        if self.writer is None:  # no complete run: an empty table, as before
+            atomic.write_parquet(pd.DataFrame(), self.path)
+            return
+        self.writer.close()
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def _merged_ids(ids: dict[str, Any], params: list[str], extra: dict[str, str], n: int) -> list[tuple[str, Any]]:
+    """The identity columns of one run's rows in a merged table, in their order: the swept keys, then the ids, reversed.
+
+    (The order ``DataFrame.insert(0, ...)`` of the ids then the swept keys left them in.)
+    """
+    import pyarrow as pa
+
+    cols = []
+    for key in reversed(params):  # as DataFrame.insert(0, ...) of ids then params left them
+        value = extra.get(key)
+        cols.append((key, pa.nulls(n, pa.string()) if value is None else pa.array([value] * n, pa.string())))
+    for key in reversed(list(ids)):
+        value = ids[key]
+        typ = pa.int64() if isinstance(value, int) and not isinstance(value, bool) else pa.string()
+        cols.append((key, pa.array([value] * n, typ)))
+    return cols
+
+
 def merge_sweep(sweep_dir: Path | str) -> dict[str, pd.DataFrame]:
     """Merge the complete runs of a sweep into one dataset (Parquet, long form) and return it.
 
     Holds the merge lock; runs whose job is still computing them are left out (and logged),
-    a record left ``running`` by a killed job is ``interrupted``.
+    a record left ``running`` by a killed job is ``interrupted``. The merged tables
+    (``summary``, ``monthly`` (whole-region rows), ``accounts``) are written one run at a
+    time through a Parquet writer, so the merge's memory does not grow with the sweep; the
+    returned mapping holds ``runs`` and reads the others from their files when asked.
     """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
     sweep_dir = Path(sweep_dir)
     with merge_lock(sweep_dir):
         remove_stale(sweep_dir)
-        runs, summaries, monthlies, accounts = [], [], [], []
+        statuses = job_statuses(sweep_dir)
+        params: list[str] = []
+        for st in statuses:
+            for key in override_params(st.get("overrides", [])):
+                if key not in params:
+                    params.append(key)
+        streams = {name: _StreamedTable(sweep_dir / f"{name}.parquet") for name in ("summary", "monthly", "accounts")}
+        runs = []
         in_progress = 0
-        for st in job_statuses(sweep_dir):
-            row = {"run": st.get("run"), "status": st.get("status"), "error": st.get("error", "")}
-            row.update(_override_params(st.get("overrides", [])))
-            folder = sweep_dir / "runs" / str(st.get("run"))
-            if st.get("status") == "running":
-                if is_claimed(folder):
-                    in_progress += 1
-                    continue
-                row.update(status="interrupted", error="the job ended before the run was complete (killed?)")
-            if st.get("status") == "complete" and (folder / "metadata.json").is_file():
-                ids = _run_ids(folder)
-                row.update(ids)
-                extra = {k: v for k, v in row.items() if k.startswith("param.")}
-                for name, bucket in (("summary", summaries), ("monthly", monthlies), ("accounts", accounts)):
-                    t = read_table(folder, name)
-                    if name == "monthly":
-                        t = t[t["cluster"] == "all"]
-                    for col, val in {**ids, **extra}.items():
-                        t.insert(0, col, val)
-                    bucket.append(t)
-            elif st.get("status") == "complete":
-                row.update(status="missing", error=f"the record says complete but {folder} is not there")
-            runs.append(row)
+        try:
+            for st in statuses:
+                row = {"run": st.get("run"), "status": st.get("status"), "error": st.get("error", "")}
+                row.update(override_params(st.get("overrides", [])))
+                folder = sweep_dir / "runs" / str(st.get("run"))
+                if st.get("status") == "running":
+                    if is_claimed(folder):
+                        in_progress += 1
+                        continue
+                    row.update(status="interrupted", error="the job ended before the run was complete (killed?)")
+                if st.get("status") == "complete" and (folder / "metadata.json").is_file():
+                    ids = _run_ids(folder)
+                    row.update(ids)
+                    extra = {k: v for k, v in row.items() if k.startswith("param.")}
+                    for name, stream in streams.items():
+                        t = pq.read_table(folder / f"{name}.parquet")
+                        if name == "monthly":
+                            t = t.filter(pc.equal(t["cluster"], "all"))
+                        for i, (col, values) in enumerate(_merged_ids(ids, params, extra, t.num_rows)):
+                            t = t.add_column(i, col, values)
+                        stream.add(t.replace_schema_metadata(None))
+                elif st.get("status") == "complete":
+                    row.update(status="missing", error=f"the record says complete but {folder} is not there")
+                runs.append(row)
+            for stream in streams.values():
+                stream.close()
+        except BaseException:
+            for stream in streams.values():
+                stream.discard()
+            raise
         if in_progress:
             logger.warning("%s: %d run(s) being computed by a running job, not merged yet", sweep_dir, in_progress)
-        merged = {
-            "runs": pd.DataFrame(runs),
-            "summary": pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame(),
-            "monthly": pd.concat(monthlies, ignore_index=True) if monthlies else pd.DataFrame(),
-            "accounts": pd.concat(accounts, ignore_index=True) if accounts else pd.DataFrame(),
-        }
-        for name, df in merged.items():
-            atomic.write_parquet(df, sweep_dir / f"{name}.parquet")
-        merge_dataset(sweep_dir, merged["runs"])
-    return merged
+        runs_df = pd.DataFrame(runs)
+        atomic.write_parquet(runs_df, sweep_dir / "runs.parquet")
+        merge_dataset(sweep_dir, runs_df)
+    return SweepTables(sweep_dir, runs_df)
+
+
+def _const(value: Any, n: int) -> Any:
+    """A column of ``n`` copies of ``value``: dictionary-encoded for text (one value stored), int64 for integers."""
+    import numpy as np
+    import pyarrow as pa
+
+    if isinstance(value, str):
+        return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value]))
+    return pa.repeat(pa.scalar(value), n)
+
+
+def dataset_ids(experiment: str, run: str, meta: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The identity columns of a run's rows in the dataset (``run`` itself is the partition)."""
+    scenario = {k: v for k, v in sorted(meta.get("scenario", {}).items()) if k != "region"}
+    ids: dict[str, Any] = {"experiment": experiment, **scenario, "seed": meta["seed"]}
+    ids["replication"] = meta.get("replication", 0)
+    ids["config_hash"] = meta.get("config_hash", "")
+    ids.update({k: str(v) for k, v in sorted(params.items()) if k.startswith("param.") and isinstance(v, str)})
+    return ids
+
+
+def with_ids(data: Any, ids: dict[str, Any]) -> Any:
+    """An Arrow table or record batch with the identity columns appended (those it lacks)."""
+    import pyarrow as pa
+
+    names = list(data.schema.names)
+    arrays = [data.column(i) for i in range(len(names))]
+    for col, val in ids.items():
+        if col != "run" and col not in names:
+            names.append(col)
+            arrays.append(_const(val, data.num_rows))
+    if isinstance(data, pa.RecordBatch):
+        return pa.RecordBatch.from_arrays(arrays, names=names)
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def dataset_path(sweep_dir: Path | str, table: str, run: str) -> Path:
+    """Where run ``run``'s rows of ``table`` are in the dataset."""
+    return Path(sweep_dir) / "dataset" / table / f"run={run}" / "part-0.parquet"
+
+
+def write_dataset_table(sweep_dir: Path | str, table: str, run: str, data: Any, ids: dict[str, Any]) -> bool:
+    """Write one run's ``table`` into the dataset (atomically) unless it is there; return whether written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    target = dataset_path(sweep_dir, table, run)
+    if target.is_file():
+        return False
+    if isinstance(data, pd.DataFrame):
+        data = pa.Table.from_pandas(data, preserve_index=False)
+    data = with_ids(data, ids)
+    atomic.write_with(target, lambda tmp: pq.write_table(data, tmp, compression="zstd"))
+    return True
 
 
 def merge_dataset(sweep_dir: Path | str, runs: pd.DataFrame) -> int:
@@ -256,13 +409,15 @@ def merge_dataset(sweep_dir: Path | str, runs: pd.DataFrame) -> int:
 
     Every row carries the run's identity as columns (``experiment``, ``run``, ``clusters``,
     ``funding``, ``staffing``, ``population``, ``behaviour``, ``seed``, ``replication``,
-    ``config_hash`` and the swept ``param.*`` keys). One run is read at a time and a run
-    already in the dataset is not written again, so the merge's memory does not grow with
-    the sweep. Read it with ``pyarrow.dataset.dataset(path, partitioning="hive")``,
+    ``config_hash`` and the swept ``param.*`` keys; text columns dictionary-encoded). A
+    sweep's jobs write their runs' parts as they finish (:func:`clustersim.sweep.run_job`);
+    the merge writes only what is missing (a run reused from an earlier sweep, a job killed
+    in between). One run is read at a time and a run already in the dataset is not written
+    again, so the merge's memory does not grow with the sweep. Read it with
+    ``pyarrow.dataset.dataset(path, partitioning="hive")``,
     ``duckdb.sql("select ... from 'dataset/firms/*/*.parquet'")`` or
     ``polars.scan_parquet("dataset/firms/*/*.parquet")``.
     """
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     sweep_dir = Path(sweep_dir)
@@ -271,30 +426,69 @@ def merge_dataset(sweep_dir: Path | str, runs: pd.DataFrame) -> int:
     experiment = str(experiment_spec(sweep_dir).get("name", sweep_dir.name))
     added = 0
     for row in runs[runs["status"] == "complete"].to_dict("records"):
-        folder = sweep_dir / "runs" / str(row["run"])
+        run = str(row["run"])
+        todo = [t for t in DATASET if not dataset_path(sweep_dir, t, run).is_file()]
+        if not todo:
+            continue
+        folder = sweep_dir / "runs" / run
         meta = json.loads((folder / "metadata.json").read_text())
-        ids = {"experiment": experiment, **{k: row[k] for k in ID_COLS if k in row}}
-        ids["config_hash"] = meta.get("config_hash", "")
-        ids.update({k: str(v) for k, v in row.items() if k.startswith("param.") and isinstance(v, str)})
+        ids = dataset_ids(experiment, run, meta, row)
         wrote = False
-        for table in DATASET:
+        for table in todo:
             source = folder / f"{table}.parquet"
-            target = sweep_dir / "dataset" / table / f"run={row['run']}" / "part-0.parquet"
-            if target.is_file() or not source.is_file():
-                continue
-            data = pq.read_table(source)
-            for col, val in ids.items():
-                if col != "run" and col not in data.column_names:  # the partition names the run
-                    data = data.append_column(col, pa.repeat(pa.scalar(val), data.num_rows))
-            atomic.write_with(target, lambda tmp, data=data: pq.write_table(data, tmp, compression="zstd"))
-            wrote = True
+            if source.is_file():
+                wrote |= write_dataset_table(sweep_dir, table, run, pq.read_table(source), ids)
         added += wrote
     return added
 
 
 def read_sweep(sweep_dir: Path | str) -> dict[str, pd.DataFrame]:
-    """Read a merged sweep dataset."""
-    return {name: pd.read_parquet(Path(sweep_dir) / f"{name}.parquet") for name in MERGED}
+    """Read a merged sweep dataset (``monthly`` is read only when asked for: see :func:`read_monthly`)."""
+    sweep_dir = Path(sweep_dir)
+    return SweepTables(sweep_dir, pd.read_parquet(sweep_dir / "runs.parquet"))
+
+
+def read_monthly(
+    sweep_dir: Path | str, kpis: list[str] | tuple[str, ...] | None = None, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """The merged monthly table; only the rows of ``kpis`` and only ``columns`` (those present) when given.
+
+    Read batch by batch, keeping only the rows asked for, with every text column but
+    ``date`` as a category: a large sweep's report reads the few series it draws (about an
+    eighth of the table) without ever holding the whole table.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    path = Path(sweep_dir) / "monthly.parquet"
+    if kpis is None and columns is None:
+        return pd.read_parquet(path)
+    pf = pq.ParquetFile(path)
+    names = pf.schema_arrow.names
+    if "kpi" not in names:  # an empty merge
+        return pd.read_parquet(path)
+    keep = [c for c in (columns or names) if c in names]
+    read = keep if "kpi" in keep or kpis is None else [*keep, "kpi"]
+    wanted = pa.array(list(kpis)) if kpis is not None else None
+    parts = []
+    for batch in pf.iter_batches(batch_size=1 << 16, columns=read):
+        if wanted is not None:
+            batch = batch.filter(pc.is_in(batch.column("kpi"), value_set=wanted))
+        arrays = []
+        for name in keep:
+            col = batch.column(name)
+            if name == "date":  # compared with dates as text by the report: plain text, short offsets
+                col = col.cast(pa.string())
+            elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+                col = pc.dictionary_encode(col)  # a run's name repeated on every row: stored once
+            arrays.append(col)
+        parts.append(pa.RecordBatch.from_arrays(arrays, names=keep))
+    if not parts:
+        return pd.read_parquet(path, columns=keep).iloc[0:0]
+    table = pa.Table.from_batches(parts)
+    del parts
+    return table.to_pandas(self_destruct=True)
 
 
 def failed_runs(runs: pd.DataFrame) -> pd.DataFrame:

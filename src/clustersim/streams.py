@@ -65,6 +65,52 @@ def part_id(part: Part) -> int:
     return int(part) & MASK64
 
 
+_PART_MIX: dict[Part, int] = {}
+_PART_MIX_MAX = 1 << 20  # a bound on the cache (ints such as firm ids are many in the whole region)
+
+
+def part_mix(part: Part) -> int:
+    """``mix64(part_id(part) + GOLDEN)``: what :meth:`Stream.child` mixes in for ``part`` (cached)."""
+    m = _PART_MIX.get(part)
+    if m is None:
+        z = (part_id(part) + GOLDEN) & MASK64
+        z = ((z ^ (z >> 30)) * _M1) & MASK64
+        z = ((z ^ (z >> 27)) * _M2) & MASK64
+        m = z ^ (z >> 31)
+        if len(_PART_MIX) < _PART_MIX_MAX:
+            _PART_MIX[part] = m
+    return m
+
+
+def child_keys(keys: np.ndarray, part: Part) -> np.ndarray:
+    """:meth:`Stream.child` of many streams at once: the keys of ``Stream(k).child(part)`` for ``k`` in ``keys``."""
+    z = np.asarray(keys, dtype=np.uint64) ^ np.uint64(part_mix(part))
+    with np.errstate(over="ignore"):
+        return _mix_vec(z)
+
+
+def child_keys_of(key: int, parts: np.ndarray) -> np.ndarray:
+    """The keys of ``Stream(key).child(p)`` for many integer parts ``p`` (e.g. firm ids) at once."""
+    z = np.asarray(parts).astype(np.uint64)  # a copy, mixed in place
+    with np.errstate(over="ignore"):
+        z += np.uint64(GOLDEN)
+        _mix_vec(z)
+        z ^= np.uint64(key & MASK64)
+        return _mix_vec(z)
+
+
+def uniforms_at(keys: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Uniforms of many streams: ``Stream(keys[i]).uniform(positions[j])`` at ``[i, j]``."""
+    k = np.asarray(keys, dtype=np.uint64)[:, None]
+    with np.errstate(over="ignore"):
+        z = (np.asarray(positions).astype(np.uint64)[None, :] + np.uint64(1)) * np.uint64(GOLDEN) + k
+        _mix_vec(z)
+    z >>= np.uint64(11)
+    out = z.astype(np.float64)
+    out *= _TWO_M53
+    return out
+
+
 def _mix_vec(z: np.ndarray) -> np.ndarray:
     """:func:`mix64` on an array of uint64, in place (wrapping arithmetic)."""
     t = np.empty_like(z)
@@ -94,19 +140,31 @@ class Stream:
         """The stream of a sub-decision, named by ``parts`` (order matters)."""
         k = self.key
         for p in parts:
-            k = mix64(k ^ mix64((part_id(p) + GOLDEN) & MASK64))
+            z = k ^ part_mix(p)  # mix64(k ^ mix64(part_id(p) + GOLDEN)), inlined
+            z = ((z ^ (z >> 30)) * _M1) & MASK64
+            z = ((z ^ (z >> 27)) * _M2) & MASK64
+            k = z ^ (z >> 31)
         return Stream(k)
 
     def uniform(self, position: int = 0) -> float:
         """The uniform in [0, 1) at ``position``."""
-        return (mix64(self.key + (position + 1) * GOLDEN) >> 11) * _TWO_M53
+        z = (self.key + (position + 1) * GOLDEN) & MASK64
+        z = ((z ^ (z >> 30)) * _M1) & MASK64
+        z = ((z ^ (z >> 27)) * _M2) & MASK64
+        return ((z ^ (z >> 31)) >> 11) * _TWO_M53
 
     def uniform_list(self, n: int, start: int = 0) -> list[float]:
         """The uniforms at positions ``start .. start + n - 1`` as a Python list (for loops)."""
         if n > _VECTOR_FROM:
             return self.uniforms(n, start).tolist()
-        k = self.key
-        return [(mix64(k + (j + 1) * GOLDEN) >> 11) * _TWO_M53 for j in range(start, start + n)]
+        out = []
+        z0 = self.key + (start + 1) * GOLDEN
+        for j in range(n):
+            z = (z0 + j * GOLDEN) & MASK64
+            z = ((z ^ (z >> 30)) * _M1) & MASK64
+            z = ((z ^ (z >> 27)) * _M2) & MASK64
+            out.append(((z ^ (z >> 31)) >> 11) * _TWO_M53)
+        return out
 
     def uniforms(self, n: int, start: int = 0) -> np.ndarray:
         """The uniforms at positions ``start .. start + n - 1`` (float64 in [0, 1))."""
@@ -131,6 +189,18 @@ class Stream:
         """A NumPy generator (Philox) keyed by this stream, for whole-population draws."""
         return np.random.Generator(np.random.Philox(key=[self.key, mix64(self.key ^ GOLDEN)]))
 
+    def philox_state(self) -> dict:
+        """The state of :meth:`generator`'s bit generator when fresh (its key as Philox reads ``[a, b]``)."""
+        key = np.asarray([self.key, mix64(self.key ^ GOLDEN)]).astype(np.uint64)
+        return {
+            "bit_generator": "Philox",
+            "state": {"counter": np.zeros(4, dtype=np.uint64), "key": key},
+            "buffer": np.zeros(4, dtype=np.uint64),
+            "buffer_pos": 4,
+            "has_uint32": 0,
+            "uinteger": 0,
+        }
+
 
 class Streams:
     """The root of a run's keyed streams: ``streams.stream("membership", month)``.
@@ -145,17 +215,37 @@ class Streams:
         self.seed_sequence = seed_sequence
         self.root = Stream(mix64(a ^ mix64(b)))
         self._processes: dict[str, Stream] = {}
+        self._firsts: dict[tuple[str, Part], Stream] = {}
+        self._shared: np.random.Generator | None = None
 
     def stream(self, process: str, *parts: Part) -> Stream:
         """The stream of ``process`` for ``parts`` (month, entity, ...)."""
         base = self._processes.get(process)
         if base is None:
             base = self._processes[process] = self.root.child(process)
-        return base.child(*parts) if parts else base
+        if not parts:
+            return base
+        first = self._firsts.get((process, parts[0]))  # (process, month) is asked for by every CMO
+        if first is None:
+            first = base.child(parts[0])
+            if len(self._firsts) < 1 << 16:
+                self._firsts[(process, parts[0])] = first
+        return first.child(*parts[1:]) if len(parts) > 1 else first
 
     def generator(self, process: str, *parts: Part) -> np.random.Generator:
         """A keyed NumPy generator for ``process`` and ``parts``."""
         return self.stream(process, *parts).generator()
+
+    def draws(self, process: str, *parts: Part) -> np.random.Generator:
+        """The same numbers as :meth:`generator`, from one generator of this run re-keyed (no new object).
+
+        Cheaper for the monthly processes, but valid only until the next call: use it at
+        once, never keep it (Mesa's ``model.rng`` comes from :meth:`generator`).
+        """
+        if self._shared is None:
+            self._shared = np.random.Generator(np.random.Philox(key=[1, 2]))
+        self._shared.bit_generator.state = self.stream(process, *parts).philox_state()
+        return self._shared
 
 
 def seed_sequence(root_seed: int, replication: int, stream: int | None = None) -> np.random.SeedSequence:

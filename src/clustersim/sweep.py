@@ -1,12 +1,16 @@
-"""Sweeps through Hydra: one job per run, and the callback that ends a sweep.
+"""Sweeps through Hydra: one job per run (or per batch of runs), and the callback that ends a sweep.
 
 The store (run claims, job records, the merge, reading it back) is :mod:`clustersim.store`,
 which never imports Hydra; this module is the Hydra glue on top of it:
 
-- :func:`run_job`, the task of one Hydra job: validate, apply the design row, claim the
-  run, compute it unless it is complete, and record the job (``jobs/<run>.json``). It never
-  raises for a failed run: a failure is data, recorded with its error, and the other jobs
-  go on.
+- :func:`run_job`, the task of one run: validate, apply the design row, claim the run,
+  compute it unless it is complete, and record it (``jobs/<run>.json``). It never raises
+  for a failed run: a failure is data, recorded with its error, and the other runs go on.
+- :func:`run_batch`, the task of one Hydra job that runs several runs in its process (the
+  clustersim sweeper hands each launched job a batch, ``CLUSTERSIM_BATCH``): each run's
+  configuration is composed from its own overrides, once per distinct set of group choices
+  with the other overrides set on a copy (:class:`JobConfigs`), and each run is
+  :func:`run_job`, with its own folder, seeds, claim and record.
 - :class:`SweepCallback`: before the jobs, the comparison spec (``experiment.yaml``);
   after them, the merge and the report the sweep asked for (:mod:`clustersim.finish`), and
   the exit status: 0 only if every run, the merge and the report succeeded.
@@ -17,20 +21,43 @@ A job whose run folder already exists is not run again, so a sweep that was inte
 
 from __future__ import annotations
 
+import base64
+import copy
+import dataclasses
+import json
 import logging
+import os
 import sys
 import traceback
+import zlib
 from pathlib import Path
 from typing import Any
 
-from clustersim import store
-from clustersim.config import ConfigError, to_config
+from clustersim import atomic, store
+from clustersim.config import Config, ConfigError, to_config, validate
 from clustersim.results import is_complete, run_name
 from clustersim.store import experiment_spec, job_statuses, merge_sweep, read_sweep
 
-__all__ = ["SweepCallback", "experiment_spec", "job_statuses", "merge_sweep", "read_sweep", "run_job"]
+__all__ = [
+    "BATCH_ENV",
+    "JobConfigs",
+    "SweepCallback",
+    "decode_batch",
+    "encode_batch",
+    "experiment_spec",
+    "job_statuses",
+    "merge_sweep",
+    "read_sweep",
+    "run_batch",
+    "run_job",
+    "run_task",
+]
 
 logger = logging.getLogger(__name__)
+
+# The environment variable (set through hydra.job.env_set by the clustersim sweeper) that
+# carries the runs of a launched job: their override lists, compressed.
+BATCH_ENV = "CLUSTERSIM_BATCH"
 
 # What the launcher returned for the jobs of the current multirun (set by the clustersim
 # sweeper, read by the callback): job failures that left no record behind still count.
@@ -55,7 +82,13 @@ def _record(sweep_dir: Path, name: str, status: dict[str, Any]) -> None:
 
 
 def run_job(cfg: Any, sweep_dir: Path, overrides: list[str]) -> dict[str, Any]:
-    """Run one job of a sweep and record its status; never raises for a failed run."""
+    """Run one job of a sweep and record its status; never raises for a failed run.
+
+    A run computed here also writes its part of the sweep's dataset
+    (``dataset/<table>/run=<run>/``) from the tables in memory, the firm microdata as it is
+    made; the merge writes the parts of runs it finds missing.
+    """
+    from clustersim.results import config_hash
     from clustersim.runner import prepare, run_and_save
 
     sweep_dir = Path(sweep_dir)
@@ -68,14 +101,23 @@ def run_job(cfg: Any, sweep_dir: Path, overrides: list[str]) -> dict[str, Any]:
         _record(sweep_dir, name, status)
         return status
     config.output_dir = str(sweep_dir / "runs")  # a sweep's runs live in the sweep folder
-    name = run_name(config)
+    digest = config_hash(config)
+    name = run_name(config, digest)
     folder = sweep_dir / "runs" / name
     status["run"] = name
     try:
         with store.claim(folder):  # another sweep computing this run: wait, then reuse it
+            part = None
             if not is_complete(folder):
                 _record(sweep_dir, name, {**status, "status": "running"})
-            result = run_and_save(config, progress=False)
+                part = _DatasetPart(sweep_dir, name, _dataset_ids(sweep_dir, name, config, digest, overrides))
+            try:
+                result = run_and_save(config, progress=False, firm_tee=part)
+                if part is not None and result.written:
+                    part.finish(result.tables)
+            finally:
+                if part is not None:
+                    part.discard()
             status.update(status="complete", folder=str(result.folder), reused=not result.written)
             _record(sweep_dir, name, status)
     except Exception as err:  # a failed run is data: record it and let the others go on
@@ -83,6 +125,230 @@ def run_job(cfg: Any, sweep_dir: Path, overrides: list[str]) -> dict[str, Any]:
         status.update(status="failed", error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc())
         _record(sweep_dir, name, status)
     return status
+
+
+_EXPERIMENTS: dict[Path, str] = {}
+
+
+def _dataset_ids(sweep_dir: Path, run: str, config: Config, digest: str, overrides: list[str]) -> dict[str, Any]:
+    """The run's identity in the sweep's dataset, as the merge would give it (:func:`clustersim.store.dataset_ids`)."""
+    key = sweep_dir.resolve()
+    if key not in _EXPERIMENTS:
+        _EXPERIMENTS[key] = str(experiment_spec(sweep_dir).get("name", sweep_dir.name))
+    meta = {
+        "scenario": {
+            "clusters": config.clusters.name,
+            "funding": config.funding.name,
+            "staffing": config.staffing.name,
+            "population": config.population.name,
+            "behaviour": config.behaviour.name,
+        },
+        "seed": config.seed,
+        "replication": config.replication,
+        "config_hash": digest,
+    }
+    return store.dataset_ids(_EXPERIMENTS[key], run, meta, store.override_params(overrides))
+
+
+class _DatasetPart:
+    """A run's part of the sweep's dataset, written by its job: the firm microdata as it comes, the rest at the end."""
+
+    def __init__(self, sweep_dir: Path, run: str, ids: dict[str, Any]) -> None:
+        self.sweep_dir, self.run, self.ids = sweep_dir, run, ids
+        self.target = store.dataset_path(sweep_dir, "firms", run)
+        self.tmp = None if self.target.is_file() else atomic.temp_path(self.target)
+        self.writer: Any = None
+
+    def __call__(self, batch: Any) -> None:
+        """Write one yearly batch of the firm microdata, with the run's identity."""
+        import pyarrow.parquet as pq
+
+        if self.tmp is None:
+            return
+        batch = store.with_ids(batch, self.ids)
+        if self.writer is None:
+            self.tmp.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.tmp, batch.schema, compression="zstd")
+        self.writer.write_batch(batch)
+
+    def finish(self, tables: dict[str, Any]) -> None:
+        """The run is complete: put the firm part in place and write the other tables' parts."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+            if not self.target.is_file():
+                os.replace(self.tmp, self.target)
+        for table in store.DATASET:
+            if table in tables:
+                store.write_dataset_table(self.sweep_dir, table, self.run, tables[table], self.ids)
+
+    def discard(self) -> None:
+        """Remove what was not put in place (the run failed)."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        if self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)
+
+
+def encode_batch(jobs: list[list[str]]) -> str:
+    """The override lists of a batch of runs as one short ASCII word (for ``hydra.job.env_set``)."""
+    raw = zlib.compress(json.dumps(jobs, separators=(",", ":")).encode(), 9)
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_batch(text: str) -> list[list[str]]:
+    """The override lists :func:`encode_batch` encoded."""
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    return [list(map(str, job)) for job in json.loads(zlib.decompress(raw))]
+
+
+class _Slow(Exception):
+    """An override the fast path does not set itself: compose the job the full way."""
+
+
+class JobConfigs:
+    """Typed configurations of a sweep's runs, composed once per distinct set of group choices.
+
+    Runs that choose the same config groups (``clusters=reform``, ``experiment=...``) and
+    set the same other keys (``replication``, ``sensitivity.sample``...) share one composed
+    and validated configuration: the first such run's (composed by the launcher, or here);
+    each further run gets a copy with its own values of those keys set on it, validated
+    again. An override this does not handle plainly (a list, a mapping, a ``+``/``~``, a
+    value of another type than its key's, null) composes that run the full way
+    (:func:`clustersim.config.load_config`), which also gives a refused value its usual
+    one-line error. Either way a run's configuration is the one ``load_config`` gives for
+    its overrides.
+    """
+
+    def __init__(self) -> None:
+        """Start with nothing composed."""
+        self._bases: dict[tuple[tuple[str, ...], tuple[str, ...]], Config] = {}
+
+    def config(self, overrides: list[str], composed: Any = None) -> Config:
+        """The validated configuration of one run (ConfigError when it is refused).
+
+        ``composed``: the run's configuration as Hydra composed it, if at hand.
+        """
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+        from hydra.core.override_parser.types import OverrideType
+
+        from clustersim.config import load_config
+        from clustersim.overrides import INTERNAL_GROUPS, USER_GROUPS
+
+        groups = set(USER_GROUPS) | set(INTERNAL_GROUPS)
+        try:
+            parsed = OverridesParser.create().parse_overrides(list(overrides))
+        except Exception:
+            return load_config(list(overrides))  # raises the one-line error
+        base_lines, values = [], []
+        for line, o in zip(overrides, parsed, strict=True):
+            key = o.key_or_group
+            if key in groups or "/" in key or key == "hydra" or key.startswith("hydra.") or o.package is not None:
+                base_lines.append(line)
+            else:
+                values.append(o)
+        plain = all(o.type == OverrideType.CHANGE and not o.is_sweep_override() for o in values)
+        key = (tuple(base_lines), tuple(o.key_or_group for o in values))
+        base = self._bases.get(key) if plain else None
+        if base is None:
+            cfg = to_config(composed) if composed is not None else load_config(list(overrides))
+            if plain:
+                self._bases[key] = copy.deepcopy(cfg)
+            return cfg
+        try:
+            cfg = copy.deepcopy(base)
+            for o in values:  # every key the shared configuration's run set, set to this run's value
+                _set_plain(cfg, o.key_or_group, o.value())
+            return validate(cfg)
+        except (_Slow, ConfigError):
+            return load_config(list(overrides))
+
+
+def _set_plain(cfg: Config, dotted: str, value: Any) -> None:
+    """Set a scalar field of ``cfg`` by its dotted key, if the value has the field's type; else _Slow."""
+    import typing
+
+    *path, last = dotted.split(".")
+    node: Any = cfg
+    for part in path:
+        if dataclasses.is_dataclass(node) and not isinstance(node, type) and part in _field_types(type(node)):
+            node = getattr(node, part)
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            raise _Slow
+    if not (dataclasses.is_dataclass(node) and not isinstance(node, type)):
+        raise _Slow
+    kind = _field_types(type(node)).get(last)
+    if kind is None:
+        raise _Slow
+    if kind is bool and type(value) is bool:
+        new: Any = value
+    elif kind is int and type(value) is int:
+        new = value
+    elif kind is float and type(value) in (int, float):
+        new = float(value)
+    elif kind is str and type(value) is str:
+        new = value
+    else:
+        raise _Slow
+    if typing.get_origin(kind) is not None:
+        raise _Slow
+    setattr(node, last, new)
+
+
+_FIELD_TYPES: dict[type, dict[str, Any]] = {}
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    """The resolved type of each field of dataclass ``cls`` (cached)."""
+    types = _FIELD_TYPES.get(cls)
+    if types is None:
+        import typing
+
+        hints = typing.get_type_hints(cls)
+        types = _FIELD_TYPES[cls] = {f.name: hints.get(f.name) for f in dataclasses.fields(cls)}
+    return types
+
+
+_CONFIGS = JobConfigs()
+
+
+def run_batch(sweep_dir: Path, jobs: list[list[str]], composed: Any = None, first: list[str] | None = None) -> list:
+    """Run the runs of one launched job, one after the other in this process; return their records.
+
+    Each run keeps its own overrides, folder, seeds, claim and record (:func:`run_job`); a run
+    whose configuration is refused is recorded as failed, and the others go on. ``composed``
+    is the launched job's configuration as Hydra composed it (that of run ``first``).
+    """
+    out = []
+    for overrides in jobs:
+        try:
+            given = composed if first is not None and list(overrides) == list(first) else None
+            cfg: Any = _CONFIGS.config(overrides, given)
+        except ConfigError as err:
+            name = invalid_name(overrides)
+            status: dict[str, Any] = {"overrides": list(overrides), "run": name, "status": "failed", "error": str(err)}
+            _record(Path(sweep_dir), name, status)
+            out.append(status)
+            continue
+        out.append(_logged(run_job(cfg, sweep_dir, overrides)))
+    return out
+
+
+def _logged(status: dict[str, Any]) -> dict[str, Any]:
+    how = " (reused)" if status.get("reused") else " (computed)" if status["status"] == "complete" else ""
+    logger.info("%s%s: %s", status["status"], how, status["run"])
+    return status
+
+
+def run_task(cfg: Any, sweep_dir: Path, overrides: list[str]) -> Any:
+    """The task of one launched job of a sweep: its batch of runs (``CLUSTERSIM_BATCH``), or its one run."""
+    batch = os.environ.get(BATCH_ENV)
+    if batch:
+        return run_batch(sweep_dir, decode_batch(batch), cfg, overrides)
+    return _logged(run_job(cfg, sweep_dir, overrides))
 
 
 try:  # Hydra is a dependency; the callback only matters inside a Hydra multirun

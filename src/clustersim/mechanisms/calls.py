@@ -20,6 +20,8 @@ so the same lead draws the same numbers in every arm.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from clustersim.config import SIZE_CLASSES
@@ -27,7 +29,7 @@ from clustersim.money import eur_to_cents, share_of
 from clustersim.network import FIRM_FIRM, FIRM_RO, ORIGINS, nooteboom_value
 from clustersim.population import LARGE, NO_CLUSTER
 from clustersim.state import Call, Proposal, State
-from clustersim.streams import Stream, normal, order_by
+from clustersim.streams import Stream, child_keys, child_keys_of, normal, order_by, uniforms_at
 
 PROJECT = ORIGINS.index("project")
 _CHUNK = 1 << 16
@@ -71,65 +73,169 @@ def draw_leads(state: State, call: Call, eligible: np.ndarray) -> np.ndarray:
     return order_by(state.streams.stream("call_order", call.stream_id), np.concatenate(leads))
 
 
+_PRE_TRIES = 8  # third-tier tries precomputed for every lead at once (later tries, rarely needed, one by one)
+_PRE_BUDGET = 1 << 22  # numbers per chunk of leads in that precomputation (bounds its memory)
+
+
+@dataclass
+class LeadDraws:
+    """The random numbers of a call's leads, drawn for all leads at once (one numpy pass).
+
+    Every number is the one the lead's own stream ``("consortium", call, lead)`` gives at its
+    position, so drawing them together changes nothing: ``u`` holds positions 0-4 (size,
+    duration, research share, scale-up, noise) and ``best``/``empty`` the outcome of the
+    first :data:`_PRE_TRIES` tries of the third tier (the best candidate by 4d(1-d), or
+    whether the pool was empty).
+    """
+
+    keys: np.ndarray  # uint64 key of each lead's stream
+    u: np.ndarray  # (leads, 5)
+    best: np.ndarray  # (leads, tries) int64
+    empty: np.ndarray  # (leads, tries) bool
+
+
+def lead_draws(state: State, call: Call, leads: np.ndarray, everyone: np.ndarray) -> LeadDraws:
+    """Draw the numbers of every lead of ``call`` at once (see :class:`LeadDraws`)."""
+    p = state.cfg.behaviour.calls
+    firms = state.firms
+    c_n = state.cfg.behaviour.ties.candidates_per_introduction
+    width = 1 + c_n
+    tries = min(4 * p.consortium_max, _PRE_TRIES)
+    leads = np.asarray(leads, dtype=np.int64)
+    keys = child_keys_of(state.streams.stream("consortium", call.stream_id).key, leads)
+    u = uniforms_at(keys, np.arange(5))
+    best = np.zeros((leads.size, tries), dtype=np.int64)
+    empty = np.ones((leads.size, tries), dtype=bool)
+    pools = [everyone, *state.members_by_cluster]
+    sizes = np.array([x.size for x in pools], dtype=np.int64)
+    if leads.size == 0 or sizes.max(initial=0) == 0:
+        return LeadDraws(keys, u, best, empty)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    flat = np.concatenate(pools)
+    member = firms.member_of[leads].astype(np.int64)
+    own_ok = (member != NO_CLUSTER) & (call.line != "never_members")
+    own_pool = np.where(own_ok, member + 1, 0)
+    own_size = np.where(own_ok, sizes[own_pool], 0)
+    third_keys = child_keys(keys, "third")
+    positions = np.arange(tries * width)
+    chunk = max(1, _PRE_BUDGET // (tries * c_n * max(state.n_domains, 1)))
+    for lo in range(0, leads.size, chunk):
+        sl = slice(lo, lo + chunk)
+        t = uniforms_at(third_keys[sl], positions).reshape(-1, tries, width)
+        use_own = (own_size[sl, None] > 0) & (t[:, :, 0] < p.own_cluster_partner_share)
+        pool = np.where(use_own, own_pool[sl, None], 0)
+        size = sizes[pool]
+        idx = np.minimum((t[:, :, 1:] * size[:, :, None]).astype(np.int64), np.maximum(size - 1, 0)[:, :, None])
+        cands = flat[np.minimum(offsets[pool][:, :, None] + idx, flat.size - 1)]
+        d = 0.5 * np.abs(firms.profile[cands] - firms.profile[leads[sl]][:, None, None, :]).sum(axis=-1)
+        pick = np.argmax(nooteboom_value(d), axis=-1)
+        best[sl] = np.take_along_axis(cands, pick[:, :, None], axis=-1)[:, :, 0]
+        empty[sl] = size == 0
+    return LeadDraws(keys, u, best, empty)
+
+
+def _ordered(key: int, ids: list[int]) -> list[int]:
+    """``order_by(Stream(key), ids)`` for a short list (plain Python: the same order, no numpy call)."""
+    if len(ids) > 24:
+        return order_by(Stream(key), np.asarray(ids, dtype=np.int64)).tolist()
+    s = Stream(key)
+    return sorted(ids, key=s.uniform)  # stable: equal numbers keep the ids' order, as argsort(kind="stable")
+
+
 def form_consortium(
-    state: State, call: Call, lead: int, eligible: np.ndarray, everyone: np.ndarray, stream: Stream
+    state: State,
+    call: Call,
+    lead: int,
+    eligible: np.ndarray,
+    everyone: np.ndarray,
+    draws: LeadDraws,
+    row: int,
 ) -> list[int]:
     """Partners for ``lead`` by tiers: previous partners, their partners, then a sample.
 
     The third tier samples ``candidates_per_introduction`` firms per try, from the lead's
     own cluster with probability ``own_cluster_partner_share`` (its CMO's project
     development) when the lead is a member, otherwise from every eligible firm, and takes
-    the best by 4d(1-d); at most 4 x size tries.
+    the best by 4d(1-d); at most 4 x size tries. ``draws`` (row ``row``) holds the lead's
+    numbers (:func:`lead_draws`).
     """
     p = state.cfg.behaviour.calls
     firms = state.firms
     cap = call.cfg.max_proposals_per_firm
     span = p.consortium_max - p.consortium_min + 1
-    size = p.consortium_min + min(int(stream.uniform(_SIZE) * span), span - 1)
+    u = draws.u[row]
+    size = p.consortium_min + min(int(u[_SIZE] * span), span - 1)
     team = [lead]
+    in_call = firms.proposals_in_call
 
     def ok(j: int) -> bool:
-        return bool(eligible[j]) and firms.proposals_in_call[j] < cap and j not in team
+        return bool(eligible[j]) and in_call[j] < cap and j not in team
 
-    past = np.fromiter(sorted(state.ledger.partners.get(lead, ())), dtype=np.int64)
-    for j in order_by(stream.child("past"), past).tolist():
-        if len(team) >= size:
-            break
-        if ok(j):
-            team.append(j)
-    if len(team) < size and past.size:
-        second = {k for j in past.tolist() for k in state.ledger.partners.get(j, ()) if k != lead}
-        second_ids = np.fromiter(sorted(second), dtype=np.int64, count=len(second))
-        for j in order_by(stream.child("second"), second_ids).tolist():
+    key = int(draws.keys[row])
+    partners = state.ledger.partners
+    past = sorted(partners.get(lead, ()))
+    if past:
+        for j in _ordered(Stream(key).child("past").key, past):
             if len(team) >= size:
                 break
             if ok(j):
                 team.append(j)
-    c = int(firms.member_of[lead])
-    own = state.members_by_cluster[c] if c != NO_CLUSTER and call.line != "never_members" else everyone[:0]
-    c_n = state.cfg.behaviour.ties.candidates_per_introduction
-    third = stream.child("third")
+    if len(team) < size and past:
+        second = sorted({k for j in past for k in partners.get(j, ()) if k != lead})
+        for j in _ordered(Stream(key).child("second").key, second):
+            if len(team) >= size:
+                break
+            if ok(j):
+                team.append(j)
+    if len(team) >= size:
+        return team
+    pre = draws.best.shape[1]
+    best = draws.best[row].tolist()
+    empty = draws.empty[row].tolist()
     tries = 0
     while len(team) < size and tries < 4 * size:
-        u = third.uniforms(1 + c_n, start=tries * (1 + c_n))
-        tries += 1
-        pool = own if own.size and u[0] < p.own_cluster_partner_share else everyone
-        if pool.size == 0:
-            break
-        cands = pool[np.minimum((u[1:] * pool.size).astype(np.int64), pool.size - 1)]
-        d = 0.5 * np.abs(firms.profile[cands] - firms.profile[lead]).sum(axis=1)
-        j = int(cands[int(np.argmax(nooteboom_value(d)))])
+        if tries < pre:
+            if empty[tries]:
+                break
+            j = best[tries]
+            tries += 1
+        else:
+            j = _third_try(state, call, lead, everyone, Stream(key).child("third"), tries)
+            tries += 1
+            if j < 0:
+                break
         if ok(j):
             team.append(j)
     return team if len(team) >= p.consortium_min else []
 
 
-def choose_research_org(state: State, team: list[int]) -> int:
-    """The organisation with spare capacity that best fits the team's competences."""
+def _third_try(state: State, call: Call, lead: int, everyone: np.ndarray, third: Stream, tries: int) -> int:
+    """The best candidate of third-tier try number ``tries`` (-1: its pool is empty), drawn on its own."""
+    p = state.cfg.behaviour.calls
+    firms = state.firms
+    c = int(firms.member_of[lead])
+    own = state.members_by_cluster[c] if c != NO_CLUSTER and call.line != "never_members" else everyone[:0]
+    c_n = state.cfg.behaviour.ties.candidates_per_introduction
+    u = third.uniforms(1 + c_n, start=tries * (1 + c_n))
+    pool = own if own.size and u[0] < p.own_cluster_partner_share else everyone
+    if pool.size == 0:
+        return -1
+    cands = pool[np.minimum((u[1:] * pool.size).astype(np.int64), pool.size - 1)]
+    d = 0.5 * np.abs(firms.profile[cands] - firms.profile[lead]).sum(axis=1)
+    return int(cands[int(np.argmax(nooteboom_value(d)))])
+
+
+def choose_research_org(state: State, team: list[int], free: np.ndarray | None = None) -> int:
+    """The organisation with spare capacity that best fits the team's competences.
+
+    ``free`` (whether each organisation has spare capacity) may be passed when known: it
+    does not change while a call's proposals are formed.
+    """
     ros = state.ros
     if ros.n == 0:
         return -1
-    free = ros.free()
+    if free is None:
+        free = ros.free()
     if not free.any():
         return -1
     need = state.firms.profile[team].mean(axis=0)
@@ -138,34 +244,44 @@ def choose_research_org(state: State, team: list[int]) -> int:
     return int(np.argmax(fit))
 
 
-def cost_plan(state: State, call: Call, team: list[int], stream: Stream) -> tuple[int, list[int]]:
+def cost_plan(state: State, call: Call, team: list[int], u: np.ndarray | Stream) -> tuple[int, list[int]]:
     """Duration and each partner's eligible cost in cents (research contract included).
 
     Own cost = duration x monthly cost of the size class; the research share is
     ``min_ro_share`` plus a draw up to ``ro_share_extra_max``; the project is scaled up to
     the call's minimum cost when it falls short (partners design projects to qualify).
+    ``u`` is the lead's stream, or its uniforms at positions 0-4 (:class:`LeadDraws`).
     """
+    if isinstance(u, Stream):
+        u = u.uniforms(5)
     p = state.cfg.behaviour.calls
     firms = state.firms
     rules = call.cfg
     lo = min(p.duration_months_min, rules.max_duration_months)
     span = rules.max_duration_months - lo + 1
-    duration = lo + min(int(stream.uniform(_DURATION) * span), span - 1)
-    monthly = np.array([p.cost_eur_per_month[s] for s in SIZE_CLASSES])[firms.size_class[team]]
+    duration = lo + min(int(u[_DURATION] * span), span - 1)
+    sizes = firms.size_class[team]
+    monthly = np.array([p.cost_eur_per_month[s] for s in SIZE_CLASSES])[sizes]
     own = monthly * duration
-    ro_share = min(0.95, rules.min_ro_share + stream.uniform(_RO_SHARE) * p.ro_share_extra_max)
-    total = own.sum() / (1.0 - ro_share)
-    has_large = bool((firms.size_class[team] == LARGE).any())
+    ro_share = min(0.95, rules.min_ro_share + u[_RO_SHARE] * p.ro_share_extra_max)
+    own_total = own.sum()
+    total = own_total / (1.0 - ro_share)
+    has_large = bool((sizes == LARGE).any())
     minimum = rules.min_cost_with_large_eur if has_large else rules.min_cost_sme_eur
     if total < minimum:
-        total = minimum * (1.0 + 0.5 * stream.uniform(_SCALE_UP))
-    weights = own / own.sum() if own.sum() > 0 else np.full(len(team), 1.0 / len(team))
-    costs = [eur_to_cents(total * w) for w in weights]
+        total = minimum * (1.0 + 0.5 * u[_SCALE_UP])
+    weights = own / own_total if own_total > 0 else np.full(len(team), 1.0 / len(team))
+    costs = [eur_to_cents(total * w) for w in weights.tolist()]
     return duration, costs
 
 
-def proposal_quality(state: State, team: list[int], stream: Stream) -> float:
-    """Quality in [0, 1]: knowledge, absorptive capacity, complementarity, noise."""
+def proposal_quality(state: State, team: list[int], u: np.ndarray | Stream) -> float:
+    """Quality in [0, 1]: knowledge, absorptive capacity, complementarity, noise.
+
+    ``u`` is the lead's stream, or its uniforms at positions 0-4 (:class:`LeadDraws`).
+    """
+    if isinstance(u, Stream):
+        u = u.uniforms(5)
     firms = state.firms
     prof = firms.profile[team]
     d = 0.5 * np.abs(prof[:, None, :] - prof[None, :, :]).sum(axis=-1)
@@ -175,9 +291,9 @@ def proposal_quality(state: State, team: list[int], stream: Stream) -> float:
         0.5 * float(firms.knowledge[team].mean())
         + 0.25 * float(firms.absorptive[team].mean())
         + 0.25 * float(nooteboom_value(mean_d))
-        + state.cfg.behaviour.calls.quality_noise * normal(stream.uniform(_NOISE))
+        + state.cfg.behaviour.calls.quality_noise * normal(float(u[_NOISE]))
     )
-    return float(np.clip(q, 0.0, 1.0))
+    return min(max(q, 0.0), 1.0)
 
 
 def prescreen(state: State, prop: Proposal) -> bool:
@@ -214,18 +330,21 @@ def run_call(state: State, call: Call) -> None:
     everyone = np.flatnonzero(eligible)
     firms.proposals_in_call[:] = 0
     proposals: list[Proposal] = []
-    for lead in draw_leads(state, call, eligible).tolist():
+    leads = draw_leads(state, call, eligible)
+    draws = lead_draws(state, call, leads, everyone)
+    needs_ro = call.cfg.min_ro_share > 0
+    free = state.ros.free()  # research organisations fill up only when projects start (after the ranking)
+    for row, lead in enumerate(leads.tolist()):
         if firms.proposals_in_call[lead] >= call.cfg.max_proposals_per_firm:
             continue
-        stream = state.streams.stream("consortium", call.stream_id, lead)
-        team = form_consortium(state, call, lead, eligible, everyone, stream)
+        team = form_consortium(state, call, lead, eligible, everyone, draws, row)
         if not team:
             continue
-        needs_ro = call.cfg.min_ro_share > 0
-        ro = choose_research_org(state, team) if needs_ro else -1
+        ro = choose_research_org(state, team, free) if needs_ro else -1
         if needs_ro and ro < 0:
             continue
-        duration, costs = cost_plan(state, call, team, stream)
+        u = draws.u[row]
+        duration, costs = cost_plan(state, call, team, u)
         prop = Proposal(
             call=call.cfg.name,
             line=call.line,
@@ -235,10 +354,10 @@ def run_call(state: State, call: Call) -> None:
             ro=ro,
             duration=duration,
             firm_cost_cents=costs,
-            quality=proposal_quality(state, team, stream),
+            quality=proposal_quality(state, team, u),
         )
         prop.requested_grant_cents = grant_for(state, call, prop)
-        prop.n_clusters = int(np.unique(state.cluster_of_firm[team]).size)
+        prop.n_clusters = len(set(state.cluster_of_firm[team].tolist()))
         firms.in_proposal[team] = True
         state.proposals.append(prop)
         if not prescreen(state, prop):
@@ -359,21 +478,30 @@ def support_innovation(state: State) -> int:
 
     Each support session (``hours_per_consortium_support``) raises one random member's
     knowledge by ``support_knowledge_gain x absorptive x (1 - knowledge)`` and counts as
-    non-financial support. Returns the sessions held.
+    non-financial support. Returns the sessions held. Session ``k`` of a CMO's month draws
+    position ``k`` of the CMO's monthly stream; the CMOs' members are disjoint, so all
+    CMOs are served in one pass.
     """
     beh = state.cfg.behaviour
     k = state.firms.knowledge
-    held = 0
+    plan = []
     for c, cmo in enumerate(state.cmos):
         members = state.members_by_cluster[c]
         if members.size == 0:
             continue
         n = cmo.use("innovation", beh.cmo.hours_per_consortium_support, members.size)
-        if n == 0:
-            continue
-        u = state.streams.stream("support", state.month, cmo.stream_id).uniforms(n)
-        who = np.unique(members[np.minimum((u * members.size).astype(np.int64), members.size - 1)])
-        k[who] += (beh.cmo.support_knowledge_gain * state.firms.absorptive[who] * (1.0 - k[who])).astype(np.float32)
-        state.mark_nonfinancial(who)
-        held += n
-    return held
+        if n:
+            plan.append((cmo, members, n))
+    if not plan:
+        return 0
+    keys = np.array([state.streams.stream("support", state.month, cmo.stream_id).key for cmo, _, _ in plan], np.uint64)
+    u = uniforms_at(keys, np.arange(max(n for _, _, n in plan)))
+    who = np.concatenate(
+        [
+            np.unique(members[np.minimum((u[row, :n] * members.size).astype(np.int64), members.size - 1)])
+            for row, (_, members, n) in enumerate(plan)
+        ]
+    )
+    k[who] += (beh.cmo.support_knowledge_gain * state.firms.absorptive[who] * (1.0 - k[who])).astype(np.float32)
+    state.mark_nonfinancial(who)
+    return sum(n for _, _, n in plan)

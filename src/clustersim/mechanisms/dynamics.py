@@ -50,7 +50,7 @@ def book_turnover(state: State, months: int, booking: int) -> None:
         return
     d = state.cfg.behaviour.dynamics
     firms = state.firms
-    z = state.streams.generator("turnover", booking).standard_normal(firms.n, dtype=np.float32)
+    z = state.streams.draws("turnover", booking).standard_normal(firms.n, dtype=np.float32)
     z *= np.float32(np.sqrt(months) * d.turnover_growth_sd)
     z += np.float32(months * d.turnover_growth_month)
     if d.member_growth_premium_month:
@@ -85,7 +85,7 @@ def firm_dynamics(state: State) -> tuple[int, int]:
         return d.innovation_rate_month * (0.5 + k[cand]) * lift * member
 
     p_max = d.innovation_rate_month * 1.5 * (1.0 + boost) * (1.0 + d.member_innovation_lift)
-    rng = state.streams.generator("innovation", month)
+    rng = state.streams.draws("innovation", month)
     innovators, u_novelty = bernoulli_thinned(rng, p_max, firms.n, prob)
     if innovators.size:
         ntm = u_novelty < d.new_to_market_share * (0.5 + k[innovators])

@@ -22,7 +22,7 @@ from clustersim.cmo import CMO
 from clustersim.network import FIRM_FIRM, FIRM_RO, ORIGINS, nooteboom_value
 from clustersim.population import cognitive_distance
 from clustersim.state import State
-from clustersim.streams import sample_without_replacement
+from clustersim.streams import sample_without_replacement, uniforms_at
 
 BROKERED = ORIGINS.index("brokered")
 PLENARY = ORIGINS.index("plenary")
@@ -134,6 +134,46 @@ def _pick(pool: np.ndarray, us: list[float]) -> np.ndarray:
     return pool[np.minimum((np.asarray(us) * pool.size).astype(np.int64), pool.size - 1)]
 
 
+def _offsets(plan: list[tuple[CMO, np.ndarray, int]]) -> list[int]:
+    """Where each CMO's members start in the concatenation of the plan's member arrays."""
+    out, at = [], 0
+    for _, members, _ in plan:
+        out.append(at)
+        at += members.size
+    return out
+
+
+_DOMAIN_TABLES: dict[bytes, tuple[list[tuple[int, ...]], list[tuple[int, ...]]]] = {}
+
+
+def _domain_tables(state: State) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
+    """Per domain: its related domains (same family, itself excluded) and every other domain (cached)."""
+    fam = state.taxonomy.families
+    cached = _DOMAIN_TABLES.get(fam.tobytes())
+    if cached is not None:
+        return cached
+    n = fam.size
+    related = [tuple(int(d) for d in np.flatnonzero(fam == fam[own]) if d != own) for own in range(n)]
+    others = [tuple(d for d in range(n) if d != own) for own in range(n)]
+    _DOMAIN_TABLES[fam.tobytes()] = (related, others)
+    return related, others
+
+
+def _needed_domain_fast(t: object, own: int, u: float, related: tuple[int, ...], others: tuple[int, ...]) -> int:
+    """:func:`needed_domain` with the domain's tables precomputed (the same arithmetic)."""
+    low = t.need_own_domain_share  # type: ignore[attr-defined]
+    if u < low:
+        return own
+    if related:
+        width = (1.0 - low) * t.need_related_share  # type: ignore[attr-defined]
+        if u < low + width:
+            return related[min(int((u - low) / width * len(related)), len(related) - 1)]
+        low += width
+    if low >= 1.0:
+        return own
+    return others[min(int((u - low) / (1.0 - low) * len(others)), len(others) - 1)]
+
+
 def broker_introductions(state: State) -> int:
     """CMOs spend business-opportunity hours on introductions; return ties formed.
 
@@ -142,46 +182,132 @@ def broker_introductions(state: State) -> int:
     draws the same numbers in every arm. A share ``ro_introduction_share`` introduces the
     member to a research organisation; the others look for a firm in the needed domain
     (:func:`needed_domain`), in-house or by referral.
+
+    What does not depend on earlier introductions of the month (the member, the needed
+    domain, the sampled candidates and their distances) is computed for all of a CMO's
+    introductions at once; trust and past partners, which earlier ties change, are read
+    introduction by introduction, in order.
     """
     t = state.cfg.behaviour.ties
     hours_each = state.cfg.behaviour.cmo.hours_per_introduction
     benefits = state.cfg.behaviour.membership.benefits
     c_n = t.candidates_per_introduction
     width = _CANDIDATES + max(c_n, 1)
+    w = t.distance_weight
     formed = 0
+    firms = state.firms
+    ledger = state.ledger
+    partners = ledger.partners
+    related, others = _domain_tables(state)
+    pools = state.members_by_domain
+    sizes = np.array([x.size for x in pools], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]) if sizes.size else sizes
+    flat = np.concatenate(pools) if pools else np.zeros(0, dtype=np.int64)
+    g_intro = np.float32(benefits["introduction"])
+    g_tie = np.float32(benefits["tie"])
+    gains_at: list[int] = []
+    gains: list[np.float32] = []
+    plan = []  # the CMOs' introductions this month: hours first (they do not depend on the outcomes)
     for c, cmo in enumerate(state.cmos):
         members = state.members_by_cluster[c]
         if members.size == 0:
             continue
         n = cmo.use("business_opportunities", hours_each, wanted=members.size)
         cmo.totals["introductions"] += n
-        if n == 0:
-            continue
-        rows = state.streams.stream("broker", state.month, cmo.stream_id).uniforms(n * width).reshape(n, width)
-        for u in rows.tolist():
-            i = int(members[min(int(u[_MEMBER] * members.size), members.size - 1)])
-            state.mark_nonfinancial(i)
-            state.benefit[i] += benefits["introduction"]
+        if n:
+            plan.append((cmo, members, n))
+    if not plan:
+        return 0
+    # one row of uniforms per introduction: row k of the CMO's monthly stream, for every CMO at once
+    keys = np.array([state.streams.stream("broker", state.month, cmo.stream_id).key for cmo, _, _ in plan], np.uint64)
+    n_max = max(n for _, _, n in plan)
+    block = uniforms_at(keys, np.arange(n_max * width)).reshape(len(plan), n_max, width)
+    rows = np.concatenate([block[k, :n] for k, (_, _, n) in enumerate(plan)])
+    member_pool = np.concatenate([m for _, m, _ in plan])
+    m_size = np.concatenate([np.full(n, m.size, dtype=np.int64) for _, m, n in plan])
+    starts = _offsets(plan)
+    m_off = np.concatenate([np.full(n, off, dtype=np.int64) for (_, _, n), off in zip(plan, starts, strict=True)])
+    who = member_pool[m_off + np.minimum((rows[:, _MEMBER] * m_size).astype(np.int64), m_size - 1)]
+    state.mark_nonfinancial(who)  # the month of the first service: the same whichever order
+    primary = firms.primary_domain[who].tolist()
+    u_rows = rows.tolist()
+    needs = [
+        _needed_domain_fast(t, own, u[_NEED], related[own], others[own]) for own, u in zip(primary, u_rows, strict=True)
+    ]
+    # candidates of every introduction, from its needed domain's members, and their scores without trust
+    need_arr = np.asarray(needs, dtype=np.int64)
+    size = sizes[need_arr]
+    idx = np.minimum((rows[:, _CANDIDATES : _CANDIDATES + c_n] * size[:, None]).astype(np.int64), size[:, None] - 1)
+    cands = flat[np.clip(offsets[need_arr][:, None] + idx, 0, max(flat.size - 1, 0))] if flat.size else idx
+    d = cognitive_distance(firms.profile[cands], firms.profile[who][:, None, :])
+    plain = w * nooteboom_value(d)  # float32, as best_partner computes it
+    usable = (cands != who[:, None]) & (size[:, None] > 0)
+    masked = np.where(usable, plain, -np.inf)
+    first_best = np.argmax(masked, axis=1).tolist()
+    any_usable = usable.any(axis=1).tolist()
+    who_l = who.tolist()
+    cands_l = cands.tolist()
+    plain_l = plain.tolist()
+    d_l = d.tolist()
+    first = 0
+    for cmo, _, n in plan:
+        domains = set(cmo.domains)
+        for r in range(first, first + n):
+            u = u_rows[r]
+            i = who_l[r]
+            gains_at.append(i)
+            gains.append(g_intro)
             if u[_KIND] < t.ro_introduction_share:
-                formed += introduce_research_organisation(state, i, cmo, BROKERED, u)
+                if introduce_research_organisation(state, i, cmo, BROKERED, u, apply_gain=False):
+                    gains_at.append(i)
+                    gains.append(g_tie)
+                    formed += 1
                 continue
-            need = needed_domain(state, i, u[_NEED])
-            if need not in cmo.domains and u[_REFERRAL] >= t.referral_success:
+            need = needs[r]
+            if need not in domains and u[_REFERRAL] >= t.referral_success:
                 continue  # the referral to the CMO of that domain came to nothing
-            pool = state.members_by_domain[need]
-            cands = _pick(pool, u[_CANDIDATES : _CANDIDATES + c_n]) if pool.size else pool
-            j, d, credit = best_partner(state, i, cands, u[_PAST] < t.past_partner_first)
-            if j >= 0 and form_firm_tie(state, i, j, d, credit, BROKERED, u[_SUCCESS]):
-                formed += 1
+            past = partners.get(i)
+            if past and u[_PAST] < t.past_partner_first:
+                pool = members_by_need = pools[need]
+                picked = _pick(members_by_need, u[_CANDIDATES : _CANDIDATES + c_n]) if pool.size else pool
+                j, dist, credit = best_partner(state, i, picked, True)
+            elif not any_usable[r]:
+                continue
+            elif i in partners:  # trust from past work: each candidate's credit, in order
+                best_k, best_score, credit = -1, -np.inf, 0.0
+                for k in range(c_n):
+                    j = cands_l[r][k]
+                    if j == i:
+                        continue
+                    cr = ledger.credit(state.month, i, j)
+                    score = plain_l[r][k] + (1.0 - w) * cr
+                    if score > best_score:
+                        best_k, best_score, credit = k, score, cr
+                j, dist = cands_l[r][best_k], d_l[r][best_k]
+            else:  # no past partner: neither relational nor structural credit
+                k = first_best[r]
+                j, dist, credit = cands_l[r][k], d_l[r][k], 0.0
+            if j < 0 or u[_SUCCESS] >= tie_probability(state, dist, credit):
+                continue
+            add_firm_tie(state, i, j, BROKERED, dist)
+            gains_at += (i, j)
+            gains += (g_tie, g_tie)
+            formed += 1
+        first += n
+    if gains_at:  # float32 additions in the order the introductions made them
+        np.add.at(state.benefit, np.asarray(gains_at, dtype=np.int64), np.asarray(gains, dtype=np.float32))
     return formed
 
 
-def introduce_research_organisation(state: State, i: int, cmo: CMO, origin: int, u: list[float]) -> int:
+def introduce_research_organisation(
+    state: State, i: int, cmo: CMO, origin: int, u: list[float], apply_gain: bool = True
+) -> int:
     """Introduce firm ``i`` to a research organisation; return 1 if a tie forms.
 
     ``candidates_per_introduction`` organisations are sampled; the one that best fits the
     firm's profile is proposed, and the tie forms with a chance rising with the firm's
-    absorptive capacity and the fit.
+    absorptive capacity and the fit. Without ``apply_gain`` the caller adds the tie's
+    benefit to the firm (in its own order of additions).
     """
     ros = state.ros
     firms = state.firms
@@ -195,7 +321,8 @@ def introduce_research_organisation(state: State, i: int, cmo: CMO, origin: int,
         return 0
     state.ledger.add(state.month, FIRM_RO, origin, i, r, cmo.cluster_id)
     ros.collaborations[r] += 1
-    state.benefit[i] += state.cfg.behaviour.membership.benefits["tie"]
+    if apply_gain:
+        state.benefit[i] += state.cfg.behaviour.membership.benefits["tie"]
     return 1
 
 
@@ -239,7 +366,7 @@ def spontaneous_ties(state: State) -> int:
     All numbers come from the month's stream in a layout that depends only on N.
     """
     t = state.cfg.behaviour.ties
-    rng = state.streams.generator("spontaneous", state.month)
+    rng = state.streams.draws("spontaneous", state.month)
     firms = state.firms
     k = int(rng.poisson(t.spontaneous_tie_rate * firms.n))
     if k == 0:

@@ -83,7 +83,7 @@ def choose_membership(state: State) -> tuple[int, int]:
     """
     p = state.cfg.behaviour.membership
     firms = state.firms
-    rng = state.streams.generator("membership", state.month)
+    rng = state.streams.draws("membership", state.month)
     k = int(rng.binomial(firms.n, p.review_rate))
     if k == 0:
         return 0, 0

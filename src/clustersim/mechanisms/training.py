@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from clustersim.state import State
-from clustersim.streams import poisson
+from clustersim.streams import poisson, uniforms_at
 
 
 def learn(absorptive: np.ndarray, half_life_months: float) -> np.ndarray:
@@ -32,6 +32,7 @@ def sign_and_train(state: State) -> tuple[int, int]:
     hours_each = state.cfg.behaviour.cmo.hours_per_training_agreement
     firms = state.firms
     signed = trained = 0
+    draws = []  # (members, trainees, stream) of the CMOs that train this month
     for c, cmo in enumerate(state.cmos):
         members = state.members_by_cluster[c]
         if members.size == 0:
@@ -49,12 +50,20 @@ def sign_and_train(state: State) -> tuple[int, int]:
         if active == 0:
             continue
         k = poisson(stream.uniform(0), active * p.trainees_per_agreement_month)
-        if k == 0:
-            continue
-        u = stream.child("trainee").uniforms(k)
-        who = np.unique(members[np.minimum((u * members.size).astype(np.int64), members.size - 1)])
-        firms.absorptive[who] = learn(firms.absorptive[who], p.half_life_months).astype(np.float32)
-        state.benefit[who] += state.cfg.behaviour.membership.benefits["training"]
-        state.mark_nonfinancial(who)
-        trained += int(who.size)
+        if k:
+            draws.append((members, k, stream.child("trainee").key))
+    if not draws:
+        return signed, 0
+    # the CMOs' members are disjoint: every CMO's trainees are trained in one pass
+    u = uniforms_at(np.array([key for _, _, key in draws], dtype=np.uint64), np.arange(max(k for _, k, _ in draws)))
+    who = np.concatenate(
+        [
+            np.unique(members[np.minimum((u[row, :k] * members.size).astype(np.int64), members.size - 1)])
+            for row, (members, k, _) in enumerate(draws)
+        ]
+    )
+    firms.absorptive[who] = learn(firms.absorptive[who], p.half_life_months).astype(np.float32)
+    state.benefit[who] += state.cfg.behaviour.membership.benefits["training"]
+    state.mark_nonfinancial(who)
+    trained = int(who.size)
     return signed, trained

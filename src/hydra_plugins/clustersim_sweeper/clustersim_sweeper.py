@@ -10,6 +10,16 @@ job. A scalar value the schema refuses still fails, in its own job, which cluste
 as a failed run with the message naming the key (``jobs/<run>.json``). Everything else,
 including the order and the content of the jobs, is the basic sweeper's.
 
+Runs are launched in batches: each job the launcher starts (a joblib task, a Ray task, a
+SLURM array task) runs ``runs_per_job`` runs one after the other in its process, so that
+the imports, Hydra's composition of a job and the launcher's own cost are paid once per
+batch, not once per run (``hydra.sweeper.runs_per_job``; 0, the default, makes about two
+batches per worker of the launcher, at most 1,000 runs each: ``n_jobs`` for joblib,
+``num_cpus`` or the machine's cores for Ray, ``array_parallelism`` for submitit, 1 for the
+basic launcher; 1 launches one job per run as Hydra does). A batch is the launched job of its first run, with the
+override lists of all its runs in ``CLUSTERSIM_BATCH`` (``hydra.job.env_set``); every run
+keeps its own configuration, folder, seeds, claim and record (``clustersim.sweep.run_batch``).
+
 Two more differences, so that nothing fails quietly: ``multirun.yaml`` is written
 atomically, and a job that fails (raises, or returns a record it could not write) does not
 stop the sweep before its end: the jobs' returns are handed to the clustersim callback
@@ -19,6 +29,8 @@ stop the sweep before its end: the jobs' returns are handed to the clustersim ca
 # no `from __future__ import annotations`: Hydra loads plugin modules outside sys.modules,
 # where dataclasses cannot resolve string annotations.
 import logging
+import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +50,7 @@ class ClusterSweeperConf:
     _target_: str = "hydra_plugins.clustersim_sweeper.clustersim_sweeper.ClusterSweeper"
     max_batch_size: Optional[int] = None  # noqa: UP045 (OmegaConf reads typing.Optional)
     params: Optional[dict[str, str]] = None  # noqa: UP045
+    runs_per_job: int = 0  # runs of one launched job: 0 = about two batches per worker, 1 = one job per run
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="clustersim", node=ClusterSweeperConf, provider="clustersim")
@@ -56,8 +69,39 @@ def representatives(batch: Sequence[Sequence[str]], is_group: Callable[[str], bo
     return picked
 
 
+def launcher_workers(launcher: Any) -> int:
+    """How many jobs the launcher runs at once (joblib's n_jobs, Ray's CPUs, submitit's array parallelism)."""
+    target = str(launcher.get("_target_", "")) if launcher is not None else ""
+    cores = os.cpu_count() or 1
+    if "joblib" in target:
+        n = int(launcher.get("n_jobs", -1) or -1)
+        return max(1, n if n > 0 else cores + 1 + n)
+    if "ray" in target.lower():
+        cpus = (launcher.get("ray") or {}).get("init", {}).get("num_cpus")
+        return max(1, int(cpus) if cpus else cores)
+    if "submitit" in target:
+        return max(1, int(launcher.get("array_parallelism", 256) or 256))
+    return 1
+
+
+AUTO_MAX = 1000  # the largest automatic batch: a huge sweep still reports and balances in steps
+
+
+def batches(jobs: Sequence[Sequence[str]], runs_per_job: int, workers: int) -> list[list[list[str]]]:
+    """Consecutive batches of ``jobs``: ``runs_per_job`` each, or (0) about two per worker, at most AUTO_MAX."""
+    if not jobs:
+        return []
+    size = runs_per_job if runs_per_job > 0 else min(AUTO_MAX, math.ceil(len(jobs) / min(len(jobs), 2 * workers)))
+    return [[list(j) for j in jobs[i : i + size]] for i in range(0, len(jobs), size)]
+
+
 class ClusterSweeper(BasicSweeper):
-    """Hydra's basic sweeper, composing one job per distinct set of config-group choices."""
+    """Hydra's basic sweeper, composing one job per distinct set of config-group choices, launching runs in batches."""
+
+    def __init__(self, max_batch_size: Optional[int], params: Optional[dict[str, str]] = None, runs_per_job: int = 0):  # noqa: UP045
+        """Hydra's basic sweeper with ``runs_per_job`` (see the module's docstring)."""
+        super().__init__(max_batch_size=max_batch_size, params=params)
+        self.runs_per_job = int(runs_per_job or 0)
 
     def _is_group(self, override: str) -> bool:
         key = override.lstrip("+~").split("=", 1)[0].split("@", 1)[0]
@@ -89,21 +133,29 @@ class ClusterSweeper(BasicSweeper):
         unrecorded: list[str] = []
         jobs = 0
         initial_job_idx = 0
+        from clustersim.sweep import BATCH_ENV, encode_batch
+
+        workers = launcher_workers(self.config.hydra.get("launcher"))
         while not self.is_done():
             batch = self.get_job_batch()
             self.validate_batch_is_legal(batch)
+            groups = batches(batch, self.runs_per_job, workers)
+            if self.runs_per_job == 1:
+                launched = [g[0] for g in groups]  # one job per run, as Hydra does
+            else:
+                launched = [[*g[0], f"+hydra.job.env_set.{BATCH_ENV}='{encode_batch(g)}'"] for g in groups]
             try:
-                results = self.launcher.launch(batch, initial_job_idx=initial_job_idx)
+                results = self.launcher.launch(launched, initial_job_idx=initial_job_idx)
             except Exception as err:  # the launcher lost the batch (a worker killed...): say so at the end
                 first = (str(err).strip().splitlines() or [""])[0]
                 unrecorded += [f"{' '.join(o)}: launcher error {type(err).__name__}: {first}" for o in batch]
                 results = []
-            for overrides, r in zip(batch, results, strict=False):
+            for group, r in zip(groups, results, strict=False):
                 error = _job_problem(r)
                 if error:
-                    unrecorded.append(f"{' '.join(overrides)}: {error}")
+                    unrecorded += [f"{' '.join(overrides)}: {error}" for overrides in group]
             jobs += len(batch)
-            initial_job_idx += len(batch)
+            initial_job_idx += len(launched)
             returns.append(results)
         LAUNCHED.update(jobs=jobs, unrecorded=unrecorded)
         return returns
@@ -117,7 +169,8 @@ def _job_problem(r: Any) -> str:
         err = r._return_value
         first = (str(err).strip().splitlines() or [""])[0]
         return f"the job raised {type(err).__name__}: {first}"
-    value = r._return_value
-    if isinstance(value, dict) and str(value.get("record", "")).startswith("not written"):
-        return f"{value.get('status')}, record {value['record']}"
+    values = r._return_value if isinstance(r._return_value, list) else [r._return_value]
+    for value in values:
+        if isinstance(value, dict) and str(value.get("record", "")).startswith("not written"):
+            return f"{value.get('status')}, record {value['record']}"
     return ""
