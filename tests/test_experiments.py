@@ -23,13 +23,15 @@ FAST = ["population=small", "start=2015-06", "end=2018-06", "report_start=2016-0
 CLUSTERSIM = str(Path(sys.executable).parent / "clustersim")
 
 
-def sweep(tmp_path: Path, *args: str, wait: bool = True) -> subprocess.CompletedProcess[str] | subprocess.Popen[str]:
+def sweep(
+    tmp_path: Path, *args: str, wait: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str] | subprocess.Popen[str]:
     cmd = [CLUSTERSIM, "-m", *args, *FAST, f"hydra.sweep.dir={tmp_path / 'sweep'}"]
     if not wait:
         return subprocess.Popen(
             cmd, cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
         )
-    return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
 
 
 @pytest.mark.parametrize(
@@ -87,19 +89,29 @@ def free_port() -> int:
 
 @pytest.fixture
 def ray_head():
-    """A real local Ray instance on 127.0.0.1, started for the test and stopped after."""
+    """A real local Ray instance on 127.0.0.1, started for the test and stopped after.
+
+    Yields its address and the environment a client needs to attach. Ray 2.60 turns token
+    authentication on for a client whenever ~/.ray/auth_token exists (any earlier local
+    ``ray.init()`` writes one), so the head and its clients are given the same explicit mode
+    and a token of their own: the test does not depend on what ran before it.
+    """
+    import secrets
     import shutil
     import tempfile
 
     ray = str(Path(sys.executable).parent / "ray")
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    token = Path(temp) / "auth_token"
+    token.write_text(secrets.token_hex(32))
     port = free_port()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
+    env.pop("RAY_AUTH_TOKEN", None)
     start = [ray, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2"]
     start += ["--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"]
     subprocess.run(start, check=True, capture_output=True, timeout=180, env=env)
     try:
-        yield f"127.0.0.1:{port}"
+        yield f"127.0.0.1:{port}", env
     finally:
         subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120, env=env)
         shutil.rmtree(temp, ignore_errors=True)
@@ -107,14 +119,15 @@ def ray_head():
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("services")
-def test_same_sweep_same_results_on_every_launcher(tmp_path: Path, ray_head: str) -> None:
+def test_same_sweep_same_results_on_every_launcher(tmp_path: Path, ray_head: tuple[str, dict[str, str]]) -> None:
     """basic, joblib, a real Ray instance and submitit's local executor: identical results."""
+    address, ray_env = ray_head
     launchers = {
         "basic": ["hydra/launcher=basic"],
         "joblib": ["hydra/launcher=joblib_progress"],
         "ray": [
             "hydra/launcher=ray",
-            f"hydra.launcher.ray.init.address={ray_head}",
+            f"hydra.launcher.ray.init.address={address}",
             "+hydra.launcher.ray.init.object_store_memory=null",
         ],
         "submitit_local": ["hydra/launcher=submitit_local"],
@@ -123,7 +136,8 @@ def test_same_sweep_same_results_on_every_launcher(tmp_path: Path, ray_head: str
     for name, args in launchers.items():
         d = tmp_path / name
         d.mkdir()
-        proc = sweep(d, "experiment=twelve_vs_seven", "replication=range(0,2)", *args)
+        env = ray_env if name == "ray" else None
+        proc = sweep(d, "experiment=twelve_vs_seven", "replication=range(0,2)", *args, env=env)
         assert proc.returncode == 0, proc.stdout
         s = pd.read_parquet(d / "sweep" / "summary.parquet")
         tables[name] = s.sort_values(["run", "kpi", "cluster"]).reset_index(drop=True)
