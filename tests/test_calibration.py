@@ -261,7 +261,13 @@ def reduced_run(tmp_path_factory):
     out = tmp / "results" / "calibration"
     exe = Path(sys.executable).with_name("clustersim")
     r = subprocess.run(
-        [str(exe), "experiment=calibrate", "calibrate.reduced=true", f"calibrate.out={out}", "calibrate.progress=0"],
+        [
+            str(exe),
+            "experiment=calibrate",
+            "calibrate.reduced=true",
+            f"calibrate.out={out}",
+            "calibrate.progress=false",
+        ],
         capture_output=True,
         text=True,
         cwd=tmp,

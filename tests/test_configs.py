@@ -81,3 +81,16 @@ def test_behaviour_default_sets_every_parameter_explicitly() -> None:
     for name in ("membership", "cmo", "ties", "calls", "training", "international", "dynamics"):
         sub = getattr(BehaviourConfig(), name)
         walk(type(sub), data[name], f"behaviour.{name}.")
+
+
+@pytest.mark.parametrize(
+    "override", ["progress=2", "progress=0", "calibrate.progress=1", "clusters.periods.0.relaunch=1", "progress=1.5"]
+)
+def test_a_number_is_not_a_flag(override: str) -> None:
+    """OmegaConf would read progress=2 as true; a flag takes true or false, and the key is named."""
+    from clustersim.errors import ConfigError
+
+    key, value = override.split("=")
+    with pytest.raises(ConfigError) as info:
+        load_config(["population=small", override])
+    assert str(info.value) == f"invalid configuration: {key}: got {value}; allowed: true or false"

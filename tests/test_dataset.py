@@ -69,7 +69,8 @@ def test_a_second_merge_writes_no_run_again(sweep: Path) -> None:
 
 def test_the_report_measures_how_well_the_arms_stay_in_step(sweep: Path) -> None:
     pairing = pd.read_csv(sweep / "pairing.csv")
-    assert set(pairing["contrast"]) == {"effect"} and (pairing["pairs"] == 2).all()
+    pairs = pd.read_parquet(sweep / "runs.parquet")["replication"].nunique()  # conftest.HEADLINE_SWEEP
+    assert set(pairing["contrast"]) == {"effect"} and (pairing["pairs"] == pairs).all()
     row = pairing.set_index(["group", "outcome"])
     assert row.loc[("all firms", "innovations"), "firms"] == 1520
     assert row.loc[("outside clusters in both arms", "turnover_growth"), "correlation"] > 0.95

@@ -724,6 +724,7 @@ def to_config(cfg: DictConfig | dict | Config) -> Config:
     """
     if isinstance(cfg, Config):
         return validate(cfg)
+    _check_raw_flags(OmegaConf.to_container(cfg, resolve=False) if isinstance(cfg, DictConfig) else cfg)
     try:
         merged = OmegaConf.merge(_structured_schema(), cfg)
         obj = OmegaConf.to_object(merged)
@@ -737,6 +738,24 @@ def to_config(cfg: DictConfig | dict | Config) -> Config:
 def _structured_schema() -> DictConfig:
     """The schema as an OmegaConf node (built once; ``OmegaConf.merge`` copies it)."""
     return OmegaConf.structured(Config)
+
+
+def _check_raw_flags(node: Any, where: str = "") -> None:
+    """Refuse a number where a flag is expected (OmegaConf would read ``progress=2`` as true)."""
+    if isinstance(node, dict):
+        items = node.items()
+    elif isinstance(node, list):
+        items = enumerate(node)
+    else:
+        if isinstance(node, int | float) and not isinstance(node, bool):
+            allowed = allowed_at(Config, where)
+            if allowed is not None and allowed.kind == "flag":
+                raise refused(where, node, allowed.describe())
+        return
+    for k, v in items:
+        if where == "" and k == "hydra":
+            continue
+        _check_raw_flags(v, f"{where}.{k}" if where else str(k))
 
 
 def _omegaconf_error(exc: Exception) -> ConfigError:

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from clustersim.confdir import config_dir
-from clustersim.errors import ConfigError
+from clustersim.errors import ConfigError, refused
+from clustersim.schema import allowed_at
 
 # groups of conf/ a user picks an option of; ``programme`` options are used by the funding
 # options, and conf/calibration, conf/validation are data files, not groups
@@ -241,8 +242,19 @@ def check(overrides: list[str], schema: type, multirun: bool = False) -> list[Pa
             raise ConfigError(key, f"got {text!r}: a key of the schema cannot be removed; allowed: {key}=<value>")
         if kind in ("add", "force_add") and status != "free":
             raise ConfigError(key, f"got {text!r}: '+' adds a key, and {key} exists; allowed: {key}=<value> (no '+')")
+        _refuse_number_for_flag(key, values, schema)
         out.append(Parsed(text, kind, key, False, sweep, values))
     return out
+
+
+def _refuse_number_for_flag(key: str, values: tuple[Any, ...], schema: type) -> None:
+    """A flag takes true or false: OmegaConf would read ``progress=2`` as true, so refuse it here."""
+    allowed = allowed_at(schema, key)
+    if allowed is None or allowed.kind != "flag":
+        return
+    for v in values:
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            raise refused(key, v, allowed.describe())
 
 
 def check_after_compose(parsed: list[Parsed], cfg: Any) -> None:

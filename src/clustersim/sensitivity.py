@@ -469,9 +469,14 @@ def indices_figure(method: str, outputs: Sequence[str], indices: pd.DataFrame):
 
 
 def _figure(s: SensitivityConfig, indices: pd.DataFrame, path: Path) -> None:
+    save_figure(indices_figure(s.method, s.outputs, indices), path.with_suffix(""))
+
+
+def save_figure(fig: Any, stem: Path) -> None:
+    """Write ``fig`` as ``stem``.png and ``stem``.svg (clustersim.figures.save)."""
     from clustersim.figures import save
 
-    save(indices_figure(s.method, s.outputs, indices), path.with_suffix(""))
+    save(fig, stem)
 
 
 def build_sensitivity_report(sweep_dir: Path, merge: bool = True) -> dict[str, Any]:
@@ -513,19 +518,107 @@ def build_sensitivity_report(sweep_dir: Path, merge: bool = True) -> dict[str, A
     indices = pd.concat(frames, ignore_index=True)
     key = "mu_star" if s.method == "morris" else "ST"
     indices["rank"] = indices.groupby("output")[key].rank(ascending=False, method="first").astype(int)
+    emulated = emulated_indices(s, x_unit, effects) if s.method == "sobol" else None
     disc = discovery(s, x_unit, effects)
     values = design_table(s)
     effects_out = values.merge(effects, on="sample")
 
     final = sweep_dir / OUT
-    text = report_text(s, spec, indices, disc, effects)
+    text = report_text(s, spec, indices, disc, effects, emulated)
     with atomic.folder(final, replace=True) as tmp:
         indices.to_csv(tmp / "indices.csv", index=False)
         disc.to_csv(tmp / "discovery.csv", index=False)
         effects_out.to_parquet(tmp / "effects.parquet", index=False)
         _figure(s, indices, tmp / "indices.png")
+        if emulated is not None:
+            emulated.to_csv(tmp / "emulator.csv", index=False)
+            save_figure(emulator_figure(s.outputs, emulated), tmp / "emulator")
         (tmp / "report.md").write_text(text + "\n")
-    return {"text": text, "indices": indices, "discovery": disc, "effects": effects, "failed": failed, "folder": final}
+    return {
+        "text": text,
+        "indices": indices,
+        "emulator": emulated,
+        "discovery": disc,
+        "effects": effects,
+        "failed": failed,
+        "folder": final,
+    }
+
+
+#: an emulator's indices are resolved when no 95% interval is wider than +-this
+EMULATOR_HALF_WIDTH = 0.1
+
+
+def emulated_indices(s: SensitivityConfig, x_unit: np.ndarray, effects: pd.DataFrame) -> pd.DataFrame | None:
+    """Sobol indices of each output's systematic part, E[effect | parameters] (clustersim.emulator).
+
+    One row per output and parameter: S1 and ST with their 95% bootstrap intervals, the
+    emulator's degree, its cross-validated R^2 (the share of the effect's variance the
+    parameters explain; the rest is replication noise) and ``resolved`` (every interval of
+    the output within +-EMULATOR_HALF_WIDTH). None when the design has too few rows for
+    an emulator (:func:`clustersim.emulator.min_rows`; the report says so).
+    """
+    from clustersim.emulator import emulator_indices, min_rows
+
+    if len(effects) < min_rows(len(s.parameters)):
+        return None
+
+    x = x_unit[effects["sample"].to_numpy(dtype=int)]
+    frames = []
+    for kpi in s.outputs:
+        e = emulator_indices(x, effects[kpi].to_numpy(dtype=float), [p.key for p in s.parameters], seed=s.seed)
+        d = e.indices
+        half = np.maximum.reduce(
+            [d["S1"] - d["S1_low"], d["S1_high"] - d["S1"], d["ST"] - d["ST_low"], d["ST_high"] - d["ST"]]
+        )
+        d.insert(0, "output", kpi)
+        d["degree"] = e.degree
+        d["r2_cv"] = e.r2_cv
+        d["resolved"] = bool((half <= EMULATOR_HALF_WIDTH).all())
+        frames.append(d)
+    return pd.concat(frames, ignore_index=True)
+
+
+def emulator_figure(outputs: Sequence[str], emulated: pd.DataFrame):
+    """S1 and ST of each output's systematic part, with 95% intervals and the noise share in the title."""
+    from matplotlib.figure import Figure
+
+    from clustersim.figures import OKABE_ITO
+    from clustersim.labels import kpi_label, parameter_label
+
+    outputs = list(outputs)
+    ncol = min(4, len(outputs))
+    nrow = math.ceil(len(outputs) / ncol)
+    fig = Figure(figsize=(3.4 * ncol + 1.8, 3.2 * nrow + 0.6), layout="constrained")
+    axes = fig.subplots(nrow, ncol, squeeze=False, sharex=True).ravel()
+    order = list(emulated[emulated["output"] == outputs[0]].sort_values("ST")["parameter"])
+    for ax, kpi in zip(axes, outputs, strict=False):
+        d = emulated[emulated["output"] == kpi].set_index("parameter").reindex(order)
+        pos = np.arange(len(d))
+        for off, col, color, label in (
+            (-0.2, "S1", OKABE_ITO[5], "first order S1"),
+            (0.2, "ST", OKABE_ITO[0], "total order ST"),
+        ):
+            err = np.vstack([d[col] - d[f"{col}_low"], d[f"{col}_high"] - d[col]]).clip(min=0)
+            ax.barh(pos + off, d[col], 0.4, xerr=err, color=color, label=label, error_kw={"lw": 0.7})
+        ax.set_yticks(pos, [parameter_label(p) for p in d.index], fontsize=7)
+        ax.axvline(0, color="black", lw=0.6)
+        r2 = float(d["r2_cv"].iloc[0])
+        title = "\n".join(textwrap.wrap(f"7 minus 12: {kpi_label(kpi).title}", 32))
+        ax.set_title(f"{title}\nparameters explain {r2:.0%} of its variance", fontsize=8)
+        ax.set_xlim(-0.05, 1.05)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3, lw=0.5)
+    for ax in axes[len(outputs) :]:
+        ax.set_visible(False)
+    axes[0].legend(fontsize=6, loc="lower right")
+    fig.supxlabel("share of the systematic part's variance (95% bootstrap interval)", fontsize=8)
+    fig.suptitle(
+        "Sobol indices of E[effect | parameters] (polynomial chaos emulator;"
+        " the rest of the variance is replication noise)",
+        fontsize=8,
+    )
+    return fig
 
 
 def screen(indices: pd.DataFrame, n: int = 5) -> pd.DataFrame:
@@ -559,7 +652,12 @@ def ranking(s: SensitivityConfig, indices: pd.DataFrame, top: int = 5) -> pd.Dat
 
 
 def report_text(
-    s: SensitivityConfig, spec: dict[str, Any], indices: pd.DataFrame, disc: pd.DataFrame, effects: pd.DataFrame
+    s: SensitivityConfig,
+    spec: dict[str, Any],
+    indices: pd.DataFrame,
+    disc: pd.DataFrame,
+    effects: pd.DataFrame,
+    emulated: pd.DataFrame | None = None,
 ) -> str:
     """The Markdown report of a sensitivity sweep."""
     name = "Morris elementary effects" if s.method == "morris" else "Sobol indices (Saltelli design)"
@@ -598,6 +696,7 @@ def report_text(
             if s.method == "morris"
             else []
         ),
+        *(_emulator_text(emulated) if emulated is not None else _no_emulator_text(s, effects)),
         "## When does the effect change sign? (scenario discovery, PRIM)",
         "",
         _markdown_table(disc, ".2f"),
@@ -607,3 +706,56 @@ def report_text(
         _markdown_table(indices.drop(columns=["rank"])),
     ]
     return "\n".join(lines)
+
+
+def _emulator_text(emulated: pd.DataFrame) -> list[str]:
+    per = emulated.groupby("output", sort=False).agg(
+        degree=("degree", "first"), r2_cv=("r2_cv", "first"), resolved=("resolved", "first")
+    )
+    rows = []
+    for kpi, g in emulated.groupby("output", sort=False):
+        top = g.nlargest(3, "ST")
+        rows.append(
+            {
+                "output": kpi,
+                "parameters explain (CV R^2)": f"{per.loc[kpi, 'r2_cv']:.0%}",
+                "degree": int(per.loc[kpi, "degree"]),
+                f"resolved (+-{EMULATOR_HALF_WIDTH})": "yes" if per.loc[kpi, "resolved"] else "no",
+                **{
+                    f"#{i + 1} (ST [95%])": f"{p.split('.', 1)[-1]} {st:.2f} [{lo:.2f}, {hi:.2f}]"
+                    for i, (p, st, lo, hi) in enumerate(
+                        zip(top["parameter"], top["ST"], top["ST_low"], top["ST_high"], strict=True)
+                    )
+                },
+            }
+        )
+    table = emulated.drop(columns=["degree", "r2_cv", "resolved"])
+    return [
+        "## The systematic part: Sobol indices of E[effect | parameters]",
+        "",
+        "One run is one random history, so a row's effect is the parameters' effect plus replication "
+        "noise, which Saltelli's estimators above attribute to every parameter. Here a polynomial chaos "
+        "emulator (orthonormal Legendre terms, degree by 5-fold cross-validation; clustersim.emulator) "
+        "separates the two: its cross-validated R^2 is the share of the effect's variance the parameters "
+        "explain, and its indices (95% bootstrap intervals over the rows) decompose that share.",
+        "",
+        _markdown_table(pd.DataFrame(rows)),
+        "",
+        _markdown_table(table, ".3f"),
+        "",
+    ]
+
+
+def _no_emulator_text(s: SensitivityConfig, effects: pd.DataFrame) -> list[str]:
+    from clustersim.emulator import min_rows
+
+    if s.method != "sobol":
+        return []
+    need = min_rows(len(s.parameters))
+    return [
+        "## The systematic part",
+        "",
+        f"Not estimated: {len(effects)} design rows are too few for the emulator that separates the "
+        f"parameters' effect from replication noise (at least {need}; raise sensitivity.base_samples).",
+        "",
+    ]

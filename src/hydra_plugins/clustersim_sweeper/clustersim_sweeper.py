@@ -102,13 +102,16 @@ class ClusterSweeper(BasicSweeper):
         """Hydra's basic sweeper with ``runs_per_job`` (see the module's docstring)."""
         super().__init__(max_batch_size=max_batch_size, params=params)
         self.runs_per_job = int(runs_per_job or 0)
+        self._groups: frozenset[str] | None = None
 
     def _is_group(self, override: str) -> bool:
         key = override.lstrip("+~").split("=", 1)[0].split("@", 1)[0]
         if "/" in key:
             return True
-        loader = self.hydra_context.config_loader if getattr(self, "hydra_context", None) else self.config_loader
-        return key in loader.list_groups("")
+        if self._groups is None:  # listed once: a listing walks the config folders (7,000 jobs took minutes)
+            loader = self.hydra_context.config_loader if getattr(self, "hydra_context", None) else self.config_loader
+            self._groups = frozenset(loader.list_groups(""))
+        return key in self._groups
 
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
         """Compose the representative jobs of ``batch`` (see the module's docstring)."""
