@@ -55,11 +55,15 @@ dashboard: setup  ## the policy dashboard on http://127.0.0.1:8765/
 bench: setup  ## speed and memory at 1k..428k firms (several minutes)
 	$(BIN)/python benchmarks/bench_scaling.py
 
-SWEEPS := twelve_vs_seven budget_staffing_grid reform_timeline sensitivity_morris sensitivity_sobol
+SWEEPS := twelve_vs_seven reform_decomposed budget_staffing_grid reform_timeline sensitivity_morris sensitivity_sobol
 
-results: setup  ## every canonical experiment at full size from clean sweep folders, then the notebooks (~1.5 h on 2 cores)
+results: setup  ## every canonical experiment at full size from clean sweep folders, then the notebooks (~2.5 h on 2 cores)
 	for s in $(SWEEPS); do rm -rf results/sweeps/$$s; done
 	$(BIN)/clustersim -m experiment=twelve_vs_seven
+	$(BIN)/clustersim -m experiment=reform_decomposed
+	rm -rf results/reform_decomposed && mkdir -p results/reform_decomposed
+	cp results/sweeps/reform_decomposed/{report.md,report.html,effects.csv,pairing.csv} results/reform_decomposed/
+	sed -i "s#(../../../docs/#(../../docs/#g" results/reform_decomposed/report.md
 	$(BIN)/clustersim -m experiment=budget_staffing_grid
 	$(BIN)/clustersim -m experiment=reform_timeline
 	$(BIN)/clustersim experiment=calibrate calibrate.jobs=2
