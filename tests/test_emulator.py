@@ -65,6 +65,7 @@ def test_noise_three_times_the_signal_is_separated_not_attributed() -> None:
         inside = (d[f"{col}_low"] - 0.02 <= truth[col]) & (truth[col] <= d[f"{col}_high"] + 0.02)
         assert inside.all(), (col, d)
         assert (d[f"{col}_high"] - d[f"{col}_low"]).max() < 0.25  # +-0.125 at most, on 1,792 rows
+        assert ((d[f"{col}_low"] <= d[col]) & (d[col] <= d[f"{col}_high"])).all()  # around the estimate
     assert d["ST"].sum() < 1.3  # not inflated by the noise
 
 

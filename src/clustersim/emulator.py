@@ -16,14 +16,17 @@ log space, so its unit coordinate is uniform too). The emulator is a least-squar
 the effect on the orthonormal shifted Legendre polynomials of total degree at most p
 (``phi_n(u) = sqrt(2n + 1) P_n(2u - 1)``, so every basis term has mean 0 and variance 1 and
 distinct terms are uncorrelated). Its variance is the sum of its squared coefficients, so
-the indices are read off the coefficients: S1_i sums the terms in u_i alone, ST_i every
+the indices are read off the coefficients (each square corrected for the noise its
+estimate absorbed, :func:`_fit_squares`): S1_i sums the terms in u_i alone, ST_i every
 term containing u_i. The degree is the lowest whose K-fold cross-validated R^2 is within
 ``PARSIMONY`` of the best (at most ``max_degree``, with at least ``min_rows_per_term`` rows
 per term); the
 cross-validated R^2 is the share of the effect's variance that the parameters explain,
 ``1 - R^2`` the share that is replication noise (or structure the polynomial misses).
-95% intervals: percentiles over bootstrap resamples of the rows, refitted at the chosen
-degree.
+95% intervals: the 2.5 and 97.5 percentiles of a wild bootstrap (the fitted values plus
+the residuals with random signs, refitted at the chosen degree: the design is fixed, and
+the noise may differ across the parameter space), taken as deviations from the
+resamples' mean and placed around the estimate, clipped to [0, 1].
 """
 
 from __future__ import annotations
@@ -63,15 +66,35 @@ def basis(x_unit: np.ndarray, alphas: np.ndarray) -> np.ndarray:
     return out
 
 
-def _fit(design: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Least-squares coefficients of ``[1, design]`` (intercept first)."""
-    a = np.column_stack([np.ones(len(y)), design])
-    coef, *_ = np.linalg.lstsq(a, y, rcond=None)
-    return coef
+class _Fit:
+    """Least squares on a fixed design: ``[1, design]``, its pseudo-inverse computed once."""
+
+    def __init__(self, design: np.ndarray) -> None:
+        self.a = np.column_stack([np.ones(len(design)), design])
+        self.pinv = np.linalg.pinv(self.a)
+        self.dof = max(self.a.shape[0] - self.a.shape[1], 1)
+        self.inv_diag = np.einsum("ij,ij->i", self.pinv, self.pinv)  # diag((A'A)^-1)
+
+    def coef(self, y: np.ndarray) -> np.ndarray:
+        return self.pinv @ y
+
+    def squares(self, y: np.ndarray) -> np.ndarray:
+        """Unbiased estimates of the squared coefficients of the non-constant terms.
+
+        A least-squares coefficient fitted on noisy data has E[c_hat^2] = c^2 + Var(c_hat),
+        so the squares of the fitted coefficients overstate each term's variance by the
+        noise it absorbed (more so with more terms and noisier outputs).
+        ``c_hat^2 - s^2 [(A'A)^-1]_jj`` removes that part (s^2 the residual variance),
+        floored at 0.
+        """
+        c = self.coef(y)
+        resid = y - self.a @ c
+        s2 = float(resid @ resid) / self.dof
+        return np.maximum(c[1:] ** 2 - s2 * self.inv_diag[1:], 0.0)
 
 
-def _indices(coef: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    c2 = coef[1:] ** 2
+def _indices(c2: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """S1 and ST from the (estimated) squared coefficients of the non-constant terms."""
     var = c2.sum()
     k = alphas.shape[1]
     if var <= 0:
@@ -91,7 +114,7 @@ def cv_r2(x_unit: np.ndarray, y: np.ndarray, degree: int, seed: int) -> float:
     press = 0.0
     for f in range(FOLDS):
         test = folds == f
-        coef = _fit(psi[~test], y[~test])
+        coef, *_ = np.linalg.lstsq(np.column_stack([np.ones(int((~test).sum())), psi[~test]]), y[~test], rcond=None)
         pred = coef[0] + psi[test] @ coef[1:]
         press += float(((y[test] - pred) ** 2).sum())
     total = float(((y - y.mean()) ** 2).sum())
@@ -146,15 +169,22 @@ def emulator_indices(
     best = max(scores.values())
     degree = min(d for d in degrees if scores[d] >= best - PARSIMONY)
     alphas = multi_indices(k, degree)
-    psi = basis(x, alphas)
-    s1, st = _indices(_fit(psi, y), alphas)
+    fit = _Fit(basis(x, alphas))
+    s1, st = _indices(fit.squares(y), alphas)
+    # wild bootstrap (Rademacher signs on the residuals): the design is fixed by construction
+    # (Saltelli's rows), and the noise may differ across the parameter space
+    fitted = fit.a @ fit.coef(y)
+    resid = (y - fitted) * np.sqrt(len(y) / fit.dof)
     rng = np.random.default_rng([seed, 1])
     boot1, bootT = np.empty((resamples, k)), np.empty((resamples, k))
     for b in range(resamples):
-        i = rng.integers(0, len(y), len(y))
-        boot1[b], bootT[b] = _indices(_fit(psi[i], y[i]), alphas)
-    lo1, hi1 = np.percentile(boot1, [2.5, 97.5], axis=0)
-    loT, hiT = np.percentile(bootT, [2.5, 97.5], axis=0)
+        signs = rng.integers(0, 2, len(y)) * 2 - 1
+        boot1[b], bootT[b] = _indices(fit.squares(fitted + signs * resid), alphas)
+    # the spread of the bootstrap around its own mean, placed around the estimate: fitted
+    # values already hold the noise their terms absorbed, so a resample's indices are
+    # shifted up for small indices (a bias, not a spread)
+    lo1, hi1 = (s1 + np.percentile(boot1 - boot1.mean(axis=0), [2.5, 97.5], axis=0)).clip(0.0, 1.0)
+    loT, hiT = (st + np.percentile(bootT - bootT.mean(axis=0), [2.5, 97.5], axis=0)).clip(0.0, 1.0)
     table = pd.DataFrame(
         {"parameter": names, "S1": s1, "S1_low": lo1, "S1_high": hi1, "ST": st, "ST_low": loT, "ST_high": hiT}
     )

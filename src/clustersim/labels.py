@@ -241,6 +241,12 @@ PARAMETER_LABELS: dict[str, str] = {
     "behaviour.ties.ro_introduction_share": "Share of introductions to research organisations",
     "behaviour.calls.apply_rate_members": "Propensity of members to apply to calls",
     "behaviour.international.ties_per_link_month": "Ties abroad per link and month",
+    "staffing.setup_months": "Months a re-launched cluster organisation takes to set up",
+    "behaviour.ties.referral_success": "Chance that a referral to another cluster works",
+    "behaviour.ties.need_related_share": "Share of needs in a related domain",
+    "behaviour.calls.own_cluster_partner_share": "Share of consortium partners from the own cluster",
+    "behaviour.calls.admission_quality": "Quality threshold of the calls",
+    "behaviour.dynamics.member_innovation_lift": "Innovation lift of members",
 }
 
 

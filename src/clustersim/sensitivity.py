@@ -589,8 +589,8 @@ def emulator_figure(outputs: Sequence[str], emulated: pd.DataFrame):
     outputs = list(outputs)
     ncol = min(4, len(outputs))
     nrow = math.ceil(len(outputs) / ncol)
-    fig = Figure(figsize=(3.4 * ncol + 1.8, 3.2 * nrow + 0.6), layout="constrained")
-    axes = fig.subplots(nrow, ncol, squeeze=False, sharex=True).ravel()
+    fig = Figure(figsize=(2.9 * ncol + 3.2, 2.9 * nrow + 0.8), layout="constrained")
+    axes = fig.subplots(nrow, ncol, squeeze=False, sharex=True, sharey=True).ravel()
     order = list(emulated[emulated["output"] == outputs[0]].sort_values("ST")["parameter"])
     for ax, kpi in zip(axes, outputs, strict=False):
         d = emulated[emulated["output"] == kpi].set_index("parameter").reindex(order)
@@ -601,7 +601,7 @@ def emulator_figure(outputs: Sequence[str], emulated: pd.DataFrame):
         ):
             err = np.vstack([d[col] - d[f"{col}_low"], d[f"{col}_high"] - d[col]]).clip(min=0)
             ax.barh(pos + off, d[col], 0.4, xerr=err, color=color, label=label, error_kw={"lw": 0.7})
-        ax.set_yticks(pos, [parameter_label(p) for p in d.index], fontsize=7)
+        ax.set_yticks(pos, ["\n".join(textwrap.wrap(parameter_label(p), 30)) for p in d.index], fontsize=7)
         ax.axvline(0, color="black", lw=0.6)
         r2 = float(d["r2_cv"].iloc[0])
         title = "\n".join(textwrap.wrap(f"7 minus 12: {kpi_label(kpi).title}", 32))
@@ -612,7 +612,7 @@ def emulator_figure(outputs: Sequence[str], emulated: pd.DataFrame):
     for ax in axes[len(outputs) :]:
         ax.set_visible(False)
     axes[0].legend(fontsize=6, loc="lower right")
-    fig.supxlabel("share of the systematic part's variance (95% bootstrap interval)", fontsize=8)
+    fig.supxlabel("share of the systematic part's variance (95% wild-bootstrap interval)", fontsize=8)
     fig.suptitle(
         "Sobol indices of E[effect | parameters] (polynomial chaos emulator;"
         " the rest of the variance is replication noise)",
@@ -737,7 +737,7 @@ def _emulator_text(emulated: pd.DataFrame) -> list[str]:
         "noise, which Saltelli's estimators above attribute to every parameter. Here a polynomial chaos "
         "emulator (orthonormal Legendre terms, degree by 5-fold cross-validation; clustersim.emulator) "
         "separates the two: its cross-validated R^2 is the share of the effect's variance the parameters "
-        "explain, and its indices (95% bootstrap intervals over the rows) decompose that share.",
+        "explain, and its indices (with 95% wild-bootstrap intervals) decompose that share.",
         "",
         _markdown_table(pd.DataFrame(rows)),
         "",
