@@ -15,8 +15,9 @@
 # Which of them decide the answer, and where in their plausible ranges does it turn
 # around?
 #
-# Method (docs/SENSITIVITY.md): Morris screening of 18 free parameters, then Sobol indices
-# for the five most influential, and scenario discovery (PRIM) on the sampled runs. Each
+# Method (docs/SENSITIVITY.md): Morris screening of the free parameters, then Sobol indices
+# for the five most influential (Saltelli's, and those of the effects' systematic part
+# from a polynomial chaos emulator), and scenario discovery (PRIM) on the sampled runs. Each
 # design row runs both arms (12 kept, 2016 reform to 7) on the same seed; the output is
 # the 7-minus-12 effect over the report window. Produced by `make results`
 # (`clustersim -m experiment=sensitivity_morris`, then `experiment=sensitivity_sobol`).
@@ -34,7 +35,7 @@ import pandas as pd
 
 from clustersim.labels import kpi_label, parameter_label
 from clustersim.notebooks import say, show_figure, show_table
-from clustersim.sensitivity import indices_figure, resolved, share_better_by
+from clustersim.sensitivity import emulator_figure, indices_figure, resolved, share_better_by
 
 out = Path(out_dir)
 out.mkdir(parents=True, exist_ok=True)
@@ -68,11 +69,47 @@ show_figure(
 )
 
 # %% [markdown]
-# ## Shares of variance (Sobol): first order S1 and total order ST
+# ## Shares of variance: the systematic part of each effect (Sobol indices of an emulator)
 #
-# A deterministic model's total-order indices sum to about 1. Sums far above 1 are the
-# model's own noise (one replication per design row) read as interaction: those effects are
-# unresolved and their indices do not rank the parameters.
+# One run is one random history, so a design row's effect is the parameters' effect plus
+# replication noise. A polynomial chaos emulator separates the two: `explained` is the
+# share of the effect's variance that the parameters explain (cross-validated), and the
+# indices (with 95% intervals) decompose that share: first order S1 (a parameter alone)
+# and total order ST (with its interactions).
+
+# %%
+emulator_path = Path(sobol_dir) / "emulator.csv"
+if emulator_path.exists():
+    emulated = pd.read_csv(emulator_path)
+    rows = []
+    for k, g in emulated.groupby("output", sort=False):
+        row = {"effect": kpi_label(k).title, "explained": f"{g['r2_cv'].iloc[0]:.0%}"}
+        for r in g.itertuples():
+            row[parameter_label(r.parameter)] = f"{r.ST:.2f} [{r.ST_low:.2f}, {r.ST_high:.2f}]"
+        rows.append(row)
+    show_table(pd.DataFrame(rows), out / "emulator_total_order")
+    em_outputs = list(dict.fromkeys(emulated["output"]))
+    firsts = []
+    for k in em_outputs:
+        g = emulated[emulated["output"] == k].sort_values("ST", ascending=False).iloc[0]
+        firsts.append(f"{kpi_label(k).title.lower()}: {parameter_label(g['parameter']).lower()} ({g['ST']:.2f})")
+    n_ok = int(emulated.groupby("output")["resolved"].first().sum())
+    show_figure(
+        emulator_figure(em_outputs, emulated),
+        out / "emulator",
+        caption=f"{n_ok} of {len(em_outputs)} effects resolved to +-0.1. First by total-order index: "
+        + "; ".join(firsts)
+        + ".",
+    )
+else:
+    say(f"No emulator indices in `{sobol_dir}` (too few design rows for the emulator).")
+
+# %% [markdown]
+# ## Saltelli's estimators on the same runs
+#
+# The classic estimators decompose the row effects as they are, noise included: noise is
+# read as interaction, so total-order indices sum to more than 1. An effect is resolved by
+# them when its ST sum to at most 1.5 and no interval is wider than +-0.5.
 
 # %%
 wide = sobol.pivot_table(index="parameter", columns="output", values="ST")
@@ -110,24 +147,40 @@ disc = pd.read_csv(Path(sobol_dir) / "discovery.csv")
 show_table(disc, out / "discovery", floatfmt=".2f")
 
 # %% [markdown]
-# ## The deciding parameter: how often 7 beats 12, by the fixed overhead per CMO
+# ## The deciding parameters: how often 7 beats 12, by set-up time and by overhead
 #
-# The share of the Sobol rows in which 7 clusters did better than 12, in bins of the
-# staff time each CMO spends on running itself, the other parameters varying over their
-# ranges.
+# The share of the Sobol rows in which 7 clusters did better than 12, in five equal bands
+# of each parameter's sampled range, the other parameters varying over their ranges.
 
 # %%
 effects = pd.read_parquet(Path(sobol_dir) / "effects.parquet")
-outputs = ["members", "cross_domain_share", "research_collaborations", "international_collaborations"]
-key = "staffing.overhead_fte_per_cmo"
-by_overhead = share_better_by(effects, outputs, key, [0.25, 0.5, 0.6, 0.9, 1.1, 1.3, 1.5])
-show_table(by_overhead, out / "share_7_better_by_overhead", floatfmt=".2f")
-share_cols = [c for c in by_overhead.columns if c in outputs]
-if share_cols:
-    first, last = by_overhead.iloc[0], by_overhead.iloc[-1]
-    say(
-        f"From the lowest to the highest band of {parameter_label(key).lower()}, the share of sampled cases where"
-        " 7 clusters beat 12 moves: "
-        + "; ".join(f"{kpi_label(k).title.lower()} {100 * first[k]:.0f}% to {100 * last[k]:.0f}%" for k in share_cols)
-        + "."
+outputs = [
+    k
+    for k in (
+        "members",
+        "ties_firm_firm",
+        "cross_domain_share",
+        "research_collaborations",
+        "international_collaborations",
     )
+    if k in effects.columns
+]
+for key, name in (("staffing.setup_months", "setup_months"), ("staffing.overhead_fte_per_cmo", "overhead")):
+    if key not in effects.columns:
+        continue
+    lo, hi = float(effects[key].min()), float(effects[key].max())
+    edges = [round(lo + (hi - lo) * i / 5, 3) for i in range(5)] + [hi]  # the last band is closed
+    table = share_better_by(effects, outputs, key, edges)
+    table = table[table["rows"] > 0] if "rows" in table.columns else table
+    show_table(table, out / f"share_7_better_by_{name}", floatfmt=".2f")
+    share_cols = [c for c in table.columns if c in outputs]
+    if share_cols and len(table):
+        first, last = table.iloc[0], table.iloc[-1]
+        say(
+            f"From the lowest to the highest band of {parameter_label(key).lower()}, the share of sampled cases"
+            " where 7 clusters beat 12 moves: "
+            + "; ".join(
+                f"{kpi_label(k).title.lower()} {100 * first[k]:.0f}% to {100 * last[k]:.0f}%" for k in share_cols
+            )
+            + "."
+        )
