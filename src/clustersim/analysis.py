@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from clustersim import stats
-from clustersim.metrics import INFO, KPI_BY_NAME, MAXIMIZE, MINIMIZE
+from clustersim.kpis import INFO, KPI_BY_NAME, MAXIMIZE, MINIMIZE
 
 BETTER, WORSE, UNCLEAR, NEUTRAL = "better", "worse", "no clear difference", "n/a"
 POSSIBLY_BETTER, POSSIBLY_WORSE = "possibly better", "possibly worse"

@@ -95,6 +95,24 @@ def _build(sweep_dir: Path, spec: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return out, str(sweep_dir / "report.html")
 
 
+def preload(sensitivity: bool = False) -> None:
+    """Import what the merge and the report need (the launching process calls it while the runs go on).
+
+    The report's modules, scipy's statistics and matplotlib take one to two seconds to
+    import; imported in a background thread of the launching process, which only waits for
+    its workers, they are ready when the last run ends. Never raises.
+    """
+    try:
+        import matplotlib.backends.backend_agg  # noqa: F401
+
+        from clustersim import report  # noqa: F401
+
+        if sensitivity:
+            from clustersim import sensitivity as _sensitivity  # noqa: F401
+    except Exception:  # noqa: BLE001 (an optimisation only: the report imports them itself)
+        pass
+
+
 class SweepFailed(Exception):
     """The sweep cannot give what it was asked for (its message is the one line to print)."""
 

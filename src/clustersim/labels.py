@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from clustersim.config import config_dir
-from clustersim.metrics import KPI_BY_NAME, KPIS
+from clustersim.kpis import KPI_BY_NAME, KPIS
 
 #: How a KPI's value is written: a count of things, a share, euros, percentage points,
 #: an index or score, or a rate per firm.

@@ -14,31 +14,47 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 OUTCOMES = ("innovations", "ties", "turnover_growth")
 GROUPS = ("all firms", "outside clusters in both arms", "not reached in either arm")
+
+
+FIRM_COLUMNS = ["year", "firm", "innovations", "ties", "turnover_eur", "ever_member", "reached"]
 
 
 def firm_outcomes(firms: pd.DataFrame, window_from_year: int) -> pd.DataFrame:
     """Per firm: window innovations and ties, turnover growth over the window, status at the end.
 
     Turnover growth is the last year's turnover over that of the year before the window
-    (the first year of the table if the run starts inside the window), minus one.
+    (the first year of the table if the run starts inside the window), minus one. Firms
+    are those of the last year, in the order of their ids.
     """
-    years = sorted(firms["year"].unique())
-    last = years[-1]
-    before = [y for y in years if y < window_from_year]
-    base_year = before[-1] if before else years[0]
-    win = firms[firms["year"] >= window_from_year]
-    sums = win.groupby("firm", sort=True)[["innovations", "ties"]].sum()
-    end = firms[firms["year"] == last].set_index("firm").sort_index()
-    base = firms[firms["year"] == base_year].set_index("firm").sort_index()
-    out = pd.DataFrame(index=end.index)
-    out["innovations"] = sums["innovations"].reindex(end.index, fill_value=0).astype(np.int64)
-    out["ties"] = sums["ties"].reindex(end.index, fill_value=0).astype(np.int64)
-    out["turnover_growth"] = end["turnover_eur"].astype(np.float64) / base["turnover_eur"].astype(np.float64) - 1.0
-    out["ever_member"] = end["ever_member"].astype(bool)
-    out["reached"] = end["reached"].astype(bool)
+    year = firms["year"].to_numpy()
+    firm = firms["firm"].to_numpy().astype(np.int64)
+    years = np.unique(year)
+    last = int(years[-1])
+    before = years[years < window_from_year]
+    base_year = int(before[-1]) if before.size else int(years[0])
+    size = int(firm.max()) + 1 if firm.size else 0
+    win = year >= window_from_year
+    at_end = np.flatnonzero(year == last)
+    at_end = at_end[np.argsort(firm[at_end], kind="stable")]
+    ids = firm[at_end]
+    at_base = np.full(size, -1, dtype=np.int64)
+    base_rows = np.flatnonzero(year == base_year)
+    at_base[firm[base_rows]] = base_rows
+    turnover = firms["turnover_eur"].to_numpy().astype(np.float64)
+    base_turnover = np.where(at_base[ids] >= 0, turnover[at_base[ids]], np.nan)
+    out = pd.DataFrame(index=pd.Index(ids.astype(firms["firm"].dtype), name="firm"))
+    for column in ("innovations", "ties"):
+        values = firms[column].to_numpy().astype(np.int64)
+        sums = np.zeros(size, dtype=np.int64)
+        np.add.at(sums, firm[win], values[win])
+        out[column] = sums[ids].astype(np.int64)
+    out["turnover_growth"] = turnover[at_end] / base_turnover - 1.0
+    out["ever_member"] = firms["ever_member"].to_numpy()[at_end].astype(bool)
+    out["reached"] = firms["reached"].to_numpy()[at_end].astype(bool)
     return out
 
 
@@ -81,6 +97,11 @@ def pairing_table(baseline: pd.DataFrame, treatment: pd.DataFrame, window_from_y
     return pd.DataFrame(rows)
 
 
+def _read_firms(path: Path) -> pd.DataFrame:
+    """The columns of a run's firm table that :func:`firm_outcomes` reads."""
+    return pq.read_table(path, columns=FIRM_COLUMNS).to_pandas()
+
+
 def sweep_pairing(
     sweep_dir: Path | str,
     runs: pd.DataFrame,
@@ -111,8 +132,8 @@ def sweep_pairing(
         treat = done[done[arm] == treatment].set_index(keys)["run"]
         tables = []
         for key in base.index.intersection(treat.index):
-            a = pd.read_parquet(Path(sweep_dir) / "runs" / str(base.loc[key]) / "firms.parquet")
-            b = pd.read_parquet(Path(sweep_dir) / "runs" / str(treat.loc[key]) / "firms.parquet")
+            a = _read_firms(Path(sweep_dir) / "runs" / str(base.loc[key]) / "firms.parquet")
+            b = _read_firms(Path(sweep_dir) / "runs" / str(treat.loc[key]) / "firms.parquet")
             if a.empty or b.empty:
                 continue
             tables.append(pairing_table(a, b, window_from_year))

@@ -60,7 +60,7 @@ from clustersim.labels import (
     kpi_label,
     load_notes,
 )
-from clustersim.metrics import KPI_BY_NAME
+from clustersim.kpis import KPI_BY_NAME
 from clustersim.stats import CORRECTIONS
 from clustersim.store import experiment_spec, merge_sweep, read_monthly, read_sweep
 

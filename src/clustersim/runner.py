@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -103,12 +104,13 @@ def simulate(cfg: Config, progress: bool = False, firm_sink: Sink | None = None)
     return tables
 
 
-def run_and_save(cfg: Config, progress: bool = False, firm_tee: Sink | None = None) -> RunResult:
+def run_and_save(cfg: Config, progress: bool = False, firm_ids: dict[str, Any] | None = None) -> RunResult:
     """Run and write the run folder under ``cfg.output_dir``, unless it is complete (then read it).
 
     The run is computed under its claim: a second process asking for it meanwhile waits,
-    then reads the folder the first one wrote. ``firm_tee`` also receives the firm
-    microdata's batches as they are made (a sweep's dataset).
+    then reads the folder the first one wrote. ``firm_ids`` (a sweep's run) are identity
+    columns appended to the firm microdata (:func:`clustersim.store.with_ids`), so that the
+    run's ``firms.parquet`` is also its part of the sweep's dataset, written once.
     """
     from clustersim.store import claim
 
@@ -123,8 +125,8 @@ def run_and_save(cfg: Config, progress: bool = False, firm_tee: Sink | None = No
         t0 = time.perf_counter()
         firms_file = atomic.temp_path(folder)  # the firm microdata, streamed (the run's claim covers it)
         try:
-            with ParquetSink(firms_file) as sink:
-                tables = simulate(cfg, progress=progress, firm_sink=sink if firm_tee is None else _Tee(sink, firm_tee))
+            with ParquetSink(firms_file, firm_ids) as sink:
+                tables = simulate(cfg, progress=progress, firm_sink=sink)
             meta = metadata(cfg, time.perf_counter() - t0, digest)
             written = write_run(folder, tables, cfg, meta, files={"firms": firms_file})
         finally:
@@ -132,27 +134,21 @@ def run_and_save(cfg: Config, progress: bool = False, firm_tee: Sink | None = No
     return RunResult(tables, folder, written)
 
 
-class _Tee:
-    """Hands each batch to two sinks."""
-
-    def __init__(self, first: Sink, second: Sink) -> None:
-        self.first, self.second = first, second
-
-    def __call__(self, batch: pa.RecordBatch) -> None:
-        self.first(batch)
-        self.second(batch)
-
-
 class ParquetSink:
-    """Writes record batches to one Parquet file as they come (one row group each)."""
+    """Writes record batches to one Parquet file as they come (one row group each), with ``ids`` appended."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, ids: dict[str, Any] | None = None) -> None:
         """Open nothing yet: the schema is that of the first batch."""
         self.path = path
+        self.ids = ids
         self._writer: pq.ParquetWriter | None = None
 
     def __call__(self, batch: pa.RecordBatch) -> None:
         """Write one batch."""
+        if self.ids:
+            from clustersim.store import with_ids
+
+            batch = with_ids(batch, self.ids)
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(self.path, batch.schema, compression="zstd")

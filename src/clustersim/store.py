@@ -30,6 +30,7 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -389,6 +390,32 @@ def dataset_path(sweep_dir: Path | str, table: str, run: str) -> Path:
     return Path(sweep_dir) / "dataset" / table / f"run={run}" / "part-0.parquet"
 
 
+def link_dataset_firms(sweep_dir: Path | str, run: str, source: Path, ids: dict[str, Any]) -> bool:
+    """Put a run's firm microdata into the dataset (unless there); return whether written.
+
+    A run folder's ``firms.parquet`` that already holds the identity columns (a sweep's
+    run) becomes the part itself, by a hard link (one copy on disk; a copy where the
+    filesystem refuses links); an older file without them is written again with them.
+    """
+    import pyarrow.parquet as pq
+
+    target = dataset_path(sweep_dir, "firms", run)
+    if target.is_file():
+        return False
+    names = set(pq.read_schema(source).names)
+    if not all(col in names for col in ids if col != "run"):
+        return write_dataset_table(sweep_dir, "firms", run, pq.read_table(source), ids)
+
+    def link(tmp: Path) -> None:
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+
+    atomic.write_with(target, link)
+    return True
+
+
 def write_dataset_table(sweep_dir: Path | str, table: str, run: str, data: Any, ids: dict[str, Any]) -> bool:
     """Write one run's ``table`` into the dataset (atomically) unless it is there; return whether written."""
     import pyarrow as pa
@@ -398,7 +425,7 @@ def write_dataset_table(sweep_dir: Path | str, table: str, run: str, data: Any, 
     if target.is_file():
         return False
     if isinstance(data, pd.DataFrame):
-        data = pa.Table.from_pandas(data, preserve_index=False)
+        data = pa.Table.from_pandas(data, preserve_index=False, nthreads=1)
     data = with_ids(data, ids)
     atomic.write_with(target, lambda tmp: pq.write_table(data, tmp, compression="zstd"))
     return True
@@ -436,7 +463,9 @@ def merge_dataset(sweep_dir: Path | str, runs: pd.DataFrame) -> int:
         wrote = False
         for table in todo:
             source = folder / f"{table}.parquet"
-            if source.is_file():
+            if source.is_file() and table == "firms":
+                wrote |= link_dataset_firms(sweep_dir, run, source, ids)
+            elif source.is_file():
                 wrote |= write_dataset_table(sweep_dir, table, run, pq.read_table(source), ids)
         added += wrote
     return added

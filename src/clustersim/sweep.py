@@ -85,8 +85,8 @@ def run_job(cfg: Any, sweep_dir: Path, overrides: list[str]) -> dict[str, Any]:
     """Run one job of a sweep and record its status; never raises for a failed run.
 
     A run computed here also writes its part of the sweep's dataset
-    (``dataset/<table>/run=<run>/``) from the tables in memory, the firm microdata as it is
-    made; the merge writes the parts of runs it finds missing.
+    (``dataset/<table>/run=<run>/``) from the tables in memory, the firm microdata as a link
+    to the run's own file; the merge writes the parts of runs it finds missing.
     """
     from clustersim.results import config_hash
     from clustersim.runner import prepare, run_and_save
@@ -111,13 +111,9 @@ def run_job(cfg: Any, sweep_dir: Path, overrides: list[str]) -> dict[str, Any]:
             if not is_complete(folder):
                 _record(sweep_dir, name, {**status, "status": "running"})
                 part = _DatasetPart(sweep_dir, name, _dataset_ids(sweep_dir, name, config, digest, overrides))
-            try:
-                result = run_and_save(config, progress=False, firm_tee=part)
-                if part is not None and result.written:
-                    part.finish(result.tables)
-            finally:
-                if part is not None:
-                    part.discard()
+            result = run_and_save(config, progress=False, firm_ids=part.ids if part is not None else None)
+            if part is not None and result.written:
+                part.finish(result.tables, result.folder)
             status.update(status="complete", folder=str(result.folder), reused=not result.written)
             _record(sweep_dir, name, status)
     except Exception as err:  # a failed run is data: record it and let the others go on
@@ -151,44 +147,23 @@ def _dataset_ids(sweep_dir: Path, run: str, config: Config, digest: str, overrid
 
 
 class _DatasetPart:
-    """A run's part of the sweep's dataset, written by its job: the firm microdata as it comes, the rest at the end."""
+    """A run's part of the sweep's dataset, written by its job when the run is complete.
+
+    The firm microdata (the largest table) is written once: the run's ``firms.parquet``
+    carries the identity columns (``run_and_save(firm_ids=...)``) and the dataset's part is
+    a hard link to it (a copy where links are not possible); the other tables' parts are
+    written from the tables in memory.
+    """
 
     def __init__(self, sweep_dir: Path, run: str, ids: dict[str, Any]) -> None:
         self.sweep_dir, self.run, self.ids = sweep_dir, run, ids
-        self.target = store.dataset_path(sweep_dir, "firms", run)
-        self.tmp = None if self.target.is_file() else atomic.temp_path(self.target)
-        self.writer: Any = None
 
-    def __call__(self, batch: Any) -> None:
-        """Write one yearly batch of the firm microdata, with the run's identity."""
-        import pyarrow.parquet as pq
-
-        if self.tmp is None:
-            return
-        batch = store.with_ids(batch, self.ids)
-        if self.writer is None:
-            self.tmp.parent.mkdir(parents=True, exist_ok=True)
-            self.writer = pq.ParquetWriter(self.tmp, batch.schema, compression="zstd")
-        self.writer.write_batch(batch)
-
-    def finish(self, tables: dict[str, Any]) -> None:
-        """The run is complete: put the firm part in place and write the other tables' parts."""
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
-            if not self.target.is_file():
-                os.replace(self.tmp, self.target)
+    def finish(self, tables: dict[str, Any], folder: Path) -> None:
+        """The run is complete: put its parts in place (those not there yet)."""
+        store.link_dataset_firms(self.sweep_dir, self.run, folder / "firms.parquet", self.ids)
         for table in store.DATASET:
-            if table in tables:
+            if table in tables and table != "firms":
                 store.write_dataset_table(self.sweep_dir, table, self.run, tables[table], self.ids)
-
-    def discard(self) -> None:
-        """Remove what was not put in place (the run failed)."""
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
-        if self.tmp is not None:
-            self.tmp.unlink(missing_ok=True)
 
 
 def encode_batch(jobs: list[list[str]]) -> str:
@@ -335,6 +310,20 @@ def run_batch(sweep_dir: Path, jobs: list[list[str]], composed: Any = None, firs
             continue
         out.append(_logged(run_job(cfg, sweep_dir, overrides)))
     return out
+
+
+def warm_worker() -> int:
+    """Import what a run needs, in a launcher's worker before its first job (returns the worker's pid).
+
+    The sweeper sends this to the joblib workers while it still checks the configurations,
+    so that their imports (Mesa, the model, Hydra's plugins: about 2 s) overlap with that
+    work instead of delaying the first run.
+    """
+    import clustersim.runner  # noqa: F401  (the model, Mesa, pyarrow)
+    from hydra.core.plugins import Plugins
+
+    Plugins.instance()
+    return os.getpid()
 
 
 def _logged(status: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ stop the sweep before its end: the jobs' returns are handed to the clustersim ca
 import logging
 import math
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,65 @@ def representatives(batch: Sequence[Sequence[str]], is_group: Callable[[str], bo
         if extra not in picked:
             picked.append(extra)
     return picked
+
+
+def warm_joblib_workers(launcher: Any) -> Optional[threading.Thread]:  # noqa: UP045
+    """Start the joblib launcher's workers now, importing the model, in a background thread.
+
+    joblib reuses a worker pool whose arguments are the same, so the launcher's own
+    ``Parallel`` later finds the workers started and their imports done. Returns the thread
+    to join before launching (None when the launcher is not joblib or runs in-process).
+    """
+    settings = getattr(launcher, "joblib", None)
+    if settings is None:
+        return None
+    try:
+        from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+        from joblib import Parallel, delayed
+        from omegaconf import OmegaConf
+
+        cfg = OmegaConf.to_container(settings, resolve=True) if OmegaConf.is_config(settings) else dict(settings)
+        cfg["backend"] = "loky"
+        process_joblib_cfg(cfg)
+        cfg["verbose"] = 0  # the executor's arguments do not depend on it below 50
+        n = int(cfg.get("n_jobs") or -1)
+        n = n if n > 0 else (os.cpu_count() or 1) + 1 + n
+        if n <= 1:
+            return None
+    except Exception as err:  # noqa: BLE001 (warming is an optimisation: never stop a sweep for it)
+        log.debug("not warming the joblib workers: %s", err)
+        return None
+
+    def warm() -> None:
+        from clustersim.sweep import warm_worker
+
+        try:
+            Parallel(**cfg)(delayed(warm_worker)() for _ in range(n))
+        except Exception as err:  # noqa: BLE001
+            log.debug("warming the joblib workers failed: %s", err)
+
+    thread = threading.Thread(target=warm, name="clustersim-warm-workers", daemon=True)
+    thread.start()
+    return thread
+
+
+def runs_elsewhere(launcher: Any) -> bool:
+    """Whether the launcher runs the jobs in other processes (joblib with 2 or more workers, Ray, SLURM).
+
+    Only then does the launching process import the report's modules while the runs go on:
+    an in-process launcher's jobs import too, and two threads should not import at once.
+    """
+    target = str(launcher.get("_target_", "")) if launcher is not None else ""
+    if not target or "BasicLauncher" in target:
+        return False
+    return not ("joblib" in target and launcher_workers(launcher) <= 1)
+
+
+def preload_report(config: Any) -> None:
+    """Import the merge's and the report's modules (``clustersim.finish.preload``), in a background thread."""
+    from clustersim.finish import preload
+
+    preload(sensitivity=str(config.get("sensitivity", {}).get("method", "none")) != "none")
 
 
 def launcher_workers(launcher: Any) -> int:
@@ -139,9 +199,17 @@ class ClusterSweeper(BasicSweeper):
         from clustersim.sweep import BATCH_ENV, encode_batch
 
         workers = launcher_workers(self.config.hydra.get("launcher"))
+        warming = warm_joblib_workers(self.launcher)
+        preloading: Optional[threading.Thread] = None  # noqa: UP045
         while not self.is_done():
             batch = self.get_job_batch()
             self.validate_batch_is_legal(batch)
+            if warming is not None:
+                warming.join()
+                warming = None
+            if preloading is None and runs_elsewhere(self.config.hydra.get("launcher")):  # imports while workers run
+                preloading = threading.Thread(target=preload_report, args=(self.config,), daemon=True)
+                preloading.start()
             groups = batches(batch, self.runs_per_job, workers)
             if self.runs_per_job == 1:
                 launched = [g[0] for g in groups]  # one job per run, as Hydra does
@@ -160,6 +228,8 @@ class ClusterSweeper(BasicSweeper):
             jobs += len(batch)
             initial_job_idx += len(launched)
             returns.append(results)
+        if preloading is not None:  # done long before the runs in practice; the callback imports nothing concurrently
+            preloading.join()
         LAUNCHED.update(jobs=jobs, unrecorded=unrecorded)
         return returns
 
