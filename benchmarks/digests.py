@@ -79,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     with open(a.check) as f:
         want = json.load(f)
     bad = [
-        f"{s}/{t}" for s in got for t in sorted(set(got[s]) | set(want.get(s, {})))
+        f"{s}/{t}"
+        for s in got
+        for t in sorted(set(got[s]) | set(want.get(s, {})))
         if s in want and got[s].get(t) != want[s].get(t)
     ]
     if bad:

@@ -101,6 +101,23 @@ if emulator_path.exists():
         + "; ".join(firsts)
         + ".",
     )
+    if "ST_run" in emulated.columns:
+        # the same variances as shares of one run's variance, the random seed counted as an input
+        rows = []
+        for k, g in emulated.groupby("output", sort=False):
+            top = g.iloc[0]
+            seed = f"{top['seed_share']:.2f} [{top['seed_share_low']:.2f}, {top['seed_share_high']:.2f}]"
+            row = {"effect": kpi_label(k).title, "the seed": seed}
+            for r in g.itertuples():
+                row[parameter_label(r.parameter)] = f"{r.ST_run:.2f} [{r.ST_run_low:.2f}, {r.ST_run_high:.2f}]"
+            rows.append(row)
+        show_table(pd.DataFrame(rows), out / "emulator_one_run")
+        n_run = int(emulated.groupby("output")["resolved_run"].first().sum())
+        say(
+            f"As shares of one run's variance (the seed counted as one more input), {n_run} of "
+            f"{len(em_outputs)} effects have every index within +-0.1; the seed's share ranges from "
+            f"{emulated['seed_share'].min():.0%} to {emulated['seed_share'].max():.0%}."
+        )
 else:
     say(f"No emulator indices in `{sobol_dir}` (too few design rows for the emulator).")
 

@@ -69,6 +69,27 @@ def test_noise_three_times_the_signal_is_separated_not_attributed() -> None:
     assert d["ST"].sum() < 1.3  # not inflated by the noise
 
 
+def test_shares_of_one_runs_variance_count_the_seed_as_an_input() -> None:
+    """Rows averaging r runs: the _run indices are each part's share of one run's variance, the seed's too."""
+    reps, noise_ratio = 2, 3.0  # one run's noise variance is 3 times the signal's
+    x, f, truth, _ = known(1792, 0.0, seed=4)  # without noise: f is the function itself
+    rng = np.random.default_rng(9)
+    signal = 1.0 + 0.49 + 0.25
+    y = f + rng.normal(0.0, np.sqrt(noise_ratio * signal), (reps, len(x))).mean(axis=0)  # the mean of r runs
+    e = emulator_indices(x, y, NAMES, seed=0, replications=reps)
+    d = e.indices
+    one_run = signal * (1.0 + noise_ratio)
+    assert e.seed_share == pytest.approx(noise_ratio / (1.0 + noise_ratio), abs=0.03)
+    assert e.seed_share_low <= e.seed_share <= e.seed_share_high
+    for col in ("S1", "ST"):
+        want = truth[col] * signal / one_run
+        assert np.abs(d[f"{col}_run"] - want).max() < 0.03
+        assert (d[f"{col}_run_high"] - d[f"{col}_run_low"]).max() < 0.1
+        # the same variances, so the two conventions differ by the systematic share only
+        np.testing.assert_allclose(d[f"{col}_run"], d[col] * (1.0 - e.seed_share), atol=1e-12)
+    assert "S1_run" not in emulator_indices(x, y, NAMES, seed=0, resamples=20).indices.columns
+
+
 def test_same_seed_same_indices_and_bad_shapes_are_refused() -> None:
     x, y, _, _ = known(300, 1.0, seed=3)
     a = emulator_indices(x, y, NAMES, seed=7, resamples=40)
@@ -99,5 +120,7 @@ def test_the_sobol_report_carries_the_emulators_indices() -> None:
         assert d["ST"].idxmax() == j % x.shape[1] and d["ST"].max() > 0.95
         assert d["r2_cv"].iloc[0] == pytest.approx(9.0 / 10.0, abs=0.03)  # signal variance 9, noise 1
         assert bool(d["resolved"].iloc[0])  # every interval within +-EMULATOR_HALF_WIDTH
+        assert bool(d["resolved_run"].iloc[0]) and d["seed_share"].iloc[0] == pytest.approx(0.1, abs=0.03)
     text = "\n".join(_emulator_text(emulated))
     assert "E[effect | parameters]" in text and f"+-{EMULATOR_HALF_WIDTH}" in text
+    assert "shares of one run's variance" in text

@@ -87,10 +87,14 @@ class _Fit:
         ``c_hat^2 - s^2 [(A'A)^-1]_jj`` removes that part (s^2 the residual variance),
         floored at 0.
         """
+        return self.squares_and_noise(y)[0]
+
+    def squares_and_noise(self, y: np.ndarray) -> tuple[np.ndarray, float]:
+        """:meth:`squares` and the residual variance s^2 (the variance of y around the emulator)."""
         c = self.coef(y)
         resid = y - self.a @ c
         s2 = float(resid @ resid) / self.dof
-        return np.maximum(c[1:] ** 2 - s2 * self.inv_diag[1:], 0.0)
+        return np.maximum(c[1:] ** 2 - s2 * self.inv_diag[1:], 0.0), s2
 
 
 def _indices(c2: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -104,6 +108,24 @@ def _indices(c2: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray
     s1 = (c2[:, None] * alone).sum(axis=0) / var
     st = (c2[:, None] * has).sum(axis=0) / var
     return s1, st
+
+
+def _run_indices(
+    c2: np.ndarray, s2: float, replications: float, alphas: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """S1, ST of the mean part and the seed's share, as shares of the variance of one run's output.
+
+    ``s2`` is the variance of a row's output (a mean over ``replications`` runs) around the
+    emulator, so one run's noise variance is ``replications * s2``.
+    """
+    noise = replications * s2
+    total = c2.sum() + noise
+    k = alphas.shape[1]
+    if total <= 0:
+        return np.zeros(k), np.zeros(k), 0.0
+    has = alphas > 0
+    alone = has & (has.sum(axis=1, keepdims=True) == 1)
+    return (c2[:, None] * alone).sum(axis=0) / total, (c2[:, None] * has).sum(axis=0) / total, noise / total
 
 
 def cv_r2(x_unit: np.ndarray, y: np.ndarray, degree: int, seed: int) -> float:
@@ -128,11 +150,25 @@ def min_rows(k: int, min_rows_per_term: int = 10) -> int:
 
 @dataclass(frozen=True)
 class Emulated:
-    """The emulator's indices of one output."""
+    """The emulator's indices of one output.
+
+    ``indices`` has, per parameter, S1 and ST of the systematic part E[y | x] with their
+    95% intervals and, when the number of replications per row was given, the same
+    variances as shares of one run's variance (``S1_run``, ``ST_run``, with intervals):
+    the convention for stochastic simulators that counts the random seed as one more
+    input (Hart, Alexanderian and Gremaud 2017, "Efficient computation of Sobol' indices
+    for stochastic models", SIAM/ASA Journal on Uncertainty Quantification 5). ``S1_run``
+    is the stochastic model's first-order index Var(E[Y | X_i]) / Var(Y); ``ST_run`` counts
+    X_i's interactions with the other parameters but not with the seed (those are in
+    ``seed_share``, with the noise itself), so it is a lower bound of X_i's total index.
+    """
 
     degree: int
     r2_cv: float  # share of the effect's variance explained by the parameters (cross-validated)
-    indices: pd.DataFrame  # parameter, S1, S1_low, S1_high, ST, ST_low, ST_high
+    indices: pd.DataFrame  # parameter, S1, S1_low, S1_high, ST, ST_low, ST_high (+ the _run columns)
+    seed_share: float = float("nan")  # one run's variance due to the seed (replication noise), 0..1
+    seed_share_low: float = float("nan")
+    seed_share_high: float = float("nan")
 
 
 def emulator_indices(
@@ -143,6 +179,7 @@ def emulator_indices(
     max_degree: int = 4,
     min_rows_per_term: int = 10,
     resamples: int = 500,
+    replications: float | None = None,
 ) -> Emulated:
     """First- and total-order Sobol indices of E[y | x] from a polynomial chaos emulator.
 
@@ -154,6 +191,8 @@ def emulator_indices(
         max_degree: the largest total degree tried.
         min_rows_per_term: a degree is tried only with at least this many rows per basis term.
         resamples: bootstrap resamples for the 95% intervals.
+        replications: runs averaged in each row's ``y``; given, the indices are also given as
+            shares of one run's variance (the ``_run`` columns and the seed's share).
     """
     x = np.asarray(x_unit, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -170,22 +209,44 @@ def emulator_indices(
     degree = min(d for d in degrees if scores[d] >= best - PARSIMONY)
     alphas = multi_indices(k, degree)
     fit = _Fit(basis(x, alphas))
-    s1, st = _indices(fit.squares(y), alphas)
+    c2, s2 = fit.squares_and_noise(y)
+    s1, st = _indices(c2, alphas)
+    r = float(replications) if replications else 0.0
+    r1, rT, noise_share = _run_indices(c2, s2, r, alphas)
     # wild bootstrap (Rademacher signs on the residuals): the design is fixed by construction
     # (Saltelli's rows), and the noise may differ across the parameter space
     fitted = fit.a @ fit.coef(y)
     resid = (y - fitted) * np.sqrt(len(y) / fit.dof)
     rng = np.random.default_rng([seed, 1])
     boot1, bootT = np.empty((resamples, k)), np.empty((resamples, k))
+    run1, runT, runS = np.empty((resamples, k)), np.empty((resamples, k)), np.empty(resamples)
     for b in range(resamples):
         signs = rng.integers(0, 2, len(y)) * 2 - 1
-        boot1[b], bootT[b] = _indices(fit.squares(fitted + signs * resid), alphas)
-    # the spread of the bootstrap around its own mean, placed around the estimate: fitted
-    # values already hold the noise their terms absorbed, so a resample's indices are
-    # shifted up for small indices (a bias, not a spread)
-    lo1, hi1 = (s1 + np.percentile(boot1 - boot1.mean(axis=0), [2.5, 97.5], axis=0)).clip(0.0, 1.0)
-    loT, hiT = (st + np.percentile(bootT - bootT.mean(axis=0), [2.5, 97.5], axis=0)).clip(0.0, 1.0)
+        c2b, s2b = fit.squares_and_noise(fitted + signs * resid)
+        boot1[b], bootT[b] = _indices(c2b, alphas)
+        run1[b], runT[b], runS[b] = _run_indices(c2b, s2b, r, alphas)
+
+    def interval(estimate: np.ndarray, boot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # the spread of the bootstrap around its own mean, placed around the estimate: fitted
+        # values already hold the noise their terms absorbed, so a resample's indices are
+        # shifted up for small indices (a bias, not a spread)
+        lo, hi = (estimate + np.percentile(boot - boot.mean(axis=0), [2.5, 97.5], axis=0)).clip(0.0, 1.0)
+        return lo, hi
+
+    lo1, hi1 = interval(s1, boot1)
+    loT, hiT = interval(st, bootT)
     table = pd.DataFrame(
         {"parameter": names, "S1": s1, "S1_low": lo1, "S1_high": hi1, "ST": st, "ST_low": loT, "ST_high": hiT}
     )
-    return Emulated(degree=degree, r2_cv=float(scores[degree]), indices=table)
+    if not r:
+        return Emulated(degree=degree, r2_cv=float(scores[degree]), indices=table)
+    (lr1, hr1), (lrT, hrT), (ls, hs) = interval(r1, run1), interval(rT, runT), interval(np.array(noise_share), runS)
+    table = table.assign(S1_run=r1, S1_run_low=lr1, S1_run_high=hr1, ST_run=rT, ST_run_low=lrT, ST_run_high=hrT)
+    return Emulated(
+        degree=degree,
+        r2_cv=float(scores[degree]),
+        indices=table,
+        seed_share=float(noise_share),
+        seed_share_low=float(ls),
+        seed_share_high=float(hs),
+    )

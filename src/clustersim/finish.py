@@ -109,7 +109,7 @@ def preload(sensitivity: bool = False) -> None:
 
         if sensitivity:
             from clustersim import sensitivity as _sensitivity  # noqa: F401
-    except Exception:  # noqa: BLE001 (an optimisation only: the report imports them itself)
+    except Exception:  # an optimisation only: the report imports them itself
         pass
 
 

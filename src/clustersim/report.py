@@ -47,6 +47,7 @@ from clustersim.figures import (
     series_caption,
     series_figure,
 )
+from clustersim.kpis import KPI_BY_NAME
 from clustersim.labels import (
     ERDF,
     HEADLINE,
@@ -60,7 +61,6 @@ from clustersim.labels import (
     kpi_label,
     load_notes,
 )
-from clustersim.kpis import KPI_BY_NAME
 from clustersim.stats import CORRECTIONS
 from clustersim.store import experiment_spec, merge_sweep, read_monthly, read_sweep
 

@@ -564,19 +564,34 @@ def emulated_indices(s: SensitivityConfig, x_unit: np.ndarray, effects: pd.DataF
         return None
 
     x = x_unit[effects["sample"].to_numpy(dtype=int)]
+    reps = float(effects["n_replications"].mean()) if "n_replications" in effects.columns else 1.0
     frames = []
     for kpi in s.outputs:
-        e = emulator_indices(x, effects[kpi].to_numpy(dtype=float), [p.key for p in s.parameters], seed=s.seed)
-        d = e.indices
-        half = np.maximum.reduce(
-            [d["S1"] - d["S1_low"], d["S1_high"] - d["S1"], d["ST"] - d["ST_low"], d["ST_high"] - d["ST"]]
+        e = emulator_indices(
+            x, effects[kpi].to_numpy(dtype=float), [p.key for p in s.parameters], seed=s.seed, replications=reps
         )
+        d = e.indices
         d.insert(0, "output", kpi)
         d["degree"] = e.degree
         d["r2_cv"] = e.r2_cv
-        d["resolved"] = bool((half <= EMULATOR_HALF_WIDTH).all())
+        d["resolved"] = _resolved(d, "")
+        d["seed_share"], d["seed_share_low"], d["seed_share_high"] = e.seed_share, e.seed_share_low, e.seed_share_high
+        d["resolved_run"] = _resolved(d, "_run")
         frames.append(d)
     return pd.concat(frames, ignore_index=True)
+
+
+def _resolved(d: pd.DataFrame, suffix: str) -> bool:
+    """Every 95% interval of S1 and ST (columns with ``suffix``) within +-EMULATOR_HALF_WIDTH of its estimate."""
+    half = np.maximum.reduce(
+        [
+            d[f"S1{suffix}"] - d[f"S1{suffix}_low"],
+            d[f"S1{suffix}_high"] - d[f"S1{suffix}"],
+            d[f"ST{suffix}"] - d[f"ST{suffix}_low"],
+            d[f"ST{suffix}_high"] - d[f"ST{suffix}"],
+        ]
+    )
+    return bool((half <= EMULATOR_HALF_WIDTH).all())
 
 
 def emulator_figure(outputs: Sequence[str], emulated: pd.DataFrame):
@@ -729,8 +744,9 @@ def _emulator_text(emulated: pd.DataFrame) -> list[str]:
                 },
             }
         )
-    table = emulated.drop(columns=["degree", "r2_cv", "resolved"])
-    return [
+    run_cols = [c for c in emulated.columns if "_run" in c or c.startswith("seed_share")]
+    table = emulated.drop(columns=["degree", "r2_cv", "resolved", *run_cols])
+    out = [
         "## The systematic part: Sobol indices of E[effect | parameters]",
         "",
         "One run is one random history, so a row's effect is the parameters' effect plus replication "
@@ -742,6 +758,40 @@ def _emulator_text(emulated: pd.DataFrame) -> list[str]:
         _markdown_table(pd.DataFrame(rows)),
         "",
         _markdown_table(table, ".3f"),
+        "",
+    ]
+    if "S1_run" not in emulated.columns:
+        return out
+    seed = emulated.groupby("output", sort=False).agg(
+        seed_share=("seed_share", "first"),
+        seed_low=("seed_share_low", "first"),
+        seed_high=("seed_share_high", "first"),
+        resolved=("resolved_run", "first"),
+    )
+    seed_rows = [
+        {
+            "output": kpi,
+            "one run's variance due to the seed [95%]": f"{r.seed_share:.2f} [{r.seed_low:.2f}, {r.seed_high:.2f}]",
+            f"resolved (+-{EMULATOR_HALF_WIDTH})": "yes" if r.resolved else "no",
+        }
+        for kpi, r in seed.iterrows()
+    ]
+    run_table = emulated[["output", "parameter", *[c for c in run_cols if c.startswith(("S1_run", "ST_run"))]]]
+    return [
+        *out,
+        "## The same variances as shares of one run's variance (the seed as one more input)",
+        "",
+        "For a stochastic model the random seed can be counted as one more input (Hart, Alexanderian and "
+        "Gremaud 2017): one run's variance is the parameters' part plus the seed's. S1_run is then the "
+        "stochastic model's first-order index Var(E[effect | X_i]) / Var(effect of one run); ST_run counts "
+        "X_i's interactions with the other parameters but not with the seed (those are in the seed's "
+        "share), a lower bound of its total index. An output the parameters hardly move (innovations) has "
+        "small, well-determined indices here, where the decomposition of its small systematic part above "
+        "is uncertain.",
+        "",
+        _markdown_table(pd.DataFrame(seed_rows)),
+        "",
+        _markdown_table(run_table, ".3f"),
         "",
     ]
 

@@ -33,7 +33,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from clustersim import atomic, store
+from clustersim import store
 from clustersim.config import Config, ConfigError, to_config, validate
 from clustersim.results import is_complete, run_name
 from clustersim.store import experiment_spec, job_statuses, merge_sweep, read_sweep
@@ -319,8 +319,9 @@ def warm_worker() -> int:
     so that their imports (Mesa, the model, Hydra's plugins: about 2 s) overlap with that
     work instead of delaying the first run.
     """
-    import clustersim.runner  # noqa: F401  (the model, Mesa, pyarrow)
     from hydra.core.plugins import Plugins
+
+    import clustersim.runner  # noqa: F401  (the model, Mesa, pyarrow)
 
     Plugins.instance()
     return os.getpid()

@@ -93,7 +93,7 @@ def warm_joblib_workers(launcher: Any) -> Optional[threading.Thread]:  # noqa: U
         n = n if n > 0 else (os.cpu_count() or 1) + 1 + n
         if n <= 1:
             return None
-    except Exception as err:  # noqa: BLE001 (warming is an optimisation: never stop a sweep for it)
+    except Exception as err:  # warming is an optimisation: never stop a sweep for it
         log.debug("not warming the joblib workers: %s", err)
         return None
 
@@ -102,7 +102,7 @@ def warm_joblib_workers(launcher: Any) -> Optional[threading.Thread]:  # noqa: U
 
         try:
             Parallel(**cfg)(delayed(warm_worker)() for _ in range(n))
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             log.debug("warming the joblib workers failed: %s", err)
 
     thread = threading.Thread(target=warm, name="clustersim-warm-workers", daemon=True)
