@@ -95,10 +95,12 @@ class TieLedger:
         pi, pj = self.partners.get(i), self.partners.get(j)
         s = 0.0
         if pi and pj:
-            small, large = (pi, pj) if len(pi) <= len(pj) else (pj, pi)
-            for k in sorted(small):  # a fixed order: the same sum in every arm
-                if k in large:
-                    s += self.relational(month, i, k) * self.relational(month, k, j)
+            last, delta = self._last, self.delta
+            for k in sorted(pi & pj):  # a fixed order: the same sum in every arm
+                # r_ik * r_kj (both pairs have worked together: k is a partner of each)
+                m_ik, o_ik = last[(i, k) if i < k else (k, i)]
+                m_kj, o_kj = last[(k, j) if k < j else (j, k)]
+                s += ((delta ** (month - m_ik)) * o_ik) * ((delta ** (month - m_kj)) * o_kj)
         return min(1.0, r + s)
 
     def columns(self, start: int = 0) -> dict[str, np.ndarray]:
