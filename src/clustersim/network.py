@@ -40,6 +40,7 @@ class TieLedger:
             "cross_cluster": [],
             "members_both": [],
         }
+        self._arrays = {k: np.zeros(0, dtype=np.int64) for k in ("month", "kind", "origin", "source", "target")}
         self._last: dict[tuple[int, int], tuple[int, float]] = {}
         self.partners: dict[int, set[int]] = defaultdict(set)
 
@@ -104,9 +105,18 @@ class TieLedger:
         return min(1.0, r + s)
 
     def columns(self, start: int = 0) -> dict[str, np.ndarray]:
-        """The ties from row ``start`` on, as arrays (month, kind, origin, source, target)."""
-        c = self._cols
-        return {k: np.asarray(c[k][start:], dtype=np.int64) for k in ("month", "kind", "origin", "source", "target")}
+        """The ties from row ``start`` on, as arrays (month, kind, origin, source, target).
+
+        The arrays of the rows already asked for are kept (the ledger only grows), so each
+        row is converted once; the caller gets copies.
+        """
+        done = self._arrays["month"].size
+        if done < len(self):
+            c = self._cols
+            self._arrays = {
+                k: np.concatenate([a, np.asarray(c[k][done:], dtype=np.int64)]) for k, a in self._arrays.items()
+            }
+        return {k: a[start:].copy() for k, a in self._arrays.items()}
 
     def to_frame(self) -> pd.DataFrame:
         """All ties as a tidy table (one row per tie)."""
