@@ -283,7 +283,8 @@ def broker_introductions(state: State) -> int:
                     j = row[k]
                     if j == i:
                         continue
-                    cr = ledger.credit(state.month, i, j) if trusted else 0.0
+                    # credit needs past work of both (relational or through a common partner)
+                    cr = ledger.credit(state.month, i, j) if trusted and j in partners else 0.0
                     score = plain_l[r][k] + (1.0 - w) * cr
                     if score > best_score:
                         best_k, best_score, credit = k, score, cr
