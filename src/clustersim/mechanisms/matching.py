@@ -132,7 +132,7 @@ def add_firm_tie(state: State, i: int, j: int, origin: int, distance: float) -> 
     learn_from_tie(state, i, j, distance)
 
 
-_NO_CANDIDATES = np.zeros(0, dtype=np.int64)
+_NO_CANDIDATES = np.zeros(0, dtype=np.int64)  # for best_partner when it asks the past partners (it reads none)
 
 
 def _pick(pool: np.ndarray, us: list[float]) -> np.ndarray:
