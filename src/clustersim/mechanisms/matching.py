@@ -319,7 +319,7 @@ def research_organisation_offers(state: State, firm_ids: list[int], us: list[lis
     fits = np.minimum(ros.profiles[np.asarray(picks, dtype=np.int64).reshape(len(us), k)], profiles).sum(axis=-1)
     offers = []
     for pick, fit in zip(picks, fits.tolist(), strict=True):
-        best = max(range(k), key=fit.__getitem__)
+        best = fit.index(max(fit))  # the first of equal fits
         offers.append((pick[best], fit[best]))
     return offers
 
