@@ -87,11 +87,12 @@ def draw_profiles(
     other = (primary + rng.integers(1, n_domains, size=n)) % n_domains
     secondary = other.astype(np.int8)
     # Same-family secondary: pick among the family's other domains where there are any.
+    family_of_primary = families[primary]
     for fam in np.unique(families):
         fam_domains = np.flatnonzero(families == fam)
         if fam_domains.size < 2:
             continue
-        mask = same & np.isin(primary, fam_domains)
+        mask = same & (family_of_primary == fam)  # the primary is one of the family's domains
         k = int(mask.sum())
         if k == 0:
             continue
