@@ -40,6 +40,7 @@ class TieLedger:
             "cross_cluster": [],
             "members_both": [],
         }
+        self._arrays = {k: np.zeros(0, dtype=np.int64) for k in ("month", "kind", "origin", "source", "target")}
         self._last: dict[tuple[int, int], tuple[int, float]] = {}
         self.partners: dict[int, set[int]] = defaultdict(set)
 
@@ -95,16 +96,27 @@ class TieLedger:
         pi, pj = self.partners.get(i), self.partners.get(j)
         s = 0.0
         if pi and pj:
-            small, large = (pi, pj) if len(pi) <= len(pj) else (pj, pi)
-            for k in sorted(small):  # a fixed order: the same sum in every arm
-                if k in large:
-                    s += self.relational(month, i, k) * self.relational(month, k, j)
+            last, delta = self._last, self.delta
+            for k in sorted(pi & pj):  # a fixed order: the same sum in every arm
+                # r_ik * r_kj (both pairs have worked together: k is a partner of each)
+                m_ik, o_ik = last[(i, k) if i < k else (k, i)]
+                m_kj, o_kj = last[(k, j) if k < j else (j, k)]
+                s += ((delta ** (month - m_ik)) * o_ik) * ((delta ** (month - m_kj)) * o_kj)
         return min(1.0, r + s)
 
     def columns(self, start: int = 0) -> dict[str, np.ndarray]:
-        """The ties from row ``start`` on, as arrays (month, kind, origin, source, target)."""
-        c = self._cols
-        return {k: np.asarray(c[k][start:], dtype=np.int64) for k in ("month", "kind", "origin", "source", "target")}
+        """The ties from row ``start`` on, as arrays (month, kind, origin, source, target).
+
+        The arrays of the rows already asked for are kept (the ledger only grows), so each
+        row is converted once; the caller gets copies.
+        """
+        done = self._arrays["month"].size
+        if done < len(self):
+            c = self._cols
+            self._arrays = {
+                k: np.concatenate([a, np.asarray(c[k][done:], dtype=np.int64)]) for k, a in self._arrays.items()
+            }
+        return {k: a[start:].copy() for k, a in self._arrays.items()}
 
     def to_frame(self) -> pd.DataFrame:
         """All ties as a tidy table (one row per tie)."""

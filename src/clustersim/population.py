@@ -12,6 +12,7 @@ configuration draws the same firms.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,11 +87,12 @@ def draw_profiles(
     other = (primary + rng.integers(1, n_domains, size=n)) % n_domains
     secondary = other.astype(np.int8)
     # Same-family secondary: pick among the family's other domains where there are any.
+    family_of_primary = families[primary]
     for fam in np.unique(families):
         fam_domains = np.flatnonzero(families == fam)
         if fam_domains.size < 2:
             continue
-        mask = same & np.isin(primary, fam_domains)
+        mask = same & (family_of_primary == fam)  # the primary is one of the family's domains
         k = int(mask.sum())
         if k == 0:
             continue
@@ -194,16 +196,17 @@ class AwarenessClock:
         x0 = math.inf if initial_share >= 1.0 else -math.log1p(-initial_share)
         self.exposure = np.full(n_domains, x0)
         self.pointer = self.bounds[:-1].copy()
+        self._thresholds = self.sorted_thresholds.tolist()  # the same values, for bisect (no NumPy call a domain)
 
     def advance(self, increment: np.ndarray) -> np.ndarray:
         """Add ``increment`` to each domain's exposure; return the firms newly aware."""
         self.exposure += increment
         newly = []
-        for d in range(self.exposure.shape[0]):
-            lo, hi = int(self.pointer[d]), int(self.bounds[d + 1])
+        ends = self.bounds[1:].tolist()
+        for d, (lo, hi, exposure) in enumerate(zip(self.pointer.tolist(), ends, self.exposure.tolist(), strict=True)):
             if lo >= hi:
                 continue
-            stop = lo + int(np.searchsorted(self.sorted_thresholds[lo:hi], self.exposure[d], side="right"))
+            stop = bisect_right(self._thresholds, exposure, lo, hi)  # the first threshold above the exposure
             if stop > lo:
                 newly.append(self.order[lo:stop])
                 self.pointer[d] = stop

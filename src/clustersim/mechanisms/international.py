@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 import numpy as np
 
 from clustersim.network import FIRM_INTERNATIONAL, ORIGINS
@@ -27,11 +29,12 @@ def build_links_and_ties(state: State) -> tuple[int, int]:
     firms = state.firms
     n_partners = state.partners.n
     new_links = ties = 0
+    month_stream = state.streams.stream("international", state.month)
     for c, cmo in enumerate(state.cmos):
         members = state.members_by_cluster[c]
         if members.size == 0:
             continue
-        stream = state.streams.stream("international", state.month, cmo.stream_id)
+        stream = month_stream.child(cmo.stream_id)  # the CMO's stream this month
         made = cmo.accumulate("internationalisation", hours_each)
         if made:
             linked = set(cmo.links)
@@ -55,16 +58,18 @@ def build_links_and_ties(state: State) -> tuple[int, int]:
         k = poisson(stream.uniform(0), len(cmo.links) * p.ties_per_link_month)
         if k == 0:
             continue
-        w = np.cumsum(0.5 + firms.knowledge[members].astype(np.float64))
-        u = stream.child("member").uniforms(k)
-        who = members[np.minimum(np.searchsorted(w, u * w[-1], side="right"), members.size - 1)]
-        via = stream.child("link").uniforms(k)
-        for f, v in zip(who.tolist(), via.tolist(), strict=True):
-            e = cmo.links[min(int(v * len(cmo.links)), len(cmo.links) - 1)]
+        # members by weight 0.5 + knowledge: the first cumulative weight above u x total
+        cumulative = np.cumsum(0.5 + firms.knowledge[members].astype(np.float64)).tolist()
+        total, last = cumulative[-1], members.size - 1
+        picked = [min(bisect_right(cumulative, u * total), last) for u in stream.child("member").uniform_list(k)]
+        who = members[picked].tolist()
+        links = cmo.links
+        for f, v in zip(who, stream.child("link").uniform_list(k), strict=True):
+            e = links[min(int(v * len(links)), len(links) - 1)]
             state.ledger.add(state.month, FIRM_INTERNATIONAL, CMO_LINK, f, e, cmo.cluster_id)
             state.partners.firm_ties[e] += 1
             ties += 1
         firms.international[who] = True
-        state.benefit[np.unique(who)] += state.cfg.behaviour.membership.benefits["international_tie"]
-        state.mark_nonfinancial(who)
+        state.benefit[sorted(set(who))] += state.cfg.behaviour.membership.benefits["international_tie"]
+        state.mark_nonfinancial(np.asarray(who, dtype=np.int64))
     return new_links, ties

@@ -80,24 +80,26 @@ def best_partner(state: State, i: int, candidates: np.ndarray, past_first: bool)
     are asked first); otherwise ``candidates``. The chosen one maximises
     ``w * 4d(1-d) + (1 - w) * credit``.
     """
-    t = state.cfg.behaviour.ties
+    w = state.cfg.behaviour.ties.distance_weight
     ledger = state.ledger
     past = ledger.partners.get(i)
     if past and past_first:
-        cands = np.fromiter(sorted(past), dtype=np.int64, count=len(past))
+        cands = sorted(past)
     else:
-        cands = candidates
-    cands = cands[cands != i]
-    if cands.size == 0:
+        cands = candidates.tolist()
+    cands = [j for j in cands if j != i]
+    if not cands:
         return -1, 0.0, 0.0
     d = cognitive_distance(state.firms.profile[cands], state.firms.profile[i])
-    if i in ledger.partners:
-        credit = np.array([ledger.credit(state.month, i, int(j)) for j in cands])
-    else:  # no past partner: neither relational nor structural credit
-        credit = np.zeros(cands.size)
-    score = t.distance_weight * nooteboom_value(d) + (1.0 - t.distance_weight) * credit
-    best = int(np.argmax(score))
-    return int(cands[best]), float(d[best]), float(credit[best])
+    plain = (w * nooteboom_value(d)).tolist()  # float32, then each score in float64
+    trusted = i in ledger.partners  # no past partner: neither relational nor structural credit
+    best, best_score, best_credit = 0, -np.inf, 0.0
+    for k, j in enumerate(cands):
+        credit = ledger.credit(state.month, i, j) if trusted else 0.0
+        score = plain[k] + (1.0 - w) * credit
+        if score > best_score:  # the first of equal scores, as argmax
+            best, best_score, best_credit = k, score, credit
+    return cands[best], float(d[best]), best_credit
 
 
 def form_firm_tie(state: State, i: int, j: int, d: float, credit: float, origin: int, u: float) -> bool:
@@ -130,17 +132,11 @@ def add_firm_tie(state: State, i: int, j: int, origin: int, distance: float) -> 
     learn_from_tie(state, i, j, distance)
 
 
+_NO_CANDIDATES = np.zeros(0, dtype=np.int64)  # for best_partner when it asks the past partners (it reads none)
+
+
 def _pick(pool: np.ndarray, us: list[float]) -> np.ndarray:
     return pool[np.minimum((np.asarray(us) * pool.size).astype(np.int64), pool.size - 1)]
-
-
-def _offsets(plan: list[tuple[CMO, np.ndarray, int]]) -> list[int]:
-    """Where each CMO's members start in the concatenation of the plan's member arrays."""
-    out, at = [], 0
-    for _, members, _ in plan:
-        out.append(at)
-        at += members.size
-    return out
 
 
 _DOMAIN_TABLES: dict[bytes, tuple[list[tuple[int, ...]], list[tuple[int, ...]]]] = {}
@@ -184,9 +180,9 @@ def broker_introductions(state: State) -> int:
     (:func:`needed_domain`), in-house or by referral.
 
     What does not depend on earlier introductions of the month (the member, the needed
-    domain, the sampled candidates and their distances) is computed for all of a CMO's
-    introductions at once; trust and past partners, which earlier ties change, are read
-    introduction by introduction, in order.
+    domain, the sampled candidates and their distances, the research organisations
+    proposed) is computed for all of a CMO's introductions at once; trust and past
+    partners, which earlier ties change, are read introduction by introduction, in order.
     """
     t = state.cfg.behaviour.ties
     hours_each = state.cfg.behaviour.cmo.hours_per_introduction
@@ -199,10 +195,6 @@ def broker_introductions(state: State) -> int:
     ledger = state.ledger
     partners = ledger.partners
     related, others = _domain_tables(state)
-    pools = state.members_by_domain
-    sizes = np.array([x.size for x in pools], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]) if sizes.size else sizes
-    flat = np.concatenate(pools) if pools else np.zeros(0, dtype=np.int64)
     g_intro = np.float32(benefits["introduction"])
     g_tie = np.float32(benefits["tie"])
     gains_at: list[int] = []
@@ -219,36 +211,48 @@ def broker_introductions(state: State) -> int:
     if not plan:
         return 0
     # one row of uniforms per introduction: row k of the CMO's monthly stream, for every CMO at once
-    keys = np.array([state.streams.stream("broker", state.month, cmo.stream_id).key for cmo, _, _ in plan], np.uint64)
-    n_max = max(n for _, _, n in plan)
+    month_stream = state.streams.stream("broker", state.month)
+    keys = np.array([month_stream.child(cmo.stream_id).key for cmo, _, _ in plan], np.uint64)
+    counts = [n for _, _, n in plan]
+    n_max = max(counts)
     block = uniforms_at(keys, np.arange(n_max * width)).reshape(len(plan), n_max, width)
-    rows = np.concatenate([block[k, :n] for k, (_, _, n) in enumerate(plan)])
-    member_pool = np.concatenate([m for _, m, _ in plan])
-    m_size = np.concatenate([np.full(n, m.size, dtype=np.int64) for _, m, n in plan])
-    starts = _offsets(plan)
-    m_off = np.concatenate([np.full(n, off, dtype=np.int64) for (_, _, n), off in zip(plan, starts, strict=True)])
-    who = member_pool[m_off + np.minimum((rows[:, _MEMBER] * m_size).astype(np.int64), m_size - 1)]
+    u_rows = block[np.arange(n_max) < np.array(counts)[:, None]].tolist()  # each CMO's first n rows, in plan order
+    # the member of each introduction (positions in the concatenation of the CMOs' members)
+    at, first, member_at = 0, 0, []
+    for _, members, n in plan:
+        size = members.size
+        member_at += [at + min(int(u[_MEMBER] * size), size - 1) for u in u_rows[first : first + n]]
+        at += size
+        first += n
+    who = np.concatenate([m for _, m, _ in plan])[member_at]
     state.mark_nonfinancial(who)  # the month of the first service: the same whichever order
+    who_l = who.tolist()
     primary = firms.primary_domain[who].tolist()
-    u_rows = rows.tolist()
     needs = [
         _needed_domain_fast(t, own, u[_NEED], related[own], others[own]) for own, u in zip(primary, u_rows, strict=True)
     ]
     # candidates of every introduction, from its needed domain's members, and their scores without trust
-    need_arr = np.asarray(needs, dtype=np.int64)
-    size = sizes[need_arr]
-    idx = np.minimum((rows[:, _CANDIDATES : _CANDIDATES + c_n] * size[:, None]).astype(np.int64), size[:, None] - 1)
-    cands = flat[np.clip(offsets[need_arr][:, None] + idx, 0, max(flat.size - 1, 0))] if flat.size else idx
+    pools = state.members_by_domain
+    pool_size = [pool.size for pool in pools]
+    pool_start = [0]
+    for size in pool_size[:-1]:
+        pool_start.append(pool_start[-1] + size)
+    candidate_at = []
+    for need, u in zip(needs, u_rows, strict=True):
+        size, start = pool_size[need], pool_start[need]
+        if size:
+            candidate_at += [start + min(int(x * size), size - 1) for x in u[_CANDIDATES : _CANDIDATES + c_n]]
+        else:  # nobody to propose: any valid position, never read
+            candidate_at += [0] * c_n
+    cands = np.concatenate(pools)[np.asarray(candidate_at, dtype=np.int64).reshape(len(u_rows), c_n)]
     d = cognitive_distance(firms.profile[cands], firms.profile[who][:, None, :])
-    plain = w * nooteboom_value(d)  # float32, as best_partner computes it
-    usable = (cands != who[:, None]) & (size[:, None] > 0)
-    masked = np.where(usable, plain, -np.inf)
-    first_best = np.argmax(masked, axis=1).tolist()
-    any_usable = usable.any(axis=1).tolist()
-    who_l = who.tolist()
+    plain_l = (w * nooteboom_value(d)).tolist()  # float32, as best_partner computes it
     cands_l = cands.tolist()
-    plain_l = plain.tolist()
     d_l = d.tolist()
+    ro_share = t.ro_introduction_share
+    to_ro = [r for r, u in enumerate(u_rows) if u[_KIND] < ro_share]
+    offered = research_organisation_offers(state, [who_l[r] for r in to_ro], [u_rows[r] for r in to_ro])
+    offers = dict(zip(to_ro, offered, strict=True))
     first = 0
     for cmo, _, n in plan:
         domains = set(cmo.domains)
@@ -257,8 +261,8 @@ def broker_introductions(state: State) -> int:
             i = who_l[r]
             gains_at.append(i)
             gains.append(g_intro)
-            if u[_KIND] < t.ro_introduction_share:
-                if introduce_research_organisation(state, i, cmo, BROKERED, u, apply_gain=False):
+            if u[_KIND] < ro_share:
+                if introduce_research_organisation(state, i, cmo, BROKERED, u, apply_gain=False, offer=offers[r]):
                     gains_at.append(i)
                     gains.append(g_tie)
                     formed += 1
@@ -268,25 +272,25 @@ def broker_introductions(state: State) -> int:
                 continue  # the referral to the CMO of that domain came to nothing
             past = partners.get(i)
             if past and u[_PAST] < t.past_partner_first:
-                pool = members_by_need = pools[need]
-                picked = _pick(members_by_need, u[_CANDIDATES : _CANDIDATES + c_n]) if pool.size else pool
-                j, dist, credit = best_partner(state, i, picked, True)
-            elif not any_usable[r]:
+                j, dist, credit = best_partner(state, i, _NO_CANDIDATES, True)
+            elif not pool_size[need]:
                 continue
-            elif i in partners:  # trust from past work: each candidate's credit, in order
+            else:  # the candidate of the best score, the first of equal ones; trust from past work counts
+                trusted = i in partners
+                row = cands_l[r]
                 best_k, best_score, credit = -1, -np.inf, 0.0
                 for k in range(c_n):
-                    j = cands_l[r][k]
+                    j = row[k]
                     if j == i:
                         continue
-                    cr = ledger.credit(state.month, i, j)
+                    # credit needs past work of both (relational or through a common partner)
+                    cr = ledger.credit(state.month, i, j) if trusted and j in partners else 0.0
                     score = plain_l[r][k] + (1.0 - w) * cr
                     if score > best_score:
                         best_k, best_score, credit = k, score, cr
-                j, dist = cands_l[r][best_k], d_l[r][best_k]
-            else:  # no past partner: neither relational nor structural credit
-                k = first_best[r]
-                j, dist, credit = cands_l[r][k], d_l[r][k], 0.0
+                if best_k < 0:
+                    continue
+                j, dist = row[best_k], d_l[r][best_k]
             if j < 0 or u[_SUCCESS] >= tie_probability(state, dist, credit):
                 continue
             add_firm_tie(state, i, j, BROKERED, dist)
@@ -299,28 +303,50 @@ def broker_introductions(state: State) -> int:
     return formed
 
 
+def research_organisation_offers(state: State, firm_ids: list[int], us: list[list[float]]) -> list[tuple[int, float]]:
+    """The research organisation proposed to each firm, and its fit (all at once).
+
+    For firm ``firm_ids[k]``, ``candidates_per_introduction`` organisations are sampled
+    (distinct, from the uniforms ``us[k]``); the proposal is the one whose profile fits the
+    firm's best, ``sum(min(ro profile, firm profile))``, the first of equal ones.
+    """
+    if not firm_ids:
+        return []
+    ros = state.ros
+    k = min(ros.n, state.cfg.behaviour.ties.candidates_per_introduction)
+    picks = [sample_without_replacement(u[_CANDIDATES : _CANDIDATES + k], ros.n) for u in us]
+    profiles = state.firms.profile[np.asarray(firm_ids, dtype=np.int64)][:, None, :]
+    fits = np.minimum(ros.profiles[np.asarray(picks, dtype=np.int64).reshape(len(us), k)], profiles).sum(axis=-1)
+    offers = []
+    for pick, fit in zip(picks, fits.tolist(), strict=True):
+        best = fit.index(max(fit))  # the first of equal fits
+        offers.append((pick[best], fit[best]))
+    return offers
+
+
 def introduce_research_organisation(
-    state: State, i: int, cmo: CMO, origin: int, u: list[float], apply_gain: bool = True
+    state: State,
+    i: int,
+    cmo: CMO,
+    origin: int,
+    u: list[float],
+    apply_gain: bool = True,
+    offer: tuple[int, float] | None = None,
 ) -> int:
     """Introduce firm ``i`` to a research organisation; return 1 if a tie forms.
 
-    ``candidates_per_introduction`` organisations are sampled; the one that best fits the
-    firm's profile is proposed, and the tie forms with a chance rising with the firm's
-    absorptive capacity and the fit. Without ``apply_gain`` the caller adds the tie's
-    benefit to the firm (in its own order of additions).
+    The organisation proposed is :func:`research_organisation_offers`' (or ``offer``, if
+    already computed), and the tie forms with a chance rising with the firm's absorptive
+    capacity and the fit. Without ``apply_gain`` the caller adds the tie's benefit to the
+    firm (in its own order of additions).
     """
-    ros = state.ros
-    firms = state.firms
     t = state.cfg.behaviour.ties
-    k = min(ros.n, t.candidates_per_introduction)
-    picks = np.asarray(sample_without_replacement(u[_CANDIDATES : _CANDIDATES + k], ros.n), dtype=np.int64)
-    fit = np.minimum(ros.profiles[picks], firms.profile[i]).sum(axis=1)
-    r = int(picks[int(np.argmax(fit))])
-    p = t.p_min + (t.p_max - t.p_min) * 0.5 * (float(firms.absorptive[i]) + float(fit.max()))
+    r, fit = offer if offer is not None else research_organisation_offers(state, [i], [u])[0]
+    p = t.p_min + (t.p_max - t.p_min) * 0.5 * (float(state.firms.absorptive[i]) + fit)
     if u[_SUCCESS] >= p:
         return 0
     state.ledger.add(state.month, FIRM_RO, origin, i, r, cmo.cluster_id)
-    ros.collaborations[r] += 1
+    state.ros.collaborations[r] += 1
     if apply_gain:
         state.benefit[i] += state.cfg.behaviour.membership.benefits["tie"]
     return 1

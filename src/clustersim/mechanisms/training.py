@@ -33,11 +33,12 @@ def sign_and_train(state: State) -> tuple[int, int]:
     firms = state.firms
     signed = trained = 0
     draws = []  # (members, trainees, stream) of the CMOs that train this month
+    month_stream = state.streams.stream("training", state.month)
     for c, cmo in enumerate(state.cmos):
         members = state.members_by_cluster[c]
         if members.size == 0:
             continue
-        stream = state.streams.stream("training", state.month, cmo.stream_id)
+        stream = month_stream.child(cmo.stream_id)  # the CMO's stream this month
         new = cmo.accumulate("competences", hours_each)
         if new:
             agencies = (stream.child("agency").uniforms(new) * state.n_training_agencies).astype(np.int64)
@@ -56,12 +57,17 @@ def sign_and_train(state: State) -> tuple[int, int]:
         return signed, 0
     # the CMOs' members are disjoint: every CMO's trainees are trained in one pass
     u = uniforms_at(np.array([key for _, _, key in draws], dtype=np.uint64), np.arange(max(k for _, k, _ in draws)))
-    who = np.concatenate(
-        [
-            np.unique(members[np.minimum((u[row, :k] * members.size).astype(np.int64), members.size - 1)])
-            for row, (members, k, _) in enumerate(draws)
-        ]
-    )
+    picked, at = [], 0  # positions in the concatenation of the training CMOs' members
+    for row, (members, k, _) in zip(u.tolist(), draws, strict=True):
+        size = members.size
+        picked += [at + min(int(x * size), size - 1) for x in row[:k]]
+        at += size
+    chosen = np.concatenate([members for members, _, _ in draws])[picked].tolist()
+    trainees, first = [], 0
+    for _, k, _ in draws:
+        trainees += sorted(set(chosen[first : first + k]))  # a CMO's trainees, each once, in firm order
+        first += k
+    who = np.asarray(trainees, dtype=np.int64)
     firms.absorptive[who] = learn(firms.absorptive[who], p.half_life_months).astype(np.float32)
     state.benefit[who] += state.cfg.behaviour.membership.benefits["training"]
     state.mark_nonfinancial(who)
