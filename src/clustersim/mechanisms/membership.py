@@ -8,10 +8,19 @@ from clustersim.population import LARGE, NO_CLUSTER
 from clustersim.state import State
 
 
-def unique_ints(x: np.ndarray) -> np.ndarray:
-    """Sorted unique values of an integer array (a sort, cheaper than np.unique's hash)."""
+def unique_ints(x: np.ndarray, upper: int | None = None) -> np.ndarray:
+    """Sorted unique values of an integer array (a sort, cheaper than np.unique's hash).
+
+    With ``upper`` (every value lies in ``0 .. upper - 1``) and ``x`` not much smaller
+    than that, the values are marked in a boolean array of ``upper`` elements and read
+    back in order instead: the same values (as ``intp``), without sorting.
+    """
     if x.size < 2:
         return x
+    if upper is not None and upper <= 64 * x.size:
+        seen = np.zeros(upper, dtype=bool)
+        seen[x] = True
+        return np.flatnonzero(seen)
     x = np.sort(x)
     keep = np.empty(x.size, dtype=bool)
     keep[0] = True
@@ -87,7 +96,7 @@ def choose_membership(state: State) -> tuple[int, int]:
     k = int(rng.binomial(firms.n, p.review_rate))
     if k == 0:
         return 0, 0
-    idx = unique_ints(rng.integers(0, firms.n, size=k))
+    idx = unique_ints(rng.integers(0, firms.n, size=k), firms.n)
     draw = rng.random(idx.size)
     member = firms.member_of[idx] != NO_CLUSTER
     # only members (stay or leave) and aware non-members (join or not) have a choice
@@ -122,8 +131,7 @@ def collect_fees(state: State) -> int:
     key = firms.member_of[state.members].astype(np.int64) * 4 + firms.size_class[state.members]
     counts = np.bincount(key, minlength=len(state.cmos) * 4).reshape(len(state.cmos), 4)
     total = 0
-    for cmo, row in zip(state.cmos, counts, strict=True):
-        cents = int(row @ state.fee_cents_per_month)
+    for cmo, cents in zip(state.cmos, (counts @ state.fee_cents_per_month).tolist(), strict=True):
         if cents:
             cmo.account.allocate(cents)
             total += cents
