@@ -169,9 +169,12 @@ def _split(values: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
     """``values`` cut into consecutive parts of ``counts`` elements (``np.split`` at the cumulative counts)."""
     if len(counts) == 0:
         return [values]  # as np.split with no cut
-    ends = np.cumsum(counts).tolist()
-    starts = [0, *ends[:-1]]
-    return [values[a:b] for a, b in zip(starts, ends, strict=True)]
+    parts = []
+    start = 0
+    for n in counts.tolist():
+        parts.append(values[start : start + n])
+        start += n
+    return parts
 
 
 @dataclass

@@ -41,11 +41,15 @@ def breadth_factors(domain_counts: np.ndarray, penalty: float) -> list[float]:
     totals = domain_counts.sum(axis=1)
     factors = [1.0] * domain_counts.shape[0]
     some = totals > 0
-    if some.any():
+    if some.all():
+        rows = range(len(factors))
+        shares = domain_counts / totals[:, None]
+    else:
+        rows = np.flatnonzero(some).tolist()
         shares = domain_counts[some] / totals[some, None]
-        simpson = (shares * shares).sum(axis=1)
-        for row, s in zip(np.flatnonzero(some).tolist(), simpson.tolist(), strict=True):
-            factors[row] = 1.0 / (1.0 + penalty * (1.0 / s - 1.0))
+    simpson = (shares * shares).sum(axis=1)
+    for row, s in zip(rows, simpson.tolist(), strict=True):
+        factors[row] = 1.0 / (1.0 + penalty * (1.0 / s - 1.0))
     return factors
 
 
