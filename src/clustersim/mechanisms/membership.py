@@ -128,7 +128,7 @@ def update_satisfaction(state: State) -> None:
 def collect_fees(state: State) -> int:
     """Each member pays one twelfth of its annual fee to its CMO (integer cents); return cents."""
     firms = state.firms
-    key = firms.member_of[state.members].astype(np.int64) * 4 + firms.size_class[state.members]
+    key = state.members_cluster.astype(np.int64) * 4 + firms.size_class[state.members]
     counts = np.bincount(key, minlength=len(state.cmos) * 4).reshape(len(state.cmos), 4)
     total = 0
     for cmo, cents in zip(state.cmos, (counts @ state.fee_cents_per_month).tolist(), strict=True):
