@@ -67,17 +67,18 @@ def membership_utility(state: State, idx: np.ndarray) -> np.ndarray:
     """
     p = state.cfg.behaviour.membership
     firms = state.firms
-    cluster = state.cluster_of_firm[idx]
-    service = np.array([c.service_per_member for c in state.cmos])[cluster]
-    fee = state.fee_eur_per_year[firms.size_class[idx]]
-    relative_fee = fee / (p.fee_reference_share * firms.turnover_eur[idx])
+    service = np.array([c.service_per_member for c in state.cmos])
+    # log(1 + s_c / s_ref) once per cluster, then for each firm that of its cluster
+    service_term = np.log1p(service / p.service_reference_hours)[state.cluster_of_firm[idx]]
+    size = firms.size_class[idx]
+    relative_fee = state.fee_eur_per_year[size] / (p.fee_reference_share * firms.turnover_eur[idx])
     call = 1.0 if state.members_call_open else 0.0
     return (
         p.beta0
-        + p.beta_service * np.log1p(service / p.service_reference_hours)
+        + p.beta_service * service_term
         - p.beta_fee * relative_fee
         + p.beta_call * call
-        + p.beta_large * (firms.size_class[idx] == LARGE)
+        + p.beta_large * (size == LARGE)
     )
 
 
