@@ -67,10 +67,10 @@ class MonthlyRecorder:
             used.append(c.hours_used)
             balances.append(c.account.balance)
         row["members"] = sum(members)
-        row["members_large"] = int((s.firms.size_class[s.members] == LARGE).sum())
+        row["members_large"] = int(np.count_nonzero(s.firms.size_class[s.members] == LARGE))
         row["members_hhi"] = hhi(np.array(members, dtype=np.float64))
         row["clusters_in_force"] = len(s.cmos)
-        row["aware_firms"] = int(s.firms.aware.sum())
+        row["aware_firms"] = int(np.count_nonzero(s.firms.aware))
         new = s.projects[self._n_projects :]
         self._n_projects = len(s.projects)
         row["projects_started"] = len(new)  # funded this month (at a call's closing or by a top-up)
