@@ -98,9 +98,11 @@ class CMO(mesa.Agent):
         """Use hours of ``line`` for up to ``wanted`` tasks of ``hours_each``; return done."""
         if wanted <= 0 or hours_each <= 0:
             return 0
-        n = min(wanted, int(self.hours[line] // hours_each))
+        left = self.hours[line]
+        n = int(left // hours_each)
+        n = n if n < wanted else wanted  # min(wanted, n), as the builtin picks it
         spent = n * hours_each
-        self.hours[line] -= spent
+        self.hours[line] = left - spent
         self.hours_used += spent
         return n
 
@@ -109,9 +111,9 @@ class CMO(mesa.Agent):
         h = self.hours[line]
         self.hours[line] = 0.0
         self.hours_used += h
-        self.progress[line] += h
-        n = int(self.progress[line] // hours_each)
-        self.progress[line] -= n * hours_each
+        done = self.progress[line] + h
+        n = int(done // hours_each)
+        self.progress[line] = done - n * hours_each
         return n
 
     def close_month(self) -> None:

@@ -45,7 +45,8 @@ class MonthlyRecorder:
         """Start empty."""
         self.state = state
         self.rows: list[dict[str, Any]] = []
-        self.cluster_rows: list[tuple[int, str, str, float]] = []
+        # per month: (month, CMO keys, members, staff FTE, service hours, balance cents)
+        self.cluster_rows: list[tuple[int, tuple[str, ...], list, list, list, list]] = []
         self._last_grants = 0
         self._last_cmo_grants = 0
         self._n_projects = 0
@@ -56,12 +57,20 @@ class MonthlyRecorder:
         row: dict[str, Any] = {"month": s.month}
         row.update(s.notes)
         s.notes = {}
-        counts = np.array([c.n_members for c in s.cmos], dtype=np.float64)
-        row["members"] = int(counts.sum())
-        row["members_large"] = int((s.firms.size_class[s.members] == LARGE).sum())
-        row["members_hhi"] = hhi(counts)
+        # one pass over the CMOs; the sums below add the same values in the same order
+        members, staff, available, service, used, balances = [], [], [], [], [], []
+        for c in s.cmos:
+            members.append(c.n_members)
+            staff.append(c.staff_fte)
+            available.append(c.hours_available)
+            service.append(c.hours_service)
+            used.append(c.hours_used)
+            balances.append(c.account.balance)
+        row["members"] = sum(members)
+        row["members_large"] = int(np.count_nonzero(s.firms.size_class[s.members] == LARGE))
+        row["members_hhi"] = hhi(np.array(members, dtype=np.float64))
         row["clusters_in_force"] = len(s.cmos)
-        row["aware_firms"] = int(s.firms.aware.sum())
+        row["aware_firms"] = int(np.count_nonzero(s.firms.aware))
         new = s.projects[self._n_projects :]
         self._n_projects = len(s.projects)
         row["projects_started"] = len(new)  # funded this month (at a call's closing or by a top-up)
@@ -72,20 +81,26 @@ class MonthlyRecorder:
         row["cmo_grants_paid_eur"] = (paid - self._last_cmo_grants) / 100.0
         self._last_cmo_grants = paid
         row["region_balance_eur"] = s.region.account.balance / 100.0
-        row["cmo_balance_eur"] = sum(c.account.balance for c in s.cmos) / 100.0
-        row["cmo_staff_fte"] = sum(c.staff_fte for c in s.cmos)
-        row["cmo_hours_available"] = sum(c.hours_available for c in s.cmos)
-        row["cmo_hours_service"] = sum(c.hours_service for c in s.cmos)
-        row["cmo_hours_used"] = sum(c.hours_used for c in s.cmos)
+        row["cmo_balance_eur"] = sum(balances) / 100.0
+        row["cmo_staff_fte"] = sum(staff)
+        row["cmo_hours_available"] = sum(available)
+        row["cmo_hours_service"] = sum(service)
+        row["cmo_hours_used"] = sum(used)
         self.rows.append(row)
-        for c in s.cmos:
-            for kpi, value in (
-                ("members", c.n_members),
-                ("staff_fte", c.staff_fte),
-                ("service_hours", c.hours_service),
-                ("balance_eur", c.account.balance / 100.0),
-            ):
-                self.cluster_rows.append((s.month, c.key, kpi, float(value)))
+        # the per-cluster rows of the month, kept as columns (expanded by monthly_table)
+        keys = tuple(c.key for c in s.cmos)
+        self.cluster_rows.append((s.month, keys, members, staff, service, balances))
+
+    def _cluster_records(self) -> list[tuple[int, str, str, float]]:
+        """The per-cluster records (month, kpi, cluster, value), month by month, CMO by CMO."""
+        records = []
+        for month, keys, members, staff, service, balances in self.cluster_rows:
+            for key, n, fte, hours, cents in zip(keys, members, staff, service, balances, strict=True):
+                records.append((month, "members", key, float(n)))
+                records.append((month, "staff_fte", key, float(fte)))
+                records.append((month, "service_hours", key, float(hours)))
+                records.append((month, "balance_eur", key, float(cents / 100.0)))
+        return records
 
     def last(self, kpi: str) -> float:
         """This month's value of a monthly KPI (0 for a count no process noted)."""
@@ -103,7 +118,7 @@ class MonthlyRecorder:
         kpis.pop("month", None)
         nan = float("nan")
         records = [(row["month"], kpi, "all", row.get(kpi, nan)) for kpi in kpis for row in self.rows]
-        records += [(m, kpi, cluster, value) for m, cluster, kpi, value in self.cluster_rows]
+        records += self._cluster_records()
         records.sort(key=lambda r: (r[0], r[1], r[2]))
         labels: dict[int, str] = {}
         dates = []

@@ -92,6 +92,9 @@ class FirmRecorder:
         }
         self._cluster_dict = pa.array(self._keys)
         self._ties_seen = 0
+        # the ends of every firm-firm tie so far, in ledger order (the ledger only grows)
+        self._ff_source = np.zeros(0, dtype=np.int64)
+        self._ff_target = np.zeros(0, dtype=np.int64)
         self._innovations_seen = np.zeros(n, dtype=np.int16)
 
     def snapshot(self) -> None:
@@ -101,13 +104,14 @@ class FirmRecorder:
         n = f.n
         new = s.ledger.columns(self._ties_seen)
         self._ties_seen += new["month"].size
-        ends = np.concatenate([new["source"], new["target"][new["kind"] == FIRM_FIRM]])
+        new_ff = new["kind"] == FIRM_FIRM
+        ends = np.concatenate([new["source"], new["target"][new_ff]])
         ties = np.minimum(np.bincount(ends, minlength=n), np.iinfo(np.int16).max).astype(np.int16)
         # reached through a tie with a firm that has been a member (ties of earlier years
         # count for partners who joined later: recomputed over all firm-firm ties so far)
-        allc = s.ledger.columns(0)
-        allff = allc["kind"] == FIRM_FIRM
-        a, b = allc["source"][allff], allc["target"][allff]
+        self._ff_source = np.concatenate([self._ff_source, new["source"][new_ff]])
+        self._ff_target = np.concatenate([self._ff_target, new["target"][new_ff]])
+        a, b = self._ff_source, self._ff_target
         tied = np.zeros(n, dtype=bool)
         tied[a[f.ever_member[b]]] = True
         tied[b[f.ever_member[a]]] = True

@@ -169,9 +169,12 @@ def _split(values: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
     """``values`` cut into consecutive parts of ``counts`` elements (``np.split`` at the cumulative counts)."""
     if len(counts) == 0:
         return [values]  # as np.split with no cut
-    ends = np.cumsum(counts).tolist()
-    starts = [0, *ends[:-1]]
-    return [values[a:b] for a, b in zip(starts, ends, strict=True)]
+    parts = []
+    start = 0
+    for n in counts.tolist():
+        parts.append(values[start : start + n])
+        start += n
+    return parts
 
 
 @dataclass
@@ -201,6 +204,7 @@ class State:
     cluster_of_firm: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     firms_per_cluster: np.ndarray = field(default_factory=lambda: np.zeros(0))
     members: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    members_cluster: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))  # member_of[members]
     members_by_cluster: list[np.ndarray] = field(default_factory=list)
     members_by_domain: list[np.ndarray] = field(default_factory=list)
     members_call_open: bool = False
@@ -221,10 +225,14 @@ class State:
         return self.taxonomy.n
 
     def refresh_members(self) -> None:
-        """Recompute the member index arrays (per cluster and per domain) and CMO counts."""
+        """Recompute the member index arrays (per cluster and per domain) and CMO counts.
+
+        Call it whenever ``firms.member_of`` changes; ``members_cluster`` (each member's
+        cluster) is kept with ``members`` so that readers need not gather it again.
+        """
         firms = self.firms
         self.members = np.flatnonzero(firms.member_of != NO_CLUSTER)
-        owner = firms.member_of[self.members]
+        owner = self.members_cluster = firms.member_of[self.members]
         counts = np.bincount(owner, minlength=len(self.cmos))
         # one sort by domain; a cluster's members are its domains' members (each domain
         # lies in one cluster), in firm order within each
@@ -239,7 +247,7 @@ class State:
     def domain_counts_by_cluster(self) -> np.ndarray:
         """Members by cluster (rows) and primary domain (columns)."""
         firms = self.firms
-        key = firms.member_of[self.members].astype(np.int64) * self.n_domains + firms.primary_domain[self.members]
+        key = self.members_cluster.astype(np.int64) * self.n_domains + firms.primary_domain[self.members]
         counts = np.bincount(key, minlength=len(self.cmos) * self.n_domains)
         return counts.reshape(len(self.cmos), self.n_domains).astype(np.float64)
 

@@ -8,10 +8,19 @@ from clustersim.population import LARGE, NO_CLUSTER
 from clustersim.state import State
 
 
-def unique_ints(x: np.ndarray) -> np.ndarray:
-    """Sorted unique values of an integer array (a sort, cheaper than np.unique's hash)."""
+def unique_ints(x: np.ndarray, upper: int | None = None) -> np.ndarray:
+    """Sorted unique values of an integer array (a sort, cheaper than np.unique's hash).
+
+    With ``upper`` (every value lies in ``0 .. upper - 1``) and ``x`` not much smaller
+    than that, the values are marked in a boolean array of ``upper`` elements and read
+    back in order instead: the same values (as ``intp``), without sorting.
+    """
     if x.size < 2:
         return x
+    if upper is not None and upper <= 64 * x.size:
+        seen = np.zeros(upper, dtype=bool)
+        seen[x] = True
+        return np.flatnonzero(seen)
     x = np.sort(x)
     keep = np.empty(x.size, dtype=bool)
     keep[0] = True
@@ -58,17 +67,18 @@ def membership_utility(state: State, idx: np.ndarray) -> np.ndarray:
     """
     p = state.cfg.behaviour.membership
     firms = state.firms
-    cluster = state.cluster_of_firm[idx]
-    service = np.array([c.service_per_member for c in state.cmos])[cluster]
-    fee = state.fee_eur_per_year[firms.size_class[idx]]
-    relative_fee = fee / (p.fee_reference_share * firms.turnover_eur[idx])
+    service = np.array([c.service_per_member for c in state.cmos])
+    # log(1 + s_c / s_ref) once per cluster, then for each firm that of its cluster
+    service_term = np.log1p(service / p.service_reference_hours)[state.cluster_of_firm[idx]]
+    size = firms.size_class[idx]
+    relative_fee = state.fee_eur_per_year[size] / (p.fee_reference_share * firms.turnover_eur[idx])
     call = 1.0 if state.members_call_open else 0.0
     return (
         p.beta0
-        + p.beta_service * np.log1p(service / p.service_reference_hours)
+        + p.beta_service * service_term
         - p.beta_fee * relative_fee
         + p.beta_call * call
-        + p.beta_large * (firms.size_class[idx] == LARGE)
+        + p.beta_large * (size == LARGE)
     )
 
 
@@ -87,7 +97,7 @@ def choose_membership(state: State) -> tuple[int, int]:
     k = int(rng.binomial(firms.n, p.review_rate))
     if k == 0:
         return 0, 0
-    idx = unique_ints(rng.integers(0, firms.n, size=k))
+    idx = unique_ints(rng.integers(0, firms.n, size=k), firms.n)
     draw = rng.random(idx.size)
     member = firms.member_of[idx] != NO_CLUSTER
     # only members (stay or leave) and aware non-members (join or not) have a choice
@@ -119,11 +129,10 @@ def update_satisfaction(state: State) -> None:
 def collect_fees(state: State) -> int:
     """Each member pays one twelfth of its annual fee to its CMO (integer cents); return cents."""
     firms = state.firms
-    key = firms.member_of[state.members].astype(np.int64) * 4 + firms.size_class[state.members]
+    key = state.members_cluster.astype(np.int64) * 4 + firms.size_class[state.members]
     counts = np.bincount(key, minlength=len(state.cmos) * 4).reshape(len(state.cmos), 4)
     total = 0
-    for cmo, row in zip(state.cmos, counts, strict=True):
-        cents = int(row @ state.fee_cents_per_month)
+    for cmo, cents in zip(state.cmos, (counts @ state.fee_cents_per_month).tolist(), strict=True):
         if cents:
             cmo.account.allocate(cents)
             total += cents

@@ -31,6 +31,28 @@ def breadth_factor(domain_counts: np.ndarray, penalty: float) -> float:
     return 1.0 / (1.0 + penalty * (d_eff - 1.0))
 
 
+def breadth_factors(domain_counts: np.ndarray, penalty: float) -> list[float]:
+    """:func:`breadth_factor` of each row of ``domain_counts`` (clusters x domains), in one pass.
+
+    Each row's shares and sum of squared shares are computed as for one row (the same
+    element-wise operations and the same reduction along the row), so each factor is
+    the one :func:`breadth_factor` returns.
+    """
+    totals = domain_counts.sum(axis=1)
+    factors = [1.0] * domain_counts.shape[0]
+    some = totals > 0
+    if some.all():
+        rows = range(len(factors))
+        shares = domain_counts / totals[:, None]
+    else:
+        rows = np.flatnonzero(some).tolist()
+        shares = domain_counts[some] / totals[some, None]
+    simpson = (shares * shares).sum(axis=1)
+    for row, s in zip(rows, simpson.tolist(), strict=True):
+        factors[row] = 1.0 / (1.0 + penalty * (1.0 / s - 1.0))
+    return factors
+
+
 def merger_factor(merged_from: int, loss: float) -> float:
     """Effectiveness during a merger's transition: 1 - loss * (1 - 1/k) for k merged CMOs."""
     if merged_from <= 1:
@@ -55,7 +77,14 @@ def staff_shares(state: State) -> tuple[float, np.ndarray]:
     return total, weights / weights.sum()
 
 
-def plan_hours(state: State, cmo: CMO, domain_counts: np.ndarray) -> None:
+def plan_hours(
+    state: State,
+    cmo: CMO,
+    domain_counts: np.ndarray,
+    *,
+    breadth: float | None = None,
+    months_left: int | None = None,
+) -> None:
     """Turn this month's affordable staff time of ``cmo`` into service hours per line.
 
     Staff cost and activity cost are paid from the CMO's account, at most its balance
@@ -65,6 +94,9 @@ def plan_hours(state: State, cmo: CMO, domain_counts: np.ndarray) -> None:
     organisations that manage the cluster: a CMO run by a temporary association of k
     organisations bears k overheads) comes off first; the rest is scaled by skill,
     thematic breadth and, in a merger's transition, the merger loss.
+
+    ``breadth`` (the :func:`breadth_factor` of ``domain_counts``) and ``months_left`` (to
+    the next tranche) may be passed when already known for the month.
     """
     cfg = state.cfg
     beh = cfg.behaviour.cmo
@@ -74,12 +106,15 @@ def plan_hours(state: State, cmo: CMO, domain_counts: np.ndarray) -> None:
     overhead = min(hours, overhead_fte * cfg.region.hours_per_fte_month)
     cost = state.staff_cost_cents_per_hour * hours + state.activity_cost_cents_per_hour * (hours - overhead)
     cost_cents = int(cost)
-    months_left = state.region.months_to_next_grant(month, state.n_months)
+    if months_left is None:
+        months_left = state.region.months_to_next_grant(month, state.n_months)
+    if breadth is None:
+        breadth = breadth_factor(domain_counts, beh.breadth_penalty)
     paid = cmo.account.spend(min(cost_cents, cmo.account.balance // months_left))
     affordable = 1.0 if cost_cents == 0 else paid / cost_cents
     hours *= affordable
     overhead *= affordable
-    service = (hours - overhead) * cfg.staffing.skill * breadth_factor(domain_counts, beh.breadth_penalty)
+    service = (hours - overhead) * cfg.staffing.skill * breadth
     if month < cmo.transition_until:
         service *= merger_factor(cmo.merged_from, beh.merger_efficiency_loss)
     cmo.hours_available = hours
@@ -99,7 +134,9 @@ def plan_staff_time(state: State) -> None:
     """Share the staffing among the CMOs in force and let each plan its service hours."""
     total, shares = staff_shares(state)
     counts = state.domain_counts_by_cluster()
-    for cmo, share, dc in zip(state.cmos, shares, counts, strict=True):
+    breadth = breadth_factors(counts, state.cfg.behaviour.cmo.breadth_penalty)
+    months_left = state.region.months_to_next_grant(state.month, state.n_months)
+    for cmo, share, dc, b in zip(state.cmos, shares, counts, breadth, strict=True):
         cmo.staff_fte = total * share
-        plan_hours(state, cmo, dc)
+        plan_hours(state, cmo, dc, breadth=b, months_left=months_left)
         cmo.service_per_member = cmo.hours_service / max(cmo.n_members, 1)
