@@ -58,9 +58,8 @@ def firm_outcomes(firms: pd.DataFrame, window_from_year: int) -> pd.DataFrame:
     return out
 
 
-def _agreement(a: pd.Series, b: pd.Series) -> tuple[float, float]:
+def _agreement(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """(correlation, share identical); correlation 1 when identical, NaN when undefined."""
-    x, y = a.to_numpy(np.float64), b.to_numpy(np.float64)
     if x.size == 0:
         return float("nan"), float("nan")
     same = float(np.mean(x == y))
@@ -74,22 +73,28 @@ def _agreement(a: pd.Series, b: pd.Series) -> tuple[float, float]:
 def pairing_table(baseline: pd.DataFrame, treatment: pd.DataFrame, window_from_year: int) -> pd.DataFrame:
     """Per-firm agreement of two arms' outcomes (columns group, outcome, firms, correlation, identical_share)."""
     a = firm_outcomes(baseline, window_from_year)
-    b = firm_outcomes(treatment, window_from_year).reindex(a.index)
+    b = firm_outcomes(treatment, window_from_year)
+    if not a.index.equals(b.index):
+        b = b.reindex(a.index)
+    a_member, b_member = a["ever_member"].to_numpy(dtype=bool), b["ever_member"].to_numpy(dtype=bool)
+    a_reached, b_reached = a["reached"].to_numpy(dtype=bool), b["reached"].to_numpy(dtype=bool)
     masks = {
-        "all firms": np.ones(len(a), dtype=bool),
-        "outside clusters in both arms": (~a["ever_member"] & ~b["ever_member"]).to_numpy(),
-        "not reached in either arm": (~a["reached"] & ~b["reached"]).to_numpy(),
+        "all firms": None,
+        "outside clusters in both arms": ~a_member & ~b_member,
+        "not reached in either arm": ~a_reached & ~b_reached,
     }
+    values = {o: (a[o].to_numpy(np.float64), b[o].to_numpy(np.float64)) for o in OUTCOMES}
     rows = []
     for group in GROUPS:
         m = masks[group]
         for outcome in OUTCOMES:
-            corr, same = _agreement(a.loc[m, outcome], b.loc[m, outcome])
+            x, y = values[outcome]
+            corr, same = _agreement(x, y) if m is None else _agreement(x[m], y[m])
             rows.append(
                 {
                     "group": group,
                     "outcome": outcome,
-                    "firms": int(m.sum()),
+                    "firms": len(a) if m is None else int(m.sum()),
                     "correlation": corr,
                     "identical_share": same,
                 }
