@@ -480,28 +480,25 @@ def support_innovation(state: State) -> int:
     knowledge by ``support_knowledge_gain x absorptive x (1 - knowledge)`` and counts as
     non-financial support. Returns the sessions held. Session ``k`` of a CMO's month draws
     position ``k`` of the CMO's monthly stream; the CMOs' members are disjoint, so all
-    CMOs are served in one pass.
+    CMOs' firms are updated in one pass.
     """
     beh = state.cfg.behaviour
     k = state.firms.knowledge
-    plan = []
+    sessions = 0
+    picks: list[int] = []
     for c, cmo in enumerate(state.cmos):
         members = state.members_by_cluster[c]
-        if members.size == 0:
+        size = members.size
+        if size == 0:
             continue
-        n = cmo.use("innovation", beh.cmo.hours_per_consortium_support, members.size)
-        if n:
-            plan.append((cmo, members, n))
-    if not plan:
+        n = cmo.use("innovation", beh.cmo.hours_per_consortium_support, size)
+        if n:  # a handful of sessions: plain Python, each CMO's firms once, in increasing order
+            u = state.streams.stream("support", state.month, cmo.stream_id).uniform_list(n)
+            picks.extend(sorted({int(members[min(int(x * size), size - 1)]) for x in u}))
+            sessions += n
+    if not sessions:
         return 0
-    keys = np.array([state.streams.stream("support", state.month, cmo.stream_id).key for cmo, _, _ in plan], np.uint64)
-    u = uniforms_at(keys, np.arange(max(n for _, _, n in plan)))
-    who = np.concatenate(
-        [
-            np.unique(members[np.minimum((u[row, :n] * members.size).astype(np.int64), members.size - 1)])
-            for row, (_, members, n) in enumerate(plan)
-        ]
-    )
+    who = np.array(picks, dtype=np.int64)
     k[who] += (beh.cmo.support_knowledge_gain * state.firms.absorptive[who] * (1.0 - k[who])).astype(np.float32)
     state.mark_nonfinancial(who)
-    return sum(n for _, _, n in plan)
+    return sessions
