@@ -20,6 +20,7 @@ so the same lead draws the same numbers in every arm.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -244,52 +245,79 @@ def choose_research_org(state: State, team: list[int], free: np.ndarray | None =
     return int(np.argmax(fit))
 
 
-def cost_plan(state: State, call: Call, team: list[int], u: np.ndarray | Stream) -> tuple[int, list[int]]:
+def cost_plan(state: State, call: Call, team: list[int], u: Sequence[float] | Stream) -> tuple[int, list[int]]:
     """Duration and each partner's eligible cost in cents (research contract included).
 
     Own cost = duration x monthly cost of the size class; the research share is
     ``min_ro_share`` plus a draw up to ``ro_share_extra_max``; the project is scaled up to
     the call's minimum cost when it falls short (partners design projects to qualify).
     ``u`` is the lead's stream, or its uniforms at positions 0-4 (:class:`LeadDraws`).
+    The arithmetic is NumPy's on a few numbers, done on Python numbers (the same values).
     """
     if isinstance(u, Stream):
-        u = u.uniforms(5)
+        u = u.uniform_list(5)
     p = state.cfg.behaviour.calls
-    firms = state.firms
     rules = call.cfg
     lo = min(p.duration_months_min, rules.max_duration_months)
     span = rules.max_duration_months - lo + 1
     duration = lo + min(int(u[_DURATION] * span), span - 1)
-    sizes = firms.size_class[team]
-    monthly = np.array([p.cost_eur_per_month[s] for s in SIZE_CLASSES])[sizes]
-    own = monthly * duration
+    sizes = state.firms.size_class[team].tolist()
+    by_class = np.array([p.cost_eur_per_month[s] for s in SIZE_CLASSES]).tolist()  # as NumPy reads them
+    own = [by_class[s] * duration for s in sizes]
     ro_share = min(0.95, rules.min_ro_share + u[_RO_SHARE] * p.ro_share_extra_max)
-    own_total = own.sum()
+    own_total = _sum(own)
     total = own_total / (1.0 - ro_share)
-    has_large = bool((sizes == LARGE).any())
-    minimum = rules.min_cost_with_large_eur if has_large else rules.min_cost_sme_eur
+    minimum = rules.min_cost_with_large_eur if LARGE in sizes else rules.min_cost_sme_eur
     if total < minimum:
         total = minimum * (1.0 + 0.5 * u[_SCALE_UP])
-    weights = own / own_total if own_total > 0 else np.full(len(team), 1.0 / len(team))
-    costs = [eur_to_cents(total * w) for w in weights.tolist()]
+    if own_total > 0:
+        weights = [float(x) / float(own_total) for x in own]  # NumPy divides integers as floats
+    else:
+        weights = [1.0 / len(team)] * len(team)
+    costs = [eur_to_cents(total * w) for w in weights]
     return duration, costs
 
 
-def proposal_quality(state: State, team: list[int], u: np.ndarray | Stream) -> float:
+def _sum(values: list[float]) -> float:
+    """``np.sum(values)``: fewer than 8 numbers NumPy adds one by one from the left (more: pairwise)."""
+    if len(values) >= 8:
+        return np.array(values).sum().item()
+    total = 0
+    for x in values:
+        total = total + x
+    return total
+
+
+def _mean32(values: np.ndarray, team: list[int]) -> float:
+    """``float(values[team].mean())`` for float32 ``values`` and a short team, without an array.
+
+    The same float32 additions in the same order as NumPy (it adds fewer than 8 numbers one
+    by one), then the sum divided by the count in float64 and rounded to float32, as
+    ``np.mean`` does.
+    """
+    if len(team) >= 8:
+        return float(values[team].mean())
+    total = values[team[0]]
+    for f in team[1:]:
+        total = total + values[f]
+    return float(np.float32(float(total) / len(team)))
+
+
+def proposal_quality(state: State, team: list[int], u: Sequence[float] | Stream) -> float:
     """Quality in [0, 1]: knowledge, absorptive capacity, complementarity, noise.
 
     ``u`` is the lead's stream, or its uniforms at positions 0-4 (:class:`LeadDraws`).
     """
     if isinstance(u, Stream):
-        u = u.uniforms(5)
+        u = u.uniform_list(5)
     firms = state.firms
     prof = firms.profile[team]
     d = 0.5 * np.abs(prof[:, None, :] - prof[None, :, :]).sum(axis=-1)
     n = len(team)
     mean_d = float(d.sum() / (n * (n - 1))) if n > 1 else 0.0
     q = (
-        0.5 * float(firms.knowledge[team].mean())
-        + 0.25 * float(firms.absorptive[team].mean())
+        0.5 * _mean32(firms.knowledge, team)
+        + 0.25 * _mean32(firms.absorptive, team)
         + 0.25 * float(nooteboom_value(mean_d))
         + state.cfg.behaviour.calls.quality_noise * normal(float(u[_NOISE]))
     )
@@ -316,11 +344,9 @@ def prescreen(state: State, prop: Proposal) -> bool:
 
 def grant_for(state: State, call: Call, prop: Proposal) -> int:
     """Grant in cents: each partner's cost times its size class's aid intensity."""
-    firms = state.firms
-    return sum(
-        share_of(cost, call.cfg.aid_intensity[SIZE_CLASSES[int(firms.size_class[f])]])
-        for f, cost in zip(prop.partners, prop.firm_cost_cents, strict=True)
-    )
+    aid = [call.cfg.aid_intensity[s] for s in SIZE_CLASSES]
+    sizes = state.firms.size_class[prop.partners].tolist()
+    return sum(share_of(cost, aid[s]) for s, cost in zip(sizes, prop.firm_cost_cents, strict=True))
 
 
 def run_call(state: State, call: Call) -> None:
@@ -343,7 +369,7 @@ def run_call(state: State, call: Call) -> None:
         ro = choose_research_org(state, team, free) if needs_ro else -1
         if needs_ro and ro < 0:
             continue
-        u = draws.u[row]
+        u = draws.u[row].tolist()
         duration, costs = cost_plan(state, call, team, u)
         prop = Proposal(
             call=call.cfg.name,
