@@ -226,23 +226,38 @@ def _third_try(state: State, call: Call, lead: int, everyone: np.ndarray, third:
     return int(cands[int(np.argmax(nooteboom_value(d)))])
 
 
-def choose_research_org(state: State, team: list[int], free: np.ndarray | None = None) -> int:
+class FreeResearchOrgs:
+    """The research organisations with spare capacity, and their competence profiles.
+
+    Built once per call: capacity does not change while a call's proposals are formed
+    (organisations fill up only when projects start, after the ranking).
+    """
+
+    def __init__(self, state: State) -> None:
+        """Take the organisations with spare capacity now."""
+        ros = state.ros
+        self.ids = np.flatnonzero(ros.free())
+        self.profiles = ros.profiles[self.ids]
+
+    def best_for(self, team_profiles: np.ndarray) -> int:
+        """The one that best fits a team with these profiles (the first of equals), or -1."""
+        if self.ids.size == 0:
+            return -1
+        need = team_profiles.sum(axis=0) / len(team_profiles)  # the mean, as np.mean computes it
+        fit = np.minimum(self.profiles, need).sum(axis=1)
+        return int(self.ids[int(np.argmax(fit))])
+
+
+def choose_research_org(state: State, team: list[int], free: FreeResearchOrgs | None = None) -> int:
     """The organisation with spare capacity that best fits the team's competences.
 
-    ``free`` (whether each organisation has spare capacity) may be passed when known: it
-    does not change while a call's proposals are formed.
+    Fit is the overlap of the organisation's profile with the team's mean profile. ``free``
+    (:class:`FreeResearchOrgs`) may be passed when known: it does not change while a
+    call's proposals are formed.
     """
-    ros = state.ros
-    if ros.n == 0:
-        return -1
     if free is None:
-        free = ros.free()
-    if not free.any():
-        return -1
-    need = state.firms.profile[team].mean(axis=0)
-    fit = np.minimum(ros.profiles, need).sum(axis=1)
-    fit[~free] = -np.inf
-    return int(np.argmax(fit))
+        free = FreeResearchOrgs(state)
+    return free.best_for(state.firms.profile[team])
 
 
 def cost_plan(state: State, call: Call, team: list[int], u: Sequence[float] | Stream) -> tuple[int, list[int]]:
@@ -359,7 +374,7 @@ def run_call(state: State, call: Call) -> None:
     leads = draw_leads(state, call, eligible)
     draws = lead_draws(state, call, leads, everyone)
     needs_ro = call.cfg.min_ro_share > 0
-    free = state.ros.free()  # research organisations fill up only when projects start (after the ranking)
+    free = FreeResearchOrgs(state)
     for row, lead in enumerate(leads.tolist()):
         if firms.proposals_in_call[lead] >= call.cfg.max_proposals_per_firm:
             continue
@@ -418,7 +433,7 @@ def fund_ranking(state: State, call: Call) -> int:
         if grant > call.account.balance:
             break
         call.next_rank += 1
-        if prop.ro >= 0 and not state.ros.free()[prop.ro]:
+        if prop.ro >= 0 and state.ros.active[prop.ro] >= state.ros.capacity[prop.ro]:  # it has filled up
             prop.ro = choose_research_org(state, prop.partners)
             if prop.ro < 0:
                 continue
