@@ -399,13 +399,15 @@ def run_call(state: State, call: Call) -> None:
         )
         prop.requested_grant_cents = grant_for(state, call, prop)
         prop.n_clusters = len(set(state.cluster_of_firm[team].tolist()))
-        firms.in_proposal[team] = True
+        for f in team:
+            firms.in_proposal[f] = True
         state.proposals.append(prop)
         if not prescreen(state, prop):
             prop.withdrawn = True
             call.withdrawn += 1
             continue
-        firms.proposals_in_call[team] += 1
+        for f in team:
+            firms.proposals_in_call[f] += 1
         proposals.append(prop)
     call.submitted = len(proposals)
     # The evaluation: admitted if the score reaches the threshold; ranked by score (ties
@@ -502,11 +504,12 @@ def finish_project(state: State, prop: Proposal) -> None:
     """A project ends: partners learn and innovate more for a while; trust is stored."""
     firms = state.firms
     p = state.cfg.behaviour.calls
-    team = np.asarray(prop.partners)
-    gain = p.knowledge_gain * firms.absorptive[team] * (1.0 - firms.knowledge[team])
-    firms.knowledge[team] += gain.astype(np.float32)
-    # the boost covers this month and the next innovation_boost_months - 1
-    firms.innovation_boost_until[team] = state.month + p.innovation_boost_months - 1
+    knowledge, absorptive = firms.knowledge, firms.absorptive
+    rate, one = np.float32(p.knowledge_gain), np.float32(1.0)  # float32 arithmetic, as on the arrays
+    boost_until = state.month + p.innovation_boost_months - 1  # this month and the next months - 1
+    for f in prop.partners:  # a few partners: one by one, no array call
+        knowledge[f] += rate * absorptive[f] * (one - knowledge[f])
+        firms.innovation_boost_until[f] = boost_until
     for a in range(len(prop.partners)):
         for b in range(a + 1, len(prop.partners)):
             state.ledger.remember(state.month, prop.partners[a], prop.partners[b], 1.0)
