@@ -94,6 +94,13 @@ class LeadDraws:
     best: np.ndarray  # (leads, tries) int64
     empty: np.ndarray  # (leads, tries) bool
 
+    def __post_init__(self) -> None:
+        """The same numbers as Python lists, row by row, for the loop over the leads."""
+        self.key_list: list[int] = self.keys.tolist()
+        self.u_rows: list[list[float]] = self.u.tolist()
+        self.best_rows: list[list[int]] = self.best.tolist()
+        self.empty_rows: list[list[bool]] = self.empty.tolist()
+
 
 def lead_draws(state: State, call: Call, leads: np.ndarray, everyone: np.ndarray) -> LeadDraws:
     """Draw the numbers of every lead of ``call`` at once (see :class:`LeadDraws`)."""
@@ -164,7 +171,7 @@ def form_consortium(
     firms = state.firms
     cap = call.cfg.max_proposals_per_firm
     span = p.consortium_max - p.consortium_min + 1
-    u = draws.u[row]
+    u = draws.u_rows[row]
     size = p.consortium_min + min(int(u[_SIZE] * span), span - 1)
     team = [lead]
     in_call = firms.proposals_in_call
@@ -172,7 +179,7 @@ def form_consortium(
     def ok(j: int) -> bool:
         return bool(eligible[j]) and in_call[j] < cap and j not in team
 
-    key = int(draws.keys[row])
+    key = draws.key_list[row]
     partners = state.ledger.partners
     past = sorted(partners.get(lead, ()))
     if past:
@@ -191,8 +198,8 @@ def form_consortium(
     if len(team) >= size:
         return team
     pre = draws.best.shape[1]
-    best = draws.best[row].tolist()
-    empty = draws.empty[row].tolist()
+    best = draws.best_rows[row]
+    empty = draws.empty_rows[row]
     tries = 0
     while len(team) < size and tries < 4 * size:
         if tries < pre:
@@ -384,7 +391,7 @@ def run_call(state: State, call: Call) -> None:
         ro = choose_research_org(state, team, free) if needs_ro else -1
         if needs_ro and ro < 0:
             continue
-        u = draws.u[row].tolist()
+        u = draws.u_rows[row]
         duration, costs = cost_plan(state, call, team, u)
         prop = Proposal(
             call=call.cfg.name,
