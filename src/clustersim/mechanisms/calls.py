@@ -357,18 +357,21 @@ def prescreen(state: State, prop: Proposal) -> bool:
         return True
     cmo.totals["prescreens"] += 1
     prop.prescreened = True
+    benefit = state.cfg.behaviour.membership.benefits["prescreen"]
     for f in prop.partners:
         state.mark_nonfinancial(f)
-        state.benefit[f] += state.cfg.behaviour.membership.benefits["prescreen"]
+        state.benefit[f] += benefit
     prop.quality = min(1.0, prop.quality + p.prescreen_quality_lift * (1.0 + cmo.alignment))
     return prop.quality >= p.prescreen_withdraw_below
 
 
 def grant_for(state: State, call: Call, prop: Proposal) -> int:
     """Grant in cents: each partner's cost times its size class's aid intensity."""
-    aid = [call.cfg.aid_intensity[s] for s in SIZE_CLASSES]
-    sizes = state.firms.size_class[prop.partners].tolist()
-    return sum(share_of(cost, aid[s]) for s, cost in zip(sizes, prop.firm_cost_cents, strict=True))
+    aid = call.cfg.aid_intensity
+    grant = 0
+    for s, cost in zip(state.firms.size_class[prop.partners].tolist(), prop.firm_cost_cents, strict=True):
+        grant += share_of(cost, aid[SIZE_CLASSES[s]])
+    return grant
 
 
 def run_call(state: State, call: Call) -> None:
@@ -463,10 +466,11 @@ def start_project(state: State, call: Call, prop: Proposal) -> None:
     lead = prop.lead
     cluster_idx = int(state.cluster_of_firm[lead])
     cluster_id = state.cmos[cluster_idx].cluster_id
+    benefit = state.cfg.behaviour.membership.benefits["funded_project"]
     for f in prop.partners:
         if firms.first_grant[f] < 0:
             firms.first_grant[f] = month
-        state.benefit[f] += state.cfg.behaviour.membership.benefits["funded_project"]
+        state.benefit[f] += benefit
         if prop.ro >= 0:
             if firms.first_ro_cooperation[f] < 0:
                 firms.first_ro_cooperation[f] = month
