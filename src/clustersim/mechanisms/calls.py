@@ -274,7 +274,8 @@ def cost_plan(state: State, call: Call, team: list[int], u: Sequence[float] | St
     ``min_ro_share`` plus a draw up to ``ro_share_extra_max``; the project is scaled up to
     the call's minimum cost when it falls short (partners design projects to qualify).
     ``u`` is the lead's stream, or its uniforms at positions 0-4 (:class:`LeadDraws`).
-    The arithmetic is NumPy's on a few numbers, done on Python numbers (the same values).
+    The few numbers are worked out with Python numbers: NumPy's operations in NumPy's
+    order, so the same values.
     """
     if isinstance(u, Stream):
         u = u.uniform_list(5)
@@ -301,7 +302,10 @@ def cost_plan(state: State, call: Call, team: list[int], u: Sequence[float] | St
 
 
 def _sum(values: list[float]) -> float:
-    """``np.sum(values)``: fewer than 8 numbers NumPy adds one by one from the left (more: pairwise)."""
+    """``np.sum(values)`` for a few numbers, without an array.
+
+    NumPy adds fewer than 8 numbers one by one from the left (more, pairwise: left to it).
+    """
     if len(values) >= 8:
         return np.array(values).sum().item()
     total = 0
