@@ -135,7 +135,11 @@ def lead_draws(state: State, call: Call, leads: np.ndarray, everyone: np.ndarray
         size = sizes[pool]
         idx = np.minimum((t[:, :, 1:] * size[:, :, None]).astype(np.int64), np.maximum(size - 1, 0)[:, :, None])
         cands = flat[np.minimum(offsets[pool][:, :, None] + idx, flat.size - 1)]
-        d = 0.5 * np.abs(firms.profile[cands] - firms.profile[leads[sl]][:, None, None, :]).sum(axis=-1)
+        diff = firms.profile[cands]  # distances 0.5 x sum of abs(a - b), worked out in place (no large temporaries)
+        diff -= firms.profile[leads[sl]][:, None, None, :]
+        np.abs(diff, out=diff)
+        d = diff.sum(axis=-1)
+        d *= 0.5
         pick = np.argmax(nooteboom_value(d), axis=-1)
         best[sl] = np.take_along_axis(cands, pick[:, :, None], axis=-1)[:, :, 0]
         empty[sl] = size == 0
