@@ -23,16 +23,16 @@ def eur_to_cents(eur: float) -> int:
     half: it and 100 x the written amount differ by less than 0.001 (each errs by at most
     about 2**-52 of it), too little to cross a half cent.
     """
-    eur = float(eur)
-    scaled = eur * 100.0
-    if abs(scaled) < _FAST_BELOW:
-        whole = math.floor(abs(scaled))
-        frac = abs(scaled) - whole
-        if abs(frac - 0.5) > _NEAR_HALF:
-            cents = whole + (frac > 0.5)
-            return cents if scaled >= 0.0 else -cents
     if not math.isfinite(eur):
         raise ValueError(f"not a finite amount: {eur!r}")
+    eur = float(eur)
+    scaled = abs(eur * 100.0)
+    if scaled < _FAST_BELOW:
+        whole = math.floor(scaled)
+        frac = scaled - whole
+        if abs(frac - 0.5) > _NEAR_HALF:
+            cents = whole + (frac > 0.5)
+            return cents if eur >= 0.0 else -cents
     cents = (Decimal(repr(eur)) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
     return int(cents)
 
