@@ -20,6 +20,7 @@ so the same lead draws the same numbers in every arm.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,6 +94,13 @@ class LeadDraws:
     best: np.ndarray  # (leads, tries) int64
     empty: np.ndarray  # (leads, tries) bool
 
+    def __post_init__(self) -> None:
+        """The same numbers as Python lists, row by row, for the loop over the leads."""
+        self.key_list: list[int] = self.keys.tolist()
+        self.u_rows: list[list[float]] = self.u.tolist()
+        self.best_rows: list[list[int]] = self.best.tolist()
+        self.empty_rows: list[list[bool]] = self.empty.tolist()
+
 
 def lead_draws(state: State, call: Call, leads: np.ndarray, everyone: np.ndarray) -> LeadDraws:
     """Draw the numbers of every lead of ``call`` at once (see :class:`LeadDraws`)."""
@@ -127,7 +135,11 @@ def lead_draws(state: State, call: Call, leads: np.ndarray, everyone: np.ndarray
         size = sizes[pool]
         idx = np.minimum((t[:, :, 1:] * size[:, :, None]).astype(np.int64), np.maximum(size - 1, 0)[:, :, None])
         cands = flat[np.minimum(offsets[pool][:, :, None] + idx, flat.size - 1)]
-        d = 0.5 * np.abs(firms.profile[cands] - firms.profile[leads[sl]][:, None, None, :]).sum(axis=-1)
+        diff = firms.profile[cands]  # distances 0.5 x sum of abs(a - b), worked out in place (no large temporaries)
+        diff -= firms.profile[leads[sl]][:, None, None, :]
+        np.abs(diff, out=diff)
+        d = diff.sum(axis=-1)
+        d *= 0.5
         pick = np.argmax(nooteboom_value(d), axis=-1)
         best[sl] = np.take_along_axis(cands, pick[:, :, None], axis=-1)[:, :, 0]
         empty[sl] = size == 0
@@ -163,7 +175,7 @@ def form_consortium(
     firms = state.firms
     cap = call.cfg.max_proposals_per_firm
     span = p.consortium_max - p.consortium_min + 1
-    u = draws.u[row]
+    u = draws.u_rows[row]
     size = p.consortium_min + min(int(u[_SIZE] * span), span - 1)
     team = [lead]
     in_call = firms.proposals_in_call
@@ -171,7 +183,7 @@ def form_consortium(
     def ok(j: int) -> bool:
         return bool(eligible[j]) and in_call[j] < cap and j not in team
 
-    key = int(draws.keys[row])
+    key = draws.key_list[row]
     partners = state.ledger.partners
     past = sorted(partners.get(lead, ()))
     if past:
@@ -190,8 +202,8 @@ def form_consortium(
     if len(team) >= size:
         return team
     pre = draws.best.shape[1]
-    best = draws.best[row].tolist()
-    empty = draws.empty[row].tolist()
+    best = draws.best_rows[row]
+    empty = draws.empty_rows[row]
     tries = 0
     while len(team) < size and tries < 4 * size:
         if tries < pre:
@@ -225,71 +237,117 @@ def _third_try(state: State, call: Call, lead: int, everyone: np.ndarray, third:
     return int(cands[int(np.argmax(nooteboom_value(d)))])
 
 
-def choose_research_org(state: State, team: list[int], free: np.ndarray | None = None) -> int:
+class FreeResearchOrgs:
+    """The research organisations with spare capacity, and their competence profiles.
+
+    Built once per call: capacity does not change while a call's proposals are formed
+    (organisations fill up only when projects start, after the ranking).
+    """
+
+    def __init__(self, state: State) -> None:
+        """Take the organisations with spare capacity now."""
+        ros = state.ros
+        self.ids = np.flatnonzero(ros.free())
+        self.profiles = ros.profiles[self.ids]
+
+    def best_for(self, team_profiles: np.ndarray) -> int:
+        """The one that best fits a team with these profiles (the first of equals), or -1."""
+        if self.ids.size == 0:
+            return -1
+        need = team_profiles.sum(axis=0) / len(team_profiles)  # the mean, as np.mean computes it
+        fit = np.minimum(self.profiles, need).sum(axis=1)
+        return int(self.ids[int(np.argmax(fit))])
+
+
+def choose_research_org(state: State, team: list[int], free: FreeResearchOrgs | None = None) -> int:
     """The organisation with spare capacity that best fits the team's competences.
 
-    ``free`` (whether each organisation has spare capacity) may be passed when known: it
-    does not change while a call's proposals are formed.
+    Fit is the overlap of the organisation's profile with the team's mean profile. ``free``
+    (:class:`FreeResearchOrgs`) may be passed when known: it does not change while a
+    call's proposals are formed.
     """
-    ros = state.ros
-    if ros.n == 0:
-        return -1
     if free is None:
-        free = ros.free()
-    if not free.any():
-        return -1
-    need = state.firms.profile[team].mean(axis=0)
-    fit = np.minimum(ros.profiles, need).sum(axis=1)
-    fit[~free] = -np.inf
-    return int(np.argmax(fit))
+        free = FreeResearchOrgs(state)
+    return free.best_for(state.firms.profile[team])
 
 
-def cost_plan(state: State, call: Call, team: list[int], u: np.ndarray | Stream) -> tuple[int, list[int]]:
+def cost_plan(state: State, call: Call, team: list[int], u: Sequence[float] | Stream) -> tuple[int, list[int]]:
     """Duration and each partner's eligible cost in cents (research contract included).
 
     Own cost = duration x monthly cost of the size class; the research share is
     ``min_ro_share`` plus a draw up to ``ro_share_extra_max``; the project is scaled up to
     the call's minimum cost when it falls short (partners design projects to qualify).
     ``u`` is the lead's stream, or its uniforms at positions 0-4 (:class:`LeadDraws`).
+    The few numbers are worked out with Python numbers: NumPy's operations in NumPy's
+    order, so the same values.
     """
     if isinstance(u, Stream):
-        u = u.uniforms(5)
+        u = u.uniform_list(5)
     p = state.cfg.behaviour.calls
-    firms = state.firms
     rules = call.cfg
     lo = min(p.duration_months_min, rules.max_duration_months)
     span = rules.max_duration_months - lo + 1
     duration = lo + min(int(u[_DURATION] * span), span - 1)
-    sizes = firms.size_class[team]
-    monthly = np.array([p.cost_eur_per_month[s] for s in SIZE_CLASSES])[sizes]
-    own = monthly * duration
+    sizes = state.firms.size_class[team].tolist()
+    by_class = np.array([p.cost_eur_per_month[s] for s in SIZE_CLASSES]).tolist()  # as NumPy reads them
+    own = [by_class[s] * duration for s in sizes]
     ro_share = min(0.95, rules.min_ro_share + u[_RO_SHARE] * p.ro_share_extra_max)
-    own_total = own.sum()
+    own_total = _sum(own)
     total = own_total / (1.0 - ro_share)
-    has_large = bool((sizes == LARGE).any())
-    minimum = rules.min_cost_with_large_eur if has_large else rules.min_cost_sme_eur
+    minimum = rules.min_cost_with_large_eur if LARGE in sizes else rules.min_cost_sme_eur
     if total < minimum:
         total = minimum * (1.0 + 0.5 * u[_SCALE_UP])
-    weights = own / own_total if own_total > 0 else np.full(len(team), 1.0 / len(team))
-    costs = [eur_to_cents(total * w) for w in weights.tolist()]
+    if own_total > 0:
+        weights = [float(x) / float(own_total) for x in own]  # NumPy divides integers as floats
+    else:
+        weights = [1.0 / len(team)] * len(team)
+    costs = [eur_to_cents(total * w) for w in weights]
     return duration, costs
 
 
-def proposal_quality(state: State, team: list[int], u: np.ndarray | Stream) -> float:
+def _sum(values: list[float]) -> float:
+    """``np.sum(values)`` for a few numbers, without an array.
+
+    NumPy adds fewer than 8 numbers one by one from the left (more, pairwise: left to it).
+    """
+    if len(values) >= 8:
+        return np.array(values).sum().item()
+    total = 0
+    for x in values:
+        total = total + x
+    return total
+
+
+def _mean32(values: np.ndarray, team: list[int]) -> float:
+    """``float(values[team].mean())`` for float32 ``values`` and a short team, without an array.
+
+    The same float32 additions in the same order as NumPy (it adds fewer than 8 numbers one
+    by one), then the sum divided by the count in float64 and rounded to float32, as
+    ``np.mean`` does.
+    """
+    if len(team) >= 8:
+        return float(values[team].mean())
+    total = values[team[0]]
+    for f in team[1:]:
+        total = total + values[f]
+    return float(np.float32(float(total) / len(team)))
+
+
+def proposal_quality(state: State, team: list[int], u: Sequence[float] | Stream) -> float:
     """Quality in [0, 1]: knowledge, absorptive capacity, complementarity, noise.
 
     ``u`` is the lead's stream, or its uniforms at positions 0-4 (:class:`LeadDraws`).
     """
     if isinstance(u, Stream):
-        u = u.uniforms(5)
+        u = u.uniform_list(5)
     firms = state.firms
     prof = firms.profile[team]
     d = 0.5 * np.abs(prof[:, None, :] - prof[None, :, :]).sum(axis=-1)
     n = len(team)
     mean_d = float(d.sum() / (n * (n - 1))) if n > 1 else 0.0
     q = (
-        0.5 * float(firms.knowledge[team].mean())
-        + 0.25 * float(firms.absorptive[team].mean())
+        0.5 * _mean32(firms.knowledge, team)
+        + 0.25 * _mean32(firms.absorptive, team)
         + 0.25 * float(nooteboom_value(mean_d))
         + state.cfg.behaviour.calls.quality_noise * normal(float(u[_NOISE]))
     )
@@ -307,20 +365,21 @@ def prescreen(state: State, prop: Proposal) -> bool:
         return True
     cmo.totals["prescreens"] += 1
     prop.prescreened = True
+    benefit = state.cfg.behaviour.membership.benefits["prescreen"]
     for f in prop.partners:
         state.mark_nonfinancial(f)
-        state.benefit[f] += state.cfg.behaviour.membership.benefits["prescreen"]
+        state.benefit[f] += benefit
     prop.quality = min(1.0, prop.quality + p.prescreen_quality_lift * (1.0 + cmo.alignment))
     return prop.quality >= p.prescreen_withdraw_below
 
 
 def grant_for(state: State, call: Call, prop: Proposal) -> int:
     """Grant in cents: each partner's cost times its size class's aid intensity."""
-    firms = state.firms
-    return sum(
-        share_of(cost, call.cfg.aid_intensity[SIZE_CLASSES[int(firms.size_class[f])]])
-        for f, cost in zip(prop.partners, prop.firm_cost_cents, strict=True)
-    )
+    aid = call.cfg.aid_intensity
+    grant = 0
+    for s, cost in zip(state.firms.size_class[prop.partners].tolist(), prop.firm_cost_cents, strict=True):
+        grant += share_of(cost, aid[SIZE_CLASSES[s]])
+    return grant
 
 
 def run_call(state: State, call: Call) -> None:
@@ -333,7 +392,7 @@ def run_call(state: State, call: Call) -> None:
     leads = draw_leads(state, call, eligible)
     draws = lead_draws(state, call, leads, everyone)
     needs_ro = call.cfg.min_ro_share > 0
-    free = state.ros.free()  # research organisations fill up only when projects start (after the ranking)
+    free = FreeResearchOrgs(state)
     for row, lead in enumerate(leads.tolist()):
         if firms.proposals_in_call[lead] >= call.cfg.max_proposals_per_firm:
             continue
@@ -343,7 +402,7 @@ def run_call(state: State, call: Call) -> None:
         ro = choose_research_org(state, team, free) if needs_ro else -1
         if needs_ro and ro < 0:
             continue
-        u = draws.u[row]
+        u = draws.u_rows[row]
         duration, costs = cost_plan(state, call, team, u)
         prop = Proposal(
             call=call.cfg.name,
@@ -358,13 +417,15 @@ def run_call(state: State, call: Call) -> None:
         )
         prop.requested_grant_cents = grant_for(state, call, prop)
         prop.n_clusters = len(set(state.cluster_of_firm[team].tolist()))
-        firms.in_proposal[team] = True
+        for f in team:
+            firms.in_proposal[f] = True
         state.proposals.append(prop)
         if not prescreen(state, prop):
             prop.withdrawn = True
             call.withdrawn += 1
             continue
-        firms.proposals_in_call[team] += 1
+        for f in team:
+            firms.proposals_in_call[f] += 1
         proposals.append(prop)
     call.submitted = len(proposals)
     # The evaluation: admitted if the score reaches the threshold; ranked by score (ties
@@ -392,7 +453,7 @@ def fund_ranking(state: State, call: Call) -> int:
         if grant > call.account.balance:
             break
         call.next_rank += 1
-        if prop.ro >= 0 and not state.ros.free()[prop.ro]:
+        if prop.ro >= 0 and state.ros.active[prop.ro] >= state.ros.capacity[prop.ro]:  # it has filled up
             prop.ro = choose_research_org(state, prop.partners)
             if prop.ro < 0:
                 continue
@@ -413,10 +474,11 @@ def start_project(state: State, call: Call, prop: Proposal) -> None:
     lead = prop.lead
     cluster_idx = int(state.cluster_of_firm[lead])
     cluster_id = state.cmos[cluster_idx].cluster_id
+    benefit = state.cfg.behaviour.membership.benefits["funded_project"]
     for f in prop.partners:
         if firms.first_grant[f] < 0:
             firms.first_grant[f] = month
-        state.benefit[f] += state.cfg.behaviour.membership.benefits["funded_project"]
+        state.benefit[f] += benefit
         if prop.ro >= 0:
             if firms.first_ro_cooperation[f] < 0:
                 firms.first_ro_cooperation[f] = month
@@ -461,11 +523,12 @@ def finish_project(state: State, prop: Proposal) -> None:
     """A project ends: partners learn and innovate more for a while; trust is stored."""
     firms = state.firms
     p = state.cfg.behaviour.calls
-    team = np.asarray(prop.partners)
-    gain = p.knowledge_gain * firms.absorptive[team] * (1.0 - firms.knowledge[team])
-    firms.knowledge[team] += gain.astype(np.float32)
-    # the boost covers this month and the next innovation_boost_months - 1
-    firms.innovation_boost_until[team] = state.month + p.innovation_boost_months - 1
+    knowledge, absorptive = firms.knowledge, firms.absorptive
+    rate, one = np.float32(p.knowledge_gain), np.float32(1.0)  # float32 arithmetic, as on the arrays
+    boost_until = state.month + p.innovation_boost_months - 1  # this month and the next months - 1
+    for f in prop.partners:  # a few partners: one by one, no array call
+        knowledge[f] += rate * absorptive[f] * (one - knowledge[f])
+        firms.innovation_boost_until[f] = boost_until
     for a in range(len(prop.partners)):
         for b in range(a + 1, len(prop.partners)):
             state.ledger.remember(state.month, prop.partners[a], prop.partners[b], 1.0)
@@ -480,28 +543,25 @@ def support_innovation(state: State) -> int:
     knowledge by ``support_knowledge_gain x absorptive x (1 - knowledge)`` and counts as
     non-financial support. Returns the sessions held. Session ``k`` of a CMO's month draws
     position ``k`` of the CMO's monthly stream; the CMOs' members are disjoint, so all
-    CMOs are served in one pass.
+    CMOs' firms are updated in one pass.
     """
     beh = state.cfg.behaviour
     k = state.firms.knowledge
-    plan = []
+    sessions = 0
+    picks: list[int] = []
     for c, cmo in enumerate(state.cmos):
         members = state.members_by_cluster[c]
-        if members.size == 0:
+        size = members.size
+        if size == 0:
             continue
-        n = cmo.use("innovation", beh.cmo.hours_per_consortium_support, members.size)
-        if n:
-            plan.append((cmo, members, n))
-    if not plan:
+        n = cmo.use("innovation", beh.cmo.hours_per_consortium_support, size)
+        if n:  # a handful of sessions: plain Python, each CMO's firms once, in increasing order
+            u = state.streams.stream("support", state.month, cmo.stream_id).uniform_list(n)
+            picks.extend(sorted({int(members[min(int(x * size), size - 1)]) for x in u}))
+            sessions += n
+    if not sessions:
         return 0
-    keys = np.array([state.streams.stream("support", state.month, cmo.stream_id).key for cmo, _, _ in plan], np.uint64)
-    u = uniforms_at(keys, np.arange(max(n for _, _, n in plan)))
-    who = np.concatenate(
-        [
-            np.unique(members[np.minimum((u[row, :n] * members.size).astype(np.int64), members.size - 1)])
-            for row, (_, members, n) in enumerate(plan)
-        ]
-    )
+    who = np.array(picks, dtype=np.int64)
     k[who] += (beh.cmo.support_knowledge_gain * state.firms.absorptive[who] * (1.0 - k[who])).astype(np.float32)
     state.mark_nonfinancial(who)
-    return sum(n for _, _, n in plan)
+    return sessions
