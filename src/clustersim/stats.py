@@ -22,6 +22,7 @@ deterministic difference is.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -102,7 +103,16 @@ def mean_interval(values: ArrayLike, level: float = 0.95) -> Interval:
 
 def t_half_width(sd: float, n: int, level: float = 0.95) -> float:
     """Half-width of the two-sided t interval of a mean of ``n`` values with standard deviation ``sd``."""
-    return float(stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n))
+    return float(t_quantile(n - 1, level) * sd / math.sqrt(n))
+
+
+@functools.lru_cache(maxsize=4096)
+def t_quantile(dof: int, level: float = 0.95) -> float:
+    """The two-sided ``level`` quantile of Student's t with ``dof`` degrees of freedom.
+
+    Cached: a report asks for the same few quantiles thousands of times.
+    """
+    return float(stats.t.ppf(0.5 + level / 2, dof))
 
 
 def half_width_curve(values: ArrayLike, level: float = 0.95) -> pd.DataFrame:
