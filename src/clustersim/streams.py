@@ -39,6 +39,11 @@ _TWO_M53 = 1.0 / (1 << 53)
 _STANDARD_NORMAL = NormalDist()
 _VECTOR_FROM = 24  # below this many numbers, plain Python beats NumPy's call overhead
 
+# The same constants as NumPy scalars, made once: array arithmetic on uint64 wraps modulo
+# 2^64 without a warning (only NumPy *scalar* arithmetic warns on overflow).
+_U1, _U11, _U27, _U30, _U31 = (np.uint64(x) for x in (1, 11, 27, 30, 31))
+_U_GOLDEN, _U_M1, _U_M2 = np.uint64(GOLDEN), np.uint64(_M1), np.uint64(_M2)
+
 type Part = int | str
 type SeedLike = int | np.random.SeedSequence
 
@@ -84,43 +89,44 @@ def part_mix(part: Part) -> int:
 
 def child_keys(keys: np.ndarray, part: Part) -> np.ndarray:
     """:meth:`Stream.child` of many streams at once: the keys of ``Stream(k).child(part)`` for ``k`` in ``keys``."""
-    z = np.asarray(keys, dtype=np.uint64) ^ np.uint64(part_mix(part))
-    with np.errstate(over="ignore"):
-        return _mix_vec(z)
+    return _mix_vec(np.asarray(keys, dtype=np.uint64) ^ np.uint64(part_mix(part)))
 
 
 def child_keys_of(key: int, parts: np.ndarray) -> np.ndarray:
     """The keys of ``Stream(key).child(p)`` for many integer parts ``p`` (e.g. firm ids) at once."""
     z = np.asarray(parts).astype(np.uint64)  # a copy, mixed in place
-    with np.errstate(over="ignore"):
-        z += np.uint64(GOLDEN)
-        _mix_vec(z)
-        z ^= np.uint64(key & MASK64)
-        return _mix_vec(z)
+    z += _U_GOLDEN
+    _mix_vec(z)
+    z ^= np.uint64(key & MASK64)
+    return _mix_vec(z)
 
 
 def uniforms_at(keys: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """Uniforms of many streams: ``Stream(keys[i]).uniform(positions[j])`` at ``[i, j]``."""
-    k = np.asarray(keys, dtype=np.uint64)[:, None]
-    with np.errstate(over="ignore"):
-        z = (np.asarray(positions).astype(np.uint64)[None, :] + np.uint64(1)) * np.uint64(GOLDEN) + k
-        _mix_vec(z)
-    z >>= np.uint64(11)
-    out = z.astype(np.float64)
-    out *= _TWO_M53
-    return out
+    steps = np.asarray(positions).astype(np.uint64)  # (j + 1) * GOLDEN, a copy made in place
+    steps += _U1
+    steps *= _U_GOLDEN
+    z = np.add.outer(np.asarray(keys, dtype=np.uint64), steps)
+    return _to_unit(_mix_vec(z))
 
 
 def _mix_vec(z: np.ndarray) -> np.ndarray:
     """:func:`mix64` on an array of uint64, in place (wrapping arithmetic)."""
-    t = np.empty_like(z)
-    for shift, mult in ((30, _M1), (27, _M2)):
-        np.right_shift(z, np.uint64(shift), out=t)
-        z ^= t
-        z *= np.uint64(mult)
-    np.right_shift(z, np.uint64(31), out=t)
+    t = z >> _U30
+    z ^= t
+    z *= _U_M1
+    np.right_shift(z, _U27, out=t)
+    z ^= t
+    z *= _U_M2
+    np.right_shift(z, _U31, out=t)
     z ^= t
     return z
+
+
+def _to_unit(z: np.ndarray) -> np.ndarray:
+    """The uniforms ``(z >> 11) * 2**-53`` of mixed uint64 ``z`` (``z`` is shifted in place)."""
+    z >>= _U11
+    return np.multiply(z, _TWO_M53)  # exact: the 53-bit integer converts to float64 exactly
 
 
 class Stream:
@@ -175,15 +181,10 @@ class Stream:
     def at(self, positions: np.ndarray) -> np.ndarray:
         """The uniforms at the given positions (e.g. firm indices: one number per firm)."""
         z = np.asarray(positions).astype(np.uint64)  # a copy, mixed in place
-        with np.errstate(over="ignore"):
-            z += np.uint64(1)
-            z *= np.uint64(GOLDEN)
-            z += np.uint64(self.key)
-            _mix_vec(z)
-        z >>= np.uint64(11)
-        out = z.astype(np.float64)
-        out *= _TWO_M53
-        return out
+        z += _U1
+        z *= _U_GOLDEN
+        z += np.uint64(self.key)
+        return _to_unit(_mix_vec(z))
 
     def generator(self) -> np.random.Generator:
         """A NumPy generator (Philox) keyed by this stream, for whole-population draws."""
