@@ -89,7 +89,9 @@ def part_mix(part: Part) -> int:
 
 def child_keys(keys: np.ndarray, part: Part) -> np.ndarray:
     """:meth:`Stream.child` of many streams at once: the keys of ``Stream(k).child(part)`` for ``k`` in ``keys``."""
-    return _mix_vec(np.asarray(keys, dtype=np.uint64) ^ np.uint64(part_mix(part)))
+    z = np.array(keys, dtype=np.uint64)  # a copy, mixed in place
+    z ^= np.uint64(part_mix(part))
+    return _mix_vec(z)
 
 
 def child_keys_of(key: int, parts: np.ndarray) -> np.ndarray:
