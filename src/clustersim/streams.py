@@ -192,12 +192,28 @@ class Stream:
         """A NumPy generator (Philox) keyed by this stream, for whole-population draws."""
         return np.random.Generator(np.random.Philox(key=[self.key, mix64(self.key ^ GOLDEN)]))
 
+    def philox_key(self) -> tuple[int, int]:
+        """The two 64-bit words of :meth:`generator`'s Philox key, as Philox reads ``[a, b]``.
+
+        ``Philox(key=[a, b])`` reads the list through ``np.asarray``: when exactly one word
+        is at least 2^63 the list becomes float64, so both words are rounded to 53
+        significant bits (and a word rounded up to 2^64 becomes 0). The key is that, as it
+        always was (the same numbers); computed here with Python floats, NumPy only for 2^64.
+        """
+        a = self.key
+        b = mix64(a ^ GOLDEN)
+        if (a ^ b) >> 63:  # one word >= 2^63, the other not: the float64 list
+            ra, rb = int(float(a)), int(float(b))
+            if ra > MASK64 or rb > MASK64:
+                ra, rb = (int(x) for x in np.asarray([a, b]).astype(np.uint64))
+            return ra, rb
+        return a, b
+
     def philox_state(self) -> dict:
         """The state of :meth:`generator`'s bit generator when fresh (its key as Philox reads ``[a, b]``)."""
-        key = np.asarray([self.key, mix64(self.key ^ GOLDEN)]).astype(np.uint64)
         return {
             "bit_generator": "Philox",
-            "state": {"counter": np.zeros(4, dtype=np.uint64), "key": key},
+            "state": {"counter": np.zeros(4, dtype=np.uint64), "key": np.array(self.philox_key(), dtype=np.uint64)},
             "buffer": np.zeros(4, dtype=np.uint64),
             "buffer_pos": 4,
             "has_uint32": 0,
@@ -220,6 +236,7 @@ class Streams:
         self._processes: dict[str, Stream] = {}
         self._firsts: dict[tuple[str, Part], Stream] = {}
         self._shared: np.random.Generator | None = None
+        self._fresh: dict = {}
 
     def stream(self, process: str, *parts: Part) -> Stream:
         """The stream of ``process`` for ``parts`` (month, entity, ...)."""
@@ -247,7 +264,17 @@ class Streams:
         """
         if self._shared is None:
             self._shared = np.random.Generator(np.random.Philox(key=[1, 2]))
-        self._shared.bit_generator.state = self.stream(process, *parts).philox_state()
+            # philox_state() with plain ints (the setter copies them into the bit generator)
+            self._fresh = {
+                "bit_generator": "Philox",
+                "state": {"counter": (0, 0, 0, 0), "key": (0, 0)},
+                "buffer": (0, 0, 0, 0),
+                "buffer_pos": 4,
+                "has_uint32": 0,
+                "uinteger": 0,
+            }
+        self._fresh["state"]["key"] = self.stream(process, *parts).philox_key()
+        self._shared.bit_generator.state = self._fresh
         return self._shared
 
 
