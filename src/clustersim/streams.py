@@ -37,6 +37,7 @@ _M1 = 0xBF58476D1CE4E5B9
 _M2 = 0x94D049BB133111EB
 _TWO_M53 = 1.0 / (1 << 53)
 _STANDARD_NORMAL = NormalDist()
+_new_object = object.__new__
 _VECTOR_FROM = 24  # below this many numbers, plain Python beats NumPy's call overhead
 
 # The same constants as NumPy scalars, made once: array arithmetic on uint64 wraps modulo
@@ -148,11 +149,16 @@ class Stream:
         """The stream of a sub-decision, named by ``parts`` (order matters)."""
         k = self.key
         for p in parts:
-            z = k ^ part_mix(p)  # mix64(k ^ mix64(part_id(p) + GOLDEN)), inlined
+            m = _PART_MIX.get(p)  # part_mix(p), its cache read here
+            if m is None:
+                m = part_mix(p)
+            z = k ^ m  # mix64(k ^ mix64(part_id(p) + GOLDEN)), inlined
             z = ((z ^ (z >> 30)) * _M1) & MASK64
             z = ((z ^ (z >> 27)) * _M2) & MASK64
             k = z ^ (z >> 31)
-        return Stream(k)
+        child = _new_object(Stream)  # Stream(k) without __init__: k is 64-bit already
+        child.key = k
+        return child
 
     def uniform(self, position: int = 0) -> float:
         """The uniform in [0, 1) at ``position``."""
