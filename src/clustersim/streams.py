@@ -169,6 +169,8 @@ class Stream:
 
     def uniform_list(self, n: int, start: int = 0) -> list[float]:
         """The uniforms at positions ``start .. start + n - 1`` as a Python list (for loops)."""
+        if n == 1:  # the most common request: one number
+            return [self.uniform(start)]
         if n > _VECTOR_FROM:
             return self.uniforms(n, start).tolist()
         out = []
