@@ -155,6 +155,41 @@ def test_a_stream_is_a_function_of_its_name_and_position() -> None:
     assert s.uniform_list(30) == s.uniforms(30).tolist()  # Python and NumPy paths agree
 
 
+def _unmix64(y: int) -> int:
+    """The inverse of :func:`clustersim.streams.mix64` (to build keys with a chosen Philox word)."""
+    from clustersim.streams import _M1, _M2, MASK64
+
+    def unxorshift(y: int, s: int) -> int:
+        x = y
+        for _ in range(64 // s + 1):
+            x = y ^ (x >> s)
+        return x
+
+    y = (unxorshift(y, 31) * pow(_M2, -1, 1 << 64)) & MASK64
+    y = (unxorshift(y, 27) * pow(_M1, -1, 1 << 64)) & MASK64
+    return unxorshift(y, 30)
+
+
+def test_draws_is_a_fresh_generator_of_the_stream() -> None:
+    from clustersim.streams import GOLDEN, MASK64, mix64
+
+    root = Streams(seed_sequence(7, 0))
+    names = [("innovation", m) for m in range(40)] + [("support", 3, c) for c in range(40)] + [("turnover",)]
+    for name in names:
+        fresh = root.generator(*name)
+        state = root.draws(*name).bit_generator.state
+        assert repr(state) == repr(fresh.bit_generator.state)
+        np.testing.assert_array_equal(root.draws(*name).random(9), fresh.random(9))
+    # keys whose second Philox word is 2^64 - 1, 2^64 - 1000 (rounded to 2^64 in the float64 key) or 2^63 - 1
+    for word in (MASK64, MASK64 - 1000, (1 << 63) - 1):
+        stream = Stream(_unmix64(word) ^ GOLDEN)
+        assert mix64(stream.key ^ GOLDEN) == word
+        with np.errstate(invalid="ignore"):
+            fresh = np.random.Philox(key=[stream.key, word]).state["state"]["key"].tolist()
+            assert list(stream.philox_key()) == fresh
+            assert stream.philox_state()["state"]["key"].tolist() == fresh
+
+
 def test_keyed_uniforms_are_uniform_and_independent() -> None:
     from scipy import stats
 

@@ -37,7 +37,13 @@ _M1 = 0xBF58476D1CE4E5B9
 _M2 = 0x94D049BB133111EB
 _TWO_M53 = 1.0 / (1 << 53)
 _STANDARD_NORMAL = NormalDist()
+_new_object = object.__new__
 _VECTOR_FROM = 24  # below this many numbers, plain Python beats NumPy's call overhead
+
+# The same constants as NumPy scalars, made once: array arithmetic on uint64 wraps modulo
+# 2^64 without a warning (only NumPy *scalar* arithmetic warns on overflow).
+_U1, _U11, _U27, _U30, _U31 = (np.uint64(x) for x in (1, 11, 27, 30, 31))
+_U_GOLDEN, _U_M1, _U_M2 = np.uint64(GOLDEN), np.uint64(_M1), np.uint64(_M2)
 
 type Part = int | str
 type SeedLike = int | np.random.SeedSequence
@@ -84,43 +90,46 @@ def part_mix(part: Part) -> int:
 
 def child_keys(keys: np.ndarray, part: Part) -> np.ndarray:
     """:meth:`Stream.child` of many streams at once: the keys of ``Stream(k).child(part)`` for ``k`` in ``keys``."""
-    z = np.asarray(keys, dtype=np.uint64) ^ np.uint64(part_mix(part))
-    with np.errstate(over="ignore"):
-        return _mix_vec(z)
+    z = np.array(keys, dtype=np.uint64)  # a copy, mixed in place
+    z ^= np.uint64(part_mix(part))
+    return _mix_vec(z)
 
 
 def child_keys_of(key: int, parts: np.ndarray) -> np.ndarray:
     """The keys of ``Stream(key).child(p)`` for many integer parts ``p`` (e.g. firm ids) at once."""
     z = np.asarray(parts).astype(np.uint64)  # a copy, mixed in place
-    with np.errstate(over="ignore"):
-        z += np.uint64(GOLDEN)
-        _mix_vec(z)
-        z ^= np.uint64(key & MASK64)
-        return _mix_vec(z)
+    z += _U_GOLDEN
+    _mix_vec(z)
+    z ^= np.uint64(key & MASK64)
+    return _mix_vec(z)
 
 
 def uniforms_at(keys: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """Uniforms of many streams: ``Stream(keys[i]).uniform(positions[j])`` at ``[i, j]``."""
-    k = np.asarray(keys, dtype=np.uint64)[:, None]
-    with np.errstate(over="ignore"):
-        z = (np.asarray(positions).astype(np.uint64)[None, :] + np.uint64(1)) * np.uint64(GOLDEN) + k
-        _mix_vec(z)
-    z >>= np.uint64(11)
-    out = z.astype(np.float64)
-    out *= _TWO_M53
-    return out
+    steps = np.asarray(positions).astype(np.uint64)  # (j + 1) * GOLDEN, a copy made in place
+    steps += _U1
+    steps *= _U_GOLDEN
+    z = np.add.outer(np.asarray(keys, dtype=np.uint64), steps)
+    return _to_unit(_mix_vec(z))
 
 
 def _mix_vec(z: np.ndarray) -> np.ndarray:
     """:func:`mix64` on an array of uint64, in place (wrapping arithmetic)."""
-    t = np.empty_like(z)
-    for shift, mult in ((30, _M1), (27, _M2)):
-        np.right_shift(z, np.uint64(shift), out=t)
-        z ^= t
-        z *= np.uint64(mult)
-    np.right_shift(z, np.uint64(31), out=t)
+    t = z >> _U30
+    z ^= t
+    z *= _U_M1
+    np.right_shift(z, _U27, out=t)
+    z ^= t
+    z *= _U_M2
+    np.right_shift(z, _U31, out=t)
     z ^= t
     return z
+
+
+def _to_unit(z: np.ndarray) -> np.ndarray:
+    """The uniforms ``(z >> 11) * 2**-53`` of mixed uint64 ``z`` (``z`` is shifted in place)."""
+    z >>= _U11
+    return np.multiply(z, _TWO_M53)  # exact: the 53-bit integer converts to float64 exactly
 
 
 class Stream:
@@ -140,11 +149,16 @@ class Stream:
         """The stream of a sub-decision, named by ``parts`` (order matters)."""
         k = self.key
         for p in parts:
-            z = k ^ part_mix(p)  # mix64(k ^ mix64(part_id(p) + GOLDEN)), inlined
+            m = _PART_MIX.get(p)  # part_mix(p), its cache read here
+            if m is None:
+                m = part_mix(p)
+            z = k ^ m  # mix64(k ^ mix64(part_id(p) + GOLDEN)), inlined
             z = ((z ^ (z >> 30)) * _M1) & MASK64
             z = ((z ^ (z >> 27)) * _M2) & MASK64
             k = z ^ (z >> 31)
-        return Stream(k)
+        child = _new_object(Stream)  # Stream(k) without __init__: k is 64-bit already
+        child.key = k
+        return child
 
     def uniform(self, position: int = 0) -> float:
         """The uniform in [0, 1) at ``position``."""
@@ -155,6 +169,8 @@ class Stream:
 
     def uniform_list(self, n: int, start: int = 0) -> list[float]:
         """The uniforms at positions ``start .. start + n - 1`` as a Python list (for loops)."""
+        if n == 1:  # the most common request: one number
+            return [self.uniform(start)]
         if n > _VECTOR_FROM:
             return self.uniforms(n, start).tolist()
         out = []
@@ -175,26 +191,37 @@ class Stream:
     def at(self, positions: np.ndarray) -> np.ndarray:
         """The uniforms at the given positions (e.g. firm indices: one number per firm)."""
         z = np.asarray(positions).astype(np.uint64)  # a copy, mixed in place
-        with np.errstate(over="ignore"):
-            z += np.uint64(1)
-            z *= np.uint64(GOLDEN)
-            z += np.uint64(self.key)
-            _mix_vec(z)
-        z >>= np.uint64(11)
-        out = z.astype(np.float64)
-        out *= _TWO_M53
-        return out
+        z += _U1
+        z *= _U_GOLDEN
+        z += np.uint64(self.key)
+        return _to_unit(_mix_vec(z))
 
     def generator(self) -> np.random.Generator:
         """A NumPy generator (Philox) keyed by this stream, for whole-population draws."""
         return np.random.Generator(np.random.Philox(key=[self.key, mix64(self.key ^ GOLDEN)]))
 
+    def philox_key(self) -> tuple[int, int]:
+        """The two 64-bit words of :meth:`generator`'s Philox key, as Philox reads ``[a, b]``.
+
+        ``Philox(key=[a, b])`` reads the list through ``np.asarray``: when exactly one word
+        is at least 2^63 the list becomes float64, so both words are rounded to 53
+        significant bits (and a word rounded up to 2^64 becomes 0). The key is that, as it
+        always was (the same numbers); computed here with Python floats, NumPy only for 2^64.
+        """
+        a = self.key
+        b = mix64(a ^ GOLDEN)
+        if (a ^ b) >> 63:  # one word >= 2^63, the other not: the float64 list
+            ra, rb = int(float(a)), int(float(b))
+            if ra > MASK64 or rb > MASK64:
+                ra, rb = (int(x) for x in np.asarray([a, b]).astype(np.uint64))
+            return ra, rb
+        return a, b
+
     def philox_state(self) -> dict:
         """The state of :meth:`generator`'s bit generator when fresh (its key as Philox reads ``[a, b]``)."""
-        key = np.asarray([self.key, mix64(self.key ^ GOLDEN)]).astype(np.uint64)
         return {
             "bit_generator": "Philox",
-            "state": {"counter": np.zeros(4, dtype=np.uint64), "key": key},
+            "state": {"counter": np.zeros(4, dtype=np.uint64), "key": np.array(self.philox_key(), dtype=np.uint64)},
             "buffer": np.zeros(4, dtype=np.uint64),
             "buffer_pos": 4,
             "has_uint32": 0,
@@ -217,6 +244,7 @@ class Streams:
         self._processes: dict[str, Stream] = {}
         self._firsts: dict[tuple[str, Part], Stream] = {}
         self._shared: np.random.Generator | None = None
+        self._fresh: dict = {}
 
     def stream(self, process: str, *parts: Part) -> Stream:
         """The stream of ``process`` for ``parts`` (month, entity, ...)."""
@@ -244,7 +272,17 @@ class Streams:
         """
         if self._shared is None:
             self._shared = np.random.Generator(np.random.Philox(key=[1, 2]))
-        self._shared.bit_generator.state = self.stream(process, *parts).philox_state()
+            # philox_state() with plain ints (the setter copies them into the bit generator)
+            self._fresh = {
+                "bit_generator": "Philox",
+                "state": {"counter": (0, 0, 0, 0), "key": (0, 0)},
+                "buffer": (0, 0, 0, 0),
+                "buffer_pos": 4,
+                "has_uint32": 0,
+                "uinteger": 0,
+            }
+        self._fresh["state"]["key"] = self.stream(process, *parts).philox_key()
+        self._shared.bit_generator.state = self._fresh
         return self._shared
 
 

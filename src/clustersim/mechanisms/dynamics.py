@@ -30,8 +30,8 @@ def bernoulli_thinned(
     if k == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
     cand = np.sort(rng.choice(n, size=k, replace=False))
-    accept = rng.random(k)
-    second = rng.random(k)
+    uniforms = rng.random(2 * k)  # the same numbers as rng.random(k) twice, in one call
+    accept, second = uniforms[:k], uniforms[k:]
     kept = accept * p_max < prob_of(cand)
     return cand[kept], second[kept]
 
@@ -99,5 +99,5 @@ def firm_dynamics(state: State) -> tuple[int, int]:
                 (firms.first_new_to_firm_after_support, innovators[supported & ~ntm]),
             ):
                 arr[sel[arr[sel] < 0]] = month
-    in_members = int((firms.member_of[innovators] >= 0).sum()) if innovators.size else 0
+    in_members = int(np.count_nonzero(firms.member_of[innovators] >= 0)) if innovators.size else 0
     return int(innovators.size), in_members
