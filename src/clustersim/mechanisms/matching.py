@@ -390,17 +390,22 @@ def spontaneous_ties(state: State) -> int:
     k = int(rng.poisson(t.spontaneous_tie_rate * firms.n))
     if k == 0:
         return 0
+    c_n = t.candidates_per_introduction
     i = rng.integers(0, firms.n, size=k)
-    cands = rng.integers(0, firms.n, size=(k, t.candidates_per_introduction))
+    cands = rng.integers(0, firms.n, size=k * c_n).reshape(k, c_n)  # the same numbers as size=(k, c_n)
     u = rng.random(k)
-    d = 0.5 * np.abs(firms.profile[cands] - firms.profile[i][:, None, :]).sum(axis=-1)
+    diff = firms.profile[cands]  # distances 0.5 x sum of abs(a - b), worked out in place
+    diff -= firms.profile[i][:, None, :]
+    d = np.abs(diff, out=diff).sum(axis=-1)
+    d *= 0.5
     value = nooteboom_value(d)
     value[cands == i[:, None]] = -1.0
     best = np.argmax(value, axis=1)
     rows = np.arange(k)
     j = cands[rows, best]
     db = d[rows, best]
-    p = t.p_min + (t.p_max - t.p_min) * t.distance_weight * nooteboom_value(db)
+    # the best value is 4d(1-d) of its distance (-1 only if every candidate is the firm itself: no tie)
+    p = t.p_min + (t.p_max - t.p_min) * t.distance_weight * value[rows, best]
     ok = (u < p) & (j != i)
     for a, b, dist in zip(i[ok].tolist(), j[ok].tolist(), db[ok].tolist(), strict=True):
         add_firm_tie(state, a, b, SPONTANEOUS, dist)
