@@ -216,14 +216,13 @@ def broker_introductions(state: State) -> int:
     counts = [n for _, _, n in plan]
     n_max = max(counts)
     block = uniforms_at(keys, np.arange(n_max * width)).reshape(len(plan), n_max, width)
-    u_rows = block[np.arange(n_max) < np.array(counts)[:, None]].tolist()  # each CMO's first n rows, in plan order
-    # the member of each introduction (positions in the concatenation of the CMOs' members)
-    at, first, member_at = 0, 0, []
-    for _, members, n in plan:
-        size = members.size
-        member_at += [at + min(int(u[_MEMBER] * size), size - 1) for u in u_rows[first : first + n]]
-        at += size
-        first += n
+    u_block = block[np.arange(n_max) < np.array(counts)[:, None]]  # each CMO's first n rows, in plan order
+    u_rows = u_block.tolist()
+    # the member of each introduction: min(int(u * size), size - 1) in its CMO's members
+    n_members = [members.size for _, members, _ in plan]
+    size = np.repeat(n_members, counts)  # of the CMO's members, for each introduction
+    start = np.repeat(np.cumsum([0, *n_members[:-1]]), counts)
+    member_at = start + np.minimum((u_block[:, _MEMBER] * size).astype(np.int64), size - 1)
     who = np.concatenate([m for _, m, _ in plan])[member_at]
     state.mark_nonfinancial(who)  # the month of the first service: the same whichever order
     who_l = who.tolist()
@@ -234,17 +233,11 @@ def broker_introductions(state: State) -> int:
     # candidates of every introduction, from its needed domain's members, and their scores without trust
     pools = state.members_by_domain
     pool_size = [pool.size for pool in pools]
-    pool_start = [0]
-    for size in pool_size[:-1]:
-        pool_start.append(pool_start[-1] + size)
-    candidate_at = []
-    for need, u in zip(needs, u_rows, strict=True):
-        size, start = pool_size[need], pool_start[need]
-        if size:
-            candidate_at += [start + min(int(x * size), size - 1) for x in u[_CANDIDATES : _CANDIDATES + c_n]]
-        else:  # nobody to propose: any valid position, never read
-            candidate_at += [0] * c_n
-    cands = np.concatenate(pools)[np.asarray(candidate_at, dtype=np.int64).reshape(len(u_rows), c_n)]
+    size = np.asarray(pool_size)[needs][:, None]  # of the needed domain's members, for each introduction
+    start = np.cumsum([0, *pool_size[:-1]])[needs][:, None]
+    candidate_at = start + np.minimum((u_block[:, _CANDIDATES : _CANDIDATES + c_n] * size).astype(np.int64), size - 1)
+    candidate_at[(size == 0).ravel()] = 0  # nobody to propose: any valid position, never read
+    cands = np.concatenate(pools)[candidate_at]
     d = cognitive_distance(firms.profile[cands], firms.profile[who][:, None, :])
     plain_l = (w * nooteboom_value(d)).tolist()  # float32, as best_partner computes it
     cands_l = cands.tolist()
@@ -397,17 +390,22 @@ def spontaneous_ties(state: State) -> int:
     k = int(rng.poisson(t.spontaneous_tie_rate * firms.n))
     if k == 0:
         return 0
+    c_n = t.candidates_per_introduction
     i = rng.integers(0, firms.n, size=k)
-    cands = rng.integers(0, firms.n, size=(k, t.candidates_per_introduction))
+    cands = rng.integers(0, firms.n, size=k * c_n).reshape(k, c_n)  # the same numbers as size=(k, c_n)
     u = rng.random(k)
-    d = 0.5 * np.abs(firms.profile[cands] - firms.profile[i][:, None, :]).sum(axis=-1)
+    diff = firms.profile[cands]  # distances 0.5 x sum of abs(a - b), worked out in place
+    diff -= firms.profile[i][:, None, :]
+    d = np.abs(diff, out=diff).sum(axis=-1)
+    d *= 0.5
     value = nooteboom_value(d)
     value[cands == i[:, None]] = -1.0
     best = np.argmax(value, axis=1)
     rows = np.arange(k)
     j = cands[rows, best]
     db = d[rows, best]
-    p = t.p_min + (t.p_max - t.p_min) * t.distance_weight * nooteboom_value(db)
+    # the best value is 4d(1-d) of its distance (-1 only if every candidate is the firm itself: no tie)
+    p = t.p_min + (t.p_max - t.p_min) * t.distance_weight * value[rows, best]
     ok = (u < p) & (j != i)
     for a, b, dist in zip(i[ok].tolist(), j[ok].tolist(), db[ok].tolist(), strict=True):
         add_firm_tie(state, a, b, SPONTANEOUS, dist)
