@@ -29,6 +29,7 @@ def build_links_and_ties(state: State) -> tuple[int, int]:
     firms = state.firms
     n_partners = state.partners.n
     new_links = ties = 0
+    reached = []  # the members who gained ties, CMO by CMO (the CMOs' members are disjoint)
     month_stream = state.streams.stream("international", state.month)
     for c, cmo in enumerate(state.cmos):
         members = state.members_by_cluster[c]
@@ -59,7 +60,7 @@ def build_links_and_ties(state: State) -> tuple[int, int]:
         if k == 0:
             continue
         # members by weight 0.5 + knowledge: the first cumulative weight above u x total
-        cumulative = np.cumsum(0.5 + firms.knowledge[members].astype(np.float64)).tolist()
+        cumulative = np.cumsum(np.add(firms.knowledge[members], 0.5, dtype=np.float64)).tolist()
         total, last = cumulative[-1], members.size - 1
         picked = [min(bisect_right(cumulative, u * total), last) for u in stream.child("member").uniform_list(k)]
         who = members[picked].tolist()
@@ -69,7 +70,11 @@ def build_links_and_ties(state: State) -> tuple[int, int]:
             state.ledger.add(state.month, FIRM_INTERNATIONAL, CMO_LINK, f, e, cmo.cluster_id)
             state.partners.firm_ties[e] += 1
             ties += 1
+        reached += who
+    if reached:
+        # each member reached gains the benefit once, however many ties it formed
+        who = np.asarray(sorted(set(reached)), dtype=np.int64)
         firms.international[who] = True
-        state.benefit[sorted(set(who))] += state.cfg.behaviour.membership.benefits["international_tie"]
-        state.mark_nonfinancial(np.asarray(who, dtype=np.int64))
+        state.benefit[who] += state.cfg.behaviour.membership.benefits["international_tie"]
+        state.mark_nonfinancial(who)
     return new_links, ties
