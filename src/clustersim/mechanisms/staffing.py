@@ -131,12 +131,16 @@ def plan_hours(
 
 
 def plan_staff_time(state: State) -> None:
-    """Share the staffing among the CMOs in force and let each plan its service hours."""
+    """Share the staffing among the CMOs in force and let each plan its service hours.
+
+    The shares are taken as Python floats (the same values): a CMO's hours are then
+    worked out in plain float arithmetic, not on NumPy scalars.
+    """
     total, shares = staff_shares(state)
     counts = state.domain_counts_by_cluster()
     breadth = breadth_factors(counts, state.cfg.behaviour.cmo.breadth_penalty)
     months_left = state.region.months_to_next_grant(state.month, state.n_months)
-    for cmo, share, dc, b in zip(state.cmos, shares, counts, breadth, strict=True):
+    for cmo, share, dc, b in zip(state.cmos, shares.tolist(), counts, breadth, strict=True):
         cmo.staff_fte = total * share
         plan_hours(state, cmo, dc, breadth=b, months_left=months_left)
         cmo.service_per_member = cmo.hours_service / max(cmo.n_members, 1)
