@@ -30,7 +30,9 @@ def unique_ints(x: np.ndarray, upper: int | None = None) -> np.ndarray:
 
 def logistic(x: np.ndarray) -> np.ndarray:
     """The logistic function 1 / (1 + exp(-x))."""
-    return 1.0 / (1.0 + np.exp(-x))
+    z = np.exp(-x)
+    z += 1.0
+    return np.divide(1.0, z, out=z)
 
 
 def spread_awareness(state: State) -> int:
@@ -68,18 +70,17 @@ def membership_utility(state: State, idx: np.ndarray) -> np.ndarray:
     p = state.cfg.behaviour.membership
     firms = state.firms
     service = np.array([c.service_per_member for c in state.cmos])
-    # log(1 + s_c / s_ref) once per cluster, then for each firm that of its cluster
-    service_term = np.log1p(service / p.service_reference_hours)[state.cluster_of_firm[idx]]
+    # beta0 + beta_service * log(1 + s_c / s_ref) once per cluster, then for each firm that of its cluster
+    cluster_term = p.beta0 + p.beta_service * np.log1p(service / p.service_reference_hours)
     size = firms.size_class[idx]
-    relative_fee = state.fee_eur_per_year[size] / (p.fee_reference_share * firms.turnover_eur[idx])
+    # look-ups in the small per-size and per-cluster tables with ``take`` (the same values as
+    # indexing, cheaper with int8 / int16 indices)
+    relative_fee = state.fee_eur_per_year.take(size) / (p.fee_reference_share * firms.turnover_eur[idx])
     call = 1.0 if state.members_call_open else 0.0
-    return (
-        p.beta0
-        + p.beta_service * service_term
-        - p.beta_fee * relative_fee
-        + p.beta_call * call
-        + p.beta_large * (size == LARGE)
-    )
+    u = cluster_term.take(state.cluster_of_firm[idx]) - p.beta_fee * relative_fee
+    u += p.beta_call * call
+    u += p.beta_large * (size == LARGE)
+    return u
 
 
 def choose_membership(state: State) -> tuple[int, int]:
