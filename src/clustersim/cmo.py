@@ -128,4 +128,4 @@ class CMO(mesa.Agent):
 
     def active_agreements(self, month: int) -> int:
         """Training agreements in force this month."""
-        return sum(1 for _, until in self.agreements if until > month)
+        return len([until for _, until in self.agreements if until > month])

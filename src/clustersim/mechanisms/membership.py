@@ -46,12 +46,14 @@ def spread_awareness(state: State) -> int:
     Returns the number of firms that became aware.
     """
     a = state.cfg.behaviour.membership.awareness_per_comm_hour
-    hours = np.array([c.hours["communication"] for c in state.cmos])
+    hours = []
     for c in state.cmos:
-        c.hours_used += c.hours["communication"]
+        h = c.hours["communication"]
+        hours.append(h)
+        c.hours_used += h
         c.hours["communication"] = 0.0
-    hazard = a * hours / np.maximum(state.firms_per_cluster, 1.0) * 1000.0
-    newly = state.awareness.advance(hazard[state.cluster_of_domain])
+    hazard = a * np.array(hours) / np.maximum(state.firms_per_cluster, 1.0) * 1000.0
+    newly = state.awareness.advance(hazard.take(state.cluster_of_domain))
     newly = newly[~state.firms.aware[newly]]
     state.firms.aware[newly] = True
     return int(newly.size)
@@ -123,7 +125,10 @@ def update_satisfaction(state: State) -> None:
     firms = state.firms
     m = state.members
     memory = state.cfg.behaviour.membership.satisfaction_memory
-    firms.satisfaction[m] = memory * firms.satisfaction[m] + state.benefit[m]
+    sat = firms.satisfaction[m]  # float32, updated in place as memory * s + benefit
+    sat *= memory
+    sat += state.benefit[m]
+    firms.satisfaction[m] = sat
     state.benefit.fill(0.0)
 
 
