@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
-
 import numpy as np
 
 from clustersim.network import FIRM_INTERNATIONAL, ORIGINS
@@ -60,9 +58,12 @@ def build_links_and_ties(state: State) -> tuple[int, int]:
         if k == 0:
             continue
         # members by weight 0.5 + knowledge: the first cumulative weight above u x total
-        cumulative = np.cumsum(np.add(firms.knowledge[members], 0.5, dtype=np.float64)).tolist()
-        total, last = cumulative[-1], members.size - 1
-        picked = [min(bisect_right(cumulative, u * total), last) for u in stream.child("member").uniform_list(k)]
+        cumulative = np.cumsum(np.add(firms.knowledge[members], 0.5, dtype=np.float64))
+        total, last = float(cumulative[-1]), members.size - 1
+        picked = [
+            min(int(cumulative.searchsorted(u * total, side="right")), last)
+            for u in stream.child("member").uniform_list(k)
+        ]
         who = members[picked].tolist()
         links = cmo.links
         for f, v in zip(who, stream.child("link").uniform_list(k), strict=True):
