@@ -54,6 +54,7 @@ class CMO(mesa.Agent):
         self.cluster_id = cluster_id
         self.name = name
         self.label = label
+        self._key = f"{label}/{name}" if label else name
         self.domains = list(domains)
         self.domain_names = sorted(domain_names)
         self.stream_id = part_id("cmo:" + "+".join(self.domain_names))
@@ -88,7 +89,7 @@ class CMO(mesa.Agent):
     @property
     def key(self) -> str:
         """Unique name across configurations: ``<configuration label>/<cluster name>``."""
-        return f"{self.label}/{self.name}" if self.label else self.name
+        return self._key
 
     def in_setup(self, month: int) -> bool:
         """Whether the CMO is still being set up (only communication is delivered)."""

@@ -60,21 +60,23 @@ def merger_factor(merged_from: int, loss: float) -> float:
     return 1.0 - loss * (1.0 - 1.0 / merged_from)
 
 
-def staff_shares(state: State) -> tuple[float, np.ndarray]:
+def staff_shares(state: State) -> tuple[float, list[float]]:
     """The staffing in force (FTE) and each CMO's share of it.
 
     The whole scheme runs on set-up staffing while every CMO in force is in set-up, on
     running staffing otherwise; it is shared equally, or by members + 1
-    (``staffing.allocation``).
+    (``staffing.allocation``). The weights are whole numbers, so their sum is exact in
+    any order (as NumPy's was) and each share is one division.
     """
     st = state.cfg.staffing
     cmos = state.cmos
     total = st.setup_fte if all(c.in_setup(state.month) for c in cmos) else st.run_fte
     if st.allocation == "by_members":
-        weights = np.array([c.n_members + 1.0 for c in cmos])
+        weights = [c.n_members + 1 for c in cmos]
     else:
-        weights = np.ones(len(cmos))
-    return total, weights / weights.sum()
+        weights = [1] * len(cmos)
+    weight_sum = float(sum(weights))
+    return total, [w / weight_sum for w in weights]
 
 
 def plan_hours(
@@ -133,14 +135,14 @@ def plan_hours(
 def plan_staff_time(state: State) -> None:
     """Share the staffing among the CMOs in force and let each plan its service hours.
 
-    The shares are taken as Python floats (the same values): a CMO's hours are then
-    worked out in plain float arithmetic, not on NumPy scalars.
+    The shares are Python floats: a CMO's hours are worked out in plain float
+    arithmetic, not on NumPy scalars.
     """
     total, shares = staff_shares(state)
     counts = state.domain_counts_by_cluster()
     breadth = breadth_factors(counts, state.cfg.behaviour.cmo.breadth_penalty)
     months_left = state.region.months_to_next_grant(state.month, state.n_months)
-    for cmo, share, dc, b in zip(state.cmos, shares.tolist(), counts, breadth, strict=True):
+    for cmo, share, dc, b in zip(state.cmos, shares, counts, breadth, strict=True):
         cmo.staff_fte = total * share
         plan_hours(state, cmo, dc, breadth=b, months_left=months_left)
         cmo.service_per_member = cmo.hours_service / max(cmo.n_members, 1)
