@@ -104,8 +104,8 @@ def choose_membership(state: State) -> tuple[int, int]:
     draw = rng.random(idx.size)
     member = firms.member_of[idx] != NO_CLUSTER
     # only members (stay or leave) and aware non-members (join or not) have a choice
-    deciding = member | firms.aware[idx]
-    idx, draw, member = idx[deciding], draw[deciding], member[deciding]
+    deciding = np.flatnonzero(member | firms.aware[idx])  # found once, then taken from each array
+    idx, draw, member = idx.take(deciding), draw.take(deciding), member.take(deciding)
     u = membership_utility(state, idx)
     stay = logistic(u + p.beta_satisfaction * firms.satisfaction[idx] + p.switching_cost)
     join = logistic(u - p.switching_cost)
