@@ -54,6 +54,7 @@ class CMO(mesa.Agent):
         self.cluster_id = cluster_id
         self.name = name
         self.label = label
+        self._key = f"{label}/{name}" if label else name
         self.domains = list(domains)
         self.domain_names = sorted(domain_names)
         self.stream_id = part_id("cmo:" + "+".join(self.domain_names))
@@ -88,7 +89,7 @@ class CMO(mesa.Agent):
     @property
     def key(self) -> str:
         """Unique name across configurations: ``<configuration label>/<cluster name>``."""
-        return f"{self.label}/{self.name}" if self.label else self.name
+        return self._key
 
     def in_setup(self, month: int) -> bool:
         """Whether the CMO is still being set up (only communication is delivered)."""
@@ -128,4 +129,4 @@ class CMO(mesa.Agent):
 
     def active_agreements(self, month: int) -> int:
         """Training agreements in force this month."""
-        return sum(1 for _, until in self.agreements if until > month)
+        return len([until for _, until in self.agreements if until > month])

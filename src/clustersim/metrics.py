@@ -38,6 +38,18 @@ def hhi(counts: np.ndarray) -> float:
     return float((s * s).sum())
 
 
+def sum_in_order(values: list[float]) -> float:
+    """``values`` added one after another, from the left (``0 + v0 + v1 + ...``).
+
+    Unlike the builtin ``sum``, which adds Python floats with a compensated summation
+    (Python 3.12), this rounds after each addition, whatever the type of the values.
+    """
+    total = 0
+    for v in values:
+        total = total + v
+    return total
+
+
 class MonthlyRecorder:
     """Collects one row of scalars and one row per cluster each month."""
 
@@ -58,6 +70,7 @@ class MonthlyRecorder:
         row.update(s.notes)
         s.notes = {}
         # one pass over the CMOs; the sums below add the same values in the same order
+        # (the hours, Python floats, one after another: see sum_in_order)
         members, staff, available, service, used, balances = [], [], [], [], [], []
         for c in s.cmos:
             members.append(c.n_members)
@@ -82,10 +95,10 @@ class MonthlyRecorder:
         self._last_cmo_grants = paid
         row["region_balance_eur"] = s.region.account.balance / 100.0
         row["cmo_balance_eur"] = sum(balances) / 100.0
-        row["cmo_staff_fte"] = sum(staff)
-        row["cmo_hours_available"] = sum(available)
-        row["cmo_hours_service"] = sum(service)
-        row["cmo_hours_used"] = sum(used)
+        row["cmo_staff_fte"] = sum_in_order(staff)
+        row["cmo_hours_available"] = sum_in_order(available)
+        row["cmo_hours_service"] = sum_in_order(service)
+        row["cmo_hours_used"] = sum_in_order(used)
         self.rows.append(row)
         # the per-cluster rows of the month, kept as columns (expanded by monthly_table)
         keys = tuple(c.key for c in s.cmos)
@@ -236,8 +249,8 @@ def summary(state: State, recorder: MonthlyRecorder) -> pd.DataFrame:
     vals["innovations_per_member"] = float(f.innovations[member_end].mean()) if member_end.any() else float("nan")
     vals["innovations_per_non_member"] = float(f.innovations[never].mean()) if never.any() else float("nan")
     vals["turnover_growth_gap_pp"] = turnover_gap_pp(m)
-    hours_service = sum(c.totals["hours_service"] for c in m.cmos)
-    hours_used = sum(c.totals["hours_used"] for c in m.cmos)
+    hours_service = sum_in_order([c.totals["hours_service"] for c in m.cmos])
+    hours_used = sum_in_order([c.totals["hours_used"] for c in m.cmos])
     vals["cmo_staff_utilisation"] = hours_used / hours_service if hours_service > 0 else float("nan")
     region = m.region.account
     call_spent = sum(c.account.spent for c in m.region.calls)

@@ -260,6 +260,11 @@ class State:
                 arr[idx] = self.month
             return
         idx = np.asarray(idx)
+        if idx.size <= 8 and idx.dtype.kind in "iu":  # a few firms: one at a time, cheaper than numpy
+            for i in idx.tolist():
+                if arr[i] < 0:
+                    arr[i] = self.month
+            return
         arr[idx[arr[idx] < 0]] = self.month
 
     def supported_mask(self, idx: np.ndarray) -> np.ndarray:

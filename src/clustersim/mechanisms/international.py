@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
-
 import numpy as np
 
 from clustersim.network import FIRM_INTERNATIONAL, ORIGINS
@@ -29,6 +27,7 @@ def build_links_and_ties(state: State) -> tuple[int, int]:
     firms = state.firms
     n_partners = state.partners.n
     new_links = ties = 0
+    reached = []  # the members who gained ties, CMO by CMO (the CMOs' members are disjoint)
     month_stream = state.streams.stream("international", state.month)
     for c, cmo in enumerate(state.cmos):
         members = state.members_by_cluster[c]
@@ -59,9 +58,12 @@ def build_links_and_ties(state: State) -> tuple[int, int]:
         if k == 0:
             continue
         # members by weight 0.5 + knowledge: the first cumulative weight above u x total
-        cumulative = np.cumsum(0.5 + firms.knowledge[members].astype(np.float64)).tolist()
-        total, last = cumulative[-1], members.size - 1
-        picked = [min(bisect_right(cumulative, u * total), last) for u in stream.child("member").uniform_list(k)]
+        cumulative = np.cumsum(np.add(firms.knowledge[members], 0.5, dtype=np.float64))
+        total, last = float(cumulative[-1]), members.size - 1
+        picked = [
+            min(int(cumulative.searchsorted(u * total, side="right")), last)
+            for u in stream.child("member").uniform_list(k)
+        ]
         who = members[picked].tolist()
         links = cmo.links
         for f, v in zip(who, stream.child("link").uniform_list(k), strict=True):
@@ -69,7 +71,11 @@ def build_links_and_ties(state: State) -> tuple[int, int]:
             state.ledger.add(state.month, FIRM_INTERNATIONAL, CMO_LINK, f, e, cmo.cluster_id)
             state.partners.firm_ties[e] += 1
             ties += 1
+        reached += who
+    if reached:
+        # each member reached gains the benefit once, however many ties it formed
+        who = np.asarray(sorted(set(reached)), dtype=np.int64)
         firms.international[who] = True
-        state.benefit[sorted(set(who))] += state.cfg.behaviour.membership.benefits["international_tie"]
-        state.mark_nonfinancial(np.asarray(who, dtype=np.int64))
+        state.benefit[who] += state.cfg.behaviour.membership.benefits["international_tie"]
+        state.mark_nonfinancial(who)
     return new_links, ties

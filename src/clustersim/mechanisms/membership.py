@@ -30,7 +30,9 @@ def unique_ints(x: np.ndarray, upper: int | None = None) -> np.ndarray:
 
 def logistic(x: np.ndarray) -> np.ndarray:
     """The logistic function 1 / (1 + exp(-x))."""
-    return 1.0 / (1.0 + np.exp(-x))
+    z = np.exp(-x)
+    z += 1.0
+    return np.divide(1.0, z, out=z)
 
 
 def spread_awareness(state: State) -> int:
@@ -44,12 +46,14 @@ def spread_awareness(state: State) -> int:
     Returns the number of firms that became aware.
     """
     a = state.cfg.behaviour.membership.awareness_per_comm_hour
-    hours = np.array([c.hours["communication"] for c in state.cmos])
+    hours = []
     for c in state.cmos:
-        c.hours_used += c.hours["communication"]
+        h = c.hours["communication"]
+        hours.append(h)
+        c.hours_used += h
         c.hours["communication"] = 0.0
-    hazard = a * hours / np.maximum(state.firms_per_cluster, 1.0) * 1000.0
-    newly = state.awareness.advance(hazard[state.cluster_of_domain])
+    hazard = a * np.array(hours) / np.maximum(state.firms_per_cluster, 1.0) * 1000.0
+    newly = state.awareness.advance(hazard.take(state.cluster_of_domain))
     newly = newly[~state.firms.aware[newly]]
     state.firms.aware[newly] = True
     return int(newly.size)
@@ -68,18 +72,17 @@ def membership_utility(state: State, idx: np.ndarray) -> np.ndarray:
     p = state.cfg.behaviour.membership
     firms = state.firms
     service = np.array([c.service_per_member for c in state.cmos])
-    # log(1 + s_c / s_ref) once per cluster, then for each firm that of its cluster
-    service_term = np.log1p(service / p.service_reference_hours)[state.cluster_of_firm[idx]]
+    # beta0 + beta_service * log(1 + s_c / s_ref) once per cluster, then for each firm that of its cluster
+    cluster_term = p.beta0 + p.beta_service * np.log1p(service / p.service_reference_hours)
     size = firms.size_class[idx]
-    relative_fee = state.fee_eur_per_year[size] / (p.fee_reference_share * firms.turnover_eur[idx])
+    # look-ups in the small per-size and per-cluster tables with ``take`` (the same values as
+    # indexing, cheaper with int8 / int16 indices)
+    relative_fee = state.fee_eur_per_year.take(size) / (p.fee_reference_share * firms.turnover_eur[idx])
     call = 1.0 if state.members_call_open else 0.0
-    return (
-        p.beta0
-        + p.beta_service * service_term
-        - p.beta_fee * relative_fee
-        + p.beta_call * call
-        + p.beta_large * (size == LARGE)
-    )
+    u = cluster_term.take(state.cluster_of_firm[idx]) - p.beta_fee * relative_fee
+    u += p.beta_call * call
+    u += p.beta_large * (size == LARGE)
+    return u
 
 
 def choose_membership(state: State) -> tuple[int, int]:
@@ -101,8 +104,8 @@ def choose_membership(state: State) -> tuple[int, int]:
     draw = rng.random(idx.size)
     member = firms.member_of[idx] != NO_CLUSTER
     # only members (stay or leave) and aware non-members (join or not) have a choice
-    deciding = member | firms.aware[idx]
-    idx, draw, member = idx[deciding], draw[deciding], member[deciding]
+    deciding = np.flatnonzero(member | firms.aware[idx])  # found once, then taken from each array
+    idx, draw, member = idx.take(deciding), draw.take(deciding), member.take(deciding)
     u = membership_utility(state, idx)
     stay = logistic(u + p.beta_satisfaction * firms.satisfaction[idx] + p.switching_cost)
     join = logistic(u - p.switching_cost)
@@ -122,7 +125,10 @@ def update_satisfaction(state: State) -> None:
     firms = state.firms
     m = state.members
     memory = state.cfg.behaviour.membership.satisfaction_memory
-    firms.satisfaction[m] = memory * firms.satisfaction[m] + state.benefit[m]
+    sat = firms.satisfaction[m]  # float32, updated in place as memory * s + benefit
+    sat *= memory
+    sat += state.benefit[m]
+    firms.satisfaction[m] = sat
     state.benefit.fill(0.0)
 
 

@@ -60,21 +60,23 @@ def merger_factor(merged_from: int, loss: float) -> float:
     return 1.0 - loss * (1.0 - 1.0 / merged_from)
 
 
-def staff_shares(state: State) -> tuple[float, np.ndarray]:
+def staff_shares(state: State) -> tuple[float, list[float]]:
     """The staffing in force (FTE) and each CMO's share of it.
 
     The whole scheme runs on set-up staffing while every CMO in force is in set-up, on
     running staffing otherwise; it is shared equally, or by members + 1
-    (``staffing.allocation``).
+    (``staffing.allocation``). The weights are whole numbers, so their sum is exact in
+    any order (as NumPy's was) and each share is one division.
     """
     st = state.cfg.staffing
     cmos = state.cmos
     total = st.setup_fte if all(c.in_setup(state.month) for c in cmos) else st.run_fte
     if st.allocation == "by_members":
-        weights = np.array([c.n_members + 1.0 for c in cmos])
+        weights = [c.n_members + 1 for c in cmos]
     else:
-        weights = np.ones(len(cmos))
-    return total, weights / weights.sum()
+        weights = [1] * len(cmos)
+    weight_sum = float(sum(weights))
+    return total, [w / weight_sum for w in weights]
 
 
 def plan_hours(
@@ -131,7 +133,11 @@ def plan_hours(
 
 
 def plan_staff_time(state: State) -> None:
-    """Share the staffing among the CMOs in force and let each plan its service hours."""
+    """Share the staffing among the CMOs in force and let each plan its service hours.
+
+    The shares are Python floats: a CMO's hours are worked out in plain float
+    arithmetic, not on NumPy scalars.
+    """
     total, shares = staff_shares(state)
     counts = state.domain_counts_by_cluster()
     breadth = breadth_factors(counts, state.cfg.behaviour.cmo.breadth_penalty)

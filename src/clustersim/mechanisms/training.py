@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from clustersim.state import State
-from clustersim.streams import poisson, uniforms_at
+from clustersim.streams import poisson
 
 
 def learn(absorptive: np.ndarray, half_life_months: float) -> np.ndarray:
@@ -31,9 +31,10 @@ def sign_and_train(state: State) -> tuple[int, int]:
     p = state.cfg.behaviour.training
     hours_each = state.cfg.behaviour.cmo.hours_per_training_agreement
     firms = state.firms
-    signed = trained = 0
-    draws = []  # (members, trainees, stream) of the CMOs that train this month
+    signed = 0
+    trainees = []  # the training CMOs' trainees, CMO by CMO, each once and in firm order
     month_stream = state.streams.stream("training", state.month)
+    n_agencies = state.n_training_agencies
     for c, cmo in enumerate(state.cmos):
         members = state.members_by_cluster[c]
         if members.size == 0:
@@ -41,8 +42,8 @@ def sign_and_train(state: State) -> tuple[int, int]:
         stream = month_stream.child(cmo.stream_id)  # the CMO's stream this month
         new = cmo.accumulate("competences", hours_each)
         if new:
-            agencies = (stream.child("agency").uniforms(new) * state.n_training_agencies).astype(np.int64)
-            for agency in np.minimum(agencies, state.n_training_agencies - 1).tolist():
+            for u in stream.child("agency").uniform_list(new):
+                agency = min(int(u * n_agencies), n_agencies - 1)
                 state.agency_agreements[agency] += 1
                 cmo.agreements.append((agency, state.month + p.agreement_months))
             cmo.totals["agreements"] += new
@@ -52,21 +53,11 @@ def sign_and_train(state: State) -> tuple[int, int]:
             continue
         k = poisson(stream.uniform(0), active * p.trainees_per_agreement_month)
         if k:
-            draws.append((members, k, stream.child("trainee").key))
-    if not draws:
+            size = members.size
+            picked = [min(int(u * size), size - 1) for u in stream.child("trainee").uniform_list(k)]
+            trainees += sorted(set(members[picked].tolist()))  # with replacement, duplicates trained once
+    if not trainees:
         return signed, 0
-    # the CMOs' members are disjoint: every CMO's trainees are trained in one pass
-    u = uniforms_at(np.array([key for _, _, key in draws], dtype=np.uint64), np.arange(max(k for _, k, _ in draws)))
-    picked, at = [], 0  # positions in the concatenation of the training CMOs' members
-    for row, (members, k, _) in zip(u.tolist(), draws, strict=True):
-        size = members.size
-        picked += [at + min(int(x * size), size - 1) for x in row[:k]]
-        at += size
-    chosen = np.concatenate([members for members, _, _ in draws])[picked].tolist()
-    trainees, first = [], 0
-    for _, k, _ in draws:
-        trainees += sorted(set(chosen[first : first + k]))  # a CMO's trainees, each once, in firm order
-        first += k
     who = np.asarray(trainees, dtype=np.int64)
     firms.absorptive[who] = learn(firms.absorptive[who], p.half_life_months).astype(np.float32)
     state.benefit[who] += state.cfg.behaviour.membership.benefits["training"]
