@@ -76,3 +76,27 @@ def test_the_report_measures_how_well_the_arms_stay_in_step(sweep: Path) -> None
     assert row.loc[("outside clusters in both arms", "turnover_growth"), "correlation"] > 0.95
     assert row.loc[("outside clusters in both arms", "innovations"), "identical_share"] > 0.95
     assert "How well the arms stay in step" in (sweep / "report.md").read_text()
+
+
+def test_float_columns_are_written_without_a_dictionary(sweep: Path) -> None:
+    """Measured values go in plain pages (a dictionary overflowed and cost time); every other column keeps one."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from clustersim.atomic import dictionary_columns
+
+    run = pd.read_parquet(sweep / "runs.parquet")["run"].iloc[0]
+    for path in (
+        sweep / "runs" / run / "firms.parquet",
+        sweep / "dataset" / "monthly" / f"run={run}" / "part-0.parquet",
+    ):
+        meta, schema = pq.ParquetFile(path).metadata, pq.read_schema(path)
+        words = set(dictionary_columns(schema))
+        floats = {f.name for f in schema if pa.types.is_floating(f.type)}
+        assert floats and not floats & words and len(words) == len(schema) - len(floats), path
+        for i, field in enumerate(schema):
+            if pa.types.is_boolean(field.type):  # Parquet never dictionary-encodes booleans
+                continue
+            encodings = set(meta.row_group(0).column(i).encodings)
+            has_dictionary = bool(encodings & {"PLAIN_DICTIONARY", "RLE_DICTIONARY"})
+            assert has_dictionary == (field.name in words), (path.name, field.name, encodings)

@@ -12,7 +12,12 @@ import pytest
 from clustersim.config import ConfigError, load_config
 from clustersim.results import config_hash, config_yaml, config_yaml_reference
 from clustersim.sweep import JobConfigs, decode_batch, encode_batch
-from hydra_plugins.clustersim_sweeper.clustersim_sweeper import batches, launcher_workers
+from hydra_plugins.clustersim_sweeper.clustersim_sweeper import (
+    ClusterSweeper,
+    batches,
+    launcher_workers,
+    release_joblib_workers,
+)
 
 FAST = ["population=small", "start=2015-06", "end=2018-06", "report_start=2016-09"]
 CLUSTERSIM = str(Path(sys.executable).parent / "clustersim")

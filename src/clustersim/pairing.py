@@ -10,7 +10,9 @@ outcomes and the share of firms whose outcome is identical.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,16 +25,30 @@ GROUPS = ("all firms", "outside clusters in both arms", "not reached in either a
 FIRM_COLUMNS = ["year", "firm", "innovations", "ties", "turnover_eur", "ever_member", "reached"]
 
 
-def firm_outcomes(firms: pd.DataFrame, window_from_year: int) -> pd.DataFrame:
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of an integer array (``np.unique`` without its sort: years span a few dozen)."""
+    if values.size == 0:
+        return values
+    low = int(values.min())
+    return low + np.flatnonzero(np.bincount(values.astype(np.int64) - low)).astype(values.dtype)
+
+
+def _dtype(column: Any) -> Any:
+    """The NumPy type of a column of a DataFrame or of an Arrow table."""
+    return column.dtype if hasattr(column, "dtype") else column.type.to_pandas_dtype()
+
+
+def firm_outcomes(firms: Any, window_from_year: int) -> pd.DataFrame:
     """Per firm: window innovations and ties, turnover growth over the window, status at the end.
 
     Turnover growth is the last year's turnover over that of the year before the window
     (the first year of the table if the run starts inside the window), minus one. Firms
-    are those of the last year, in the order of their ids.
+    are those of the last year, in the order of their ids. ``firms`` is a DataFrame or an
+    Arrow table with the columns of :data:`FIRM_COLUMNS`.
     """
-    year = firms["year"].to_numpy()
-    firm = firms["firm"].to_numpy().astype(np.int64)
-    years = np.unique(year)
+    year = np.asarray(firms["year"].to_numpy())
+    firm = np.asarray(firms["firm"].to_numpy()).astype(np.int64)
+    years = _distinct(year)
     last = int(years[-1])
     before = years[years < window_from_year]
     base_year = int(before[-1]) if before.size else int(years[0])
@@ -44,17 +60,18 @@ def firm_outcomes(firms: pd.DataFrame, window_from_year: int) -> pd.DataFrame:
     at_base = np.full(size, -1, dtype=np.int64)
     base_rows = np.flatnonzero(year == base_year)
     at_base[firm[base_rows]] = base_rows
-    turnover = firms["turnover_eur"].to_numpy().astype(np.float64)
+    turnover = np.asarray(firms["turnover_eur"].to_numpy()).astype(np.float64)
     base_turnover = np.where(at_base[ids] >= 0, turnover[at_base[ids]], np.nan)
-    out = pd.DataFrame(index=pd.Index(ids.astype(firms["firm"].dtype), name="firm"))
+    out = pd.DataFrame(index=pd.Index(ids.astype(_dtype(firms["firm"])), name="firm"))
+    firm_win = firm[win]
     for column in ("innovations", "ties"):
-        values = firms[column].to_numpy().astype(np.int64)
-        sums = np.zeros(size, dtype=np.int64)
-        np.add.at(sums, firm[win], values[win])
+        values = np.asarray(firms[column].to_numpy())[win].astype(np.float64)
+        # counts of a few per firm-year: float64 sums of whole numbers are exact
+        sums = np.bincount(firm_win, weights=values, minlength=size)
         out[column] = sums[ids].astype(np.int64)
     out["turnover_growth"] = turnover[at_end] / base_turnover - 1.0
-    out["ever_member"] = firms["ever_member"].to_numpy()[at_end].astype(bool)
-    out["reached"] = firms["reached"].to_numpy()[at_end].astype(bool)
+    out["ever_member"] = np.asarray(firms["ever_member"].to_numpy())[at_end].astype(bool)
+    out["reached"] = np.asarray(firms["reached"].to_numpy())[at_end].astype(bool)
     return out
 
 
@@ -70,7 +87,7 @@ def _agreement(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(np.corrcoef(x, y)[0, 1]), same
 
 
-def pairing_table(baseline: pd.DataFrame, treatment: pd.DataFrame, window_from_year: int) -> pd.DataFrame:
+def pairing_table(baseline: Any, treatment: Any, window_from_year: int) -> pd.DataFrame:
     """Per-firm agreement of two arms' outcomes (columns group, outcome, firms, correlation, identical_share)."""
     a = firm_outcomes(baseline, window_from_year)
     b = firm_outcomes(treatment, window_from_year)
@@ -102,9 +119,17 @@ def pairing_table(baseline: pd.DataFrame, treatment: pd.DataFrame, window_from_y
     return pd.DataFrame(rows)
 
 
-def _read_firms(path: Path) -> pd.DataFrame:
-    """The columns of a run's firm table that :func:`firm_outcomes` reads."""
-    return pq.read_table(path, columns=FIRM_COLUMNS).to_pandas()
+def _read_firms(path: Path) -> Any:
+    """The columns of a run's firm table that :func:`firm_outcomes` reads (an Arrow table)."""
+    return pq.ParquetFile(path).read(columns=FIRM_COLUMNS)
+
+
+def _pair(paths: tuple[Path, Path], window_from_year: int) -> pd.DataFrame | None:
+    """The pairing table of one pair of runs (None when either has no firm-years)."""
+    a, b = (_read_firms(p) for p in paths)
+    if a.num_rows == 0 or b.num_rows == 0:
+        return None
+    return pairing_table(a, b, window_from_year)
 
 
 def sweep_pairing(
@@ -132,16 +157,17 @@ def sweep_pairing(
     done = runs[runs["status"] == "complete"] if "status" in runs.columns else runs
     keys = [c for c in pair_on if c in done.columns]
     rows = []
+    folder = Path(sweep_dir) / "runs"
     for name, treatment, baseline in contrasts:
         base = done[done[arm] == baseline].set_index(keys)["run"]
         treat = done[done[arm] == treatment].set_index(keys)["run"]
-        tables = []
-        for key in base.index.intersection(treat.index):
-            a = _read_firms(Path(sweep_dir) / "runs" / str(base.loc[key]) / "firms.parquet")
-            b = _read_firms(Path(sweep_dir) / "runs" / str(treat.loc[key]) / "firms.parquet")
-            if a.empty or b.empty:
-                continue
-            tables.append(pairing_table(a, b, window_from_year))
+        pairs = [
+            (folder / str(base.loc[key]) / "firms.parquet", folder / str(treat.loc[key]) / "firms.parquet")
+            for key in base.index.intersection(treat.index)
+        ]
+        # two pairs at a time: Parquet decoding releases the GIL (each thread holds one pair)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            tables = [t for t in pool.map(_pair, pairs, [window_from_year] * len(pairs)) if t is not None]
         if not tables:
             continue
         both = pd.concat(tables, ignore_index=True)

@@ -170,7 +170,9 @@ class ParquetSink:
         table = pa.Table.from_batches(self._pending)
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+            self._writer = pq.ParquetWriter(
+                self.path, table.schema, compression="zstd", use_dictionary=atomic.dictionary_columns(table.schema)
+            )
         self._writer.write_table(table, row_group_size=max(self.row_group_rows, table.num_rows))
         self._pending, self._pending_rows = [], 0
 

@@ -280,11 +280,11 @@ def _merged_ids(ids: dict[str, Any], params: list[str], extra: dict[str, str], n
     cols = []
     for key in reversed(params):  # as DataFrame.insert(0, ...) of ids then params left them
         value = extra.get(key)
-        cols.append((key, pa.nulls(n, pa.string()) if value is None else pa.array([value] * n, pa.string())))
+        cols.append((key, pa.nulls(n, pa.string()) if value is None else pa.repeat(pa.scalar(value, pa.string()), n)))
     for key in reversed(list(ids)):
         value = ids[key]
         typ = pa.int64() if isinstance(value, int) and not isinstance(value, bool) else pa.string()
-        cols.append((key, pa.array([value] * n, typ)))
+        cols.append((key, pa.repeat(pa.scalar(value, typ), n)))
     return cols
 
 
@@ -327,7 +327,7 @@ def merge_sweep(sweep_dir: Path | str) -> dict[str, pd.DataFrame]:
                     row.update(ids)
                     extra = {k: v for k, v in row.items() if k.startswith("param.")}
                     for name, stream in streams.items():
-                        t = pq.read_table(folder / f"{name}.parquet")
+                        t = pq.ParquetFile(folder / f"{name}.parquet").read()  # read_table's dataset costs more
                         if name == "monthly":
                             t = t.filter(pc.equal(t["cluster"], "all"))
                         for i, (col, values) in enumerate(_merged_ids(ids, params, extra, t.num_rows)):
@@ -404,7 +404,7 @@ def link_dataset_firms(sweep_dir: Path | str, run: str, source: Path, ids: dict[
         return False
     names = set(pq.read_schema(source).names)
     if not all(col in names for col in ids if col != "run"):
-        return write_dataset_table(sweep_dir, "firms", run, pq.read_table(source), ids)
+        return write_dataset_table(sweep_dir, "firms", run, pq.ParquetFile(source).read(), ids)
 
     def link(tmp: Path) -> None:
         try:
@@ -427,7 +427,8 @@ def write_dataset_table(sweep_dir: Path | str, table: str, run: str, data: Any, 
     if isinstance(data, pd.DataFrame):
         data = pa.Table.from_pandas(data, preserve_index=False, nthreads=1)
     data = with_ids(data, ids)
-    atomic.write_with(target, lambda tmp: pq.write_table(data, tmp, compression="zstd"))
+    words = atomic.dictionary_columns(data.schema)
+    atomic.write_with(target, lambda tmp: pq.write_table(data, tmp, compression="zstd", use_dictionary=words))
     return True
 
 
@@ -466,7 +467,7 @@ def merge_dataset(sweep_dir: Path | str, runs: pd.DataFrame) -> int:
             if source.is_file() and table == "firms":
                 wrote |= link_dataset_firms(sweep_dir, run, source, ids)
             elif source.is_file():
-                wrote |= write_dataset_table(sweep_dir, table, run, pq.read_table(source), ids)
+                wrote |= write_dataset_table(sweep_dir, table, run, pq.ParquetFile(source).read(), ids)
         added += wrote
     return added
 
