@@ -293,6 +293,9 @@ def test_reduced_sensitivity_experiments_run_end_to_end(experiment, tmp_path):
     # every run folder records the values its row applied
     runs = pd.read_parquet(out / "runs.parquet")
     assert (runs["status"] == "complete").all() and len(runs) == 2 * design_size(s)
+    # a design's analysis reads the runs' summaries only: no firm microdata written (microdata: false)
+    assert not cfg.microdata and not list(out.glob("runs/*/firms.parquet")) and not (out / "dataset" / "firms").exists()
+    assert len(list(out.glob("runs/*/summary.parquet"))) == len(runs)
     # the report is rebuilt from the saved runs alone, to the same indices
     exe = Path(sys.executable).with_name("clustersim-report")
     again = subprocess.run([str(exe), str(out)], capture_output=True, text=True, timeout=300)

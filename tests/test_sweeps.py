@@ -84,6 +84,74 @@ def test_batches_cover_every_job_once_in_order() -> None:
     assert launcher_workers({"_target_": "hydra_plugins.hydra_ray_launcher.x", "ray": {"init": {"num_cpus": 4}}}) == 4
 
 
+def test_the_sweeper_refuses_a_bad_job_in_one_line_and_passes_good_ones() -> None:
+    """The representative jobs are checked and composed by clustersim (one line naming the key)."""
+    from clustersim.overrides import INTERNAL_GROUPS, USER_GROUPS
+
+    # not through __init__: Hydra's plugin scan may load BasicSweeper's module a second time
+    sweeper = ClusterSweeper.__new__(ClusterSweeper)
+    sweeper._groups = frozenset(USER_GROUPS) | frozenset(INTERNAL_GROUPS)  # what Hydra's loader lists
+    good = [
+        ["experiment=twelve_vs_seven", f"clusters={arm}", f"replication={i}", *FAST]
+        for arm in ("twelve", "reform")
+        for i in range(3)
+    ]
+    sweeper.validate_batch_is_legal(good)
+    for bad, key, says in (
+        (["clusters=twelev", "replication=0", *FAST], "clusters", "did you mean"),
+        (["clusters=reform", "replication=0", "staffing.run_ftee=3", *FAST], "staffing.run_ftee", "no such key"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            sweeper.validate_batch_is_legal([good[0], bad])
+        assert err.value.key == key and says in str(err.value) and "\n" not in str(err.value)
+
+
+def test_joblibs_workers_are_released_as_soon_as_the_runs_are_done() -> None:
+    """The idle pool is shut down before the merge and report, not at the interpreter's exit."""
+    from joblib import Parallel, delayed
+    from joblib.externals.loky import reusable_executor
+
+    assert Parallel(n_jobs=2, backend="loky")(delayed(abs)(-i) for i in range(4)) == [0, 1, 2, 3]
+    executor = reusable_executor._executor
+    assert executor is not None and not executor._flags.shutdown
+    release_joblib_workers()
+    assert executor._flags.shutdown
+    release_joblib_workers()  # twice, or with no pool: nothing happens
+    assert Parallel(n_jobs=2, backend="loky")(delayed(abs)(-i) for i in range(2)) == [0, 1]  # a new pool
+
+
+def test_a_run_without_microdata_writes_the_same_other_tables_under_its_own_name(tmp_path: Path) -> None:
+    """microdata=false drops firms.parquet only; the default keeps the run names written before the key."""
+    import dataclasses
+    import hashlib
+    import json
+
+    from clustersim.results import TABLES, run_name
+    from clustersim.runner import run_and_save
+
+    window = ["population=small", "start=2016-01", "end=2017-03", "report_start=2016-10", f"output_dir={tmp_path}"]
+    with_firms = run_and_save(load_config(window))
+    without = run_and_save(load_config([*window, "microdata=false"]))
+    assert with_firms.written and without.written and with_firms.folder != without.folder
+    assert (with_firms.folder / "firms.parquet").is_file() and not (without.folder / "firms.parquet").exists()
+    for table in TABLES:
+        if table != "firms":
+            a = (with_firms.folder / f"{table}.parquet").read_bytes()
+            assert a == (without.folder / f"{table}.parquet").read_bytes(), table
+    meta = json.loads((without.folder / "metadata.json").read_text())
+    assert set(meta["tables"]) == set(TABLES) - {"firms"}
+    # the default's hash is the hash of the configuration without the key (the names written before it)
+    cfg = load_config(window)
+    data = dataclasses.asdict(cfg)
+    for key in ("output_dir", "progress", "comparison", "microdata"):
+        data.pop(key)
+    old = hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert config_hash(cfg) == old and run_name(cfg).endswith(old[:12])
+    # asked again, each is reused, not recomputed
+    assert not run_and_save(load_config([*window, "microdata=false"])).written
+    assert not run_and_save(load_config(window)).written
+
+
 def test_replications_flag_is_the_replication_range() -> None:
     from clustersim.cli import replications_flag
 

@@ -455,6 +455,7 @@ class Config:
     report_start: str = param(month(), "first month of the window the end-of-run summary covers")
     output_dir: str = param(text(1, 4096), "one folder per run is written under it")
     progress: bool = param(flag(), "progress bar on stderr")
+    microdata: bool = param(flag(), "write the firm microdata (firms.parquet); false for large designs")
     region: RegionConfig = section(RegionConfig, "the region: domains, actors, prices")
     population: PopulationConfig = section(PopulationConfig, "the pool of firms")
     clusters: ClustersConfig = section(ClustersConfig, "the cluster configurations over time")

@@ -42,6 +42,10 @@ FORMAT_VERSION = 2  # 2: summary.parquet has a note column (why a KPI is not def
 TABLES = ("monthly", "summary", "accounts", "projects", "ties", "firms", "proposals", "calls")
 # Keys that change where or how a run is shown, not what it computes.
 _NOT_HASHED = ("output_dir", "progress", "comparison")  # how runs are compared does not change a run
+# Keys hashed only away from their default: a run folder without the firm microdata is not
+# the folder of the same run with it, and the folders written before the key existed keep
+# their names.
+_HASHED_UNLESS = {"microdata": True}
 
 
 _YAML_PARTS: dict[str, str] = {}
@@ -85,6 +89,9 @@ def config_hash(cfg: Config) -> str:
     data = dataclasses.asdict(cfg)
     for key in _NOT_HASHED:
         data.pop(key, None)
+    for key, default in _HASHED_UNLESS.items():
+        if data.get(key, default) == default:
+            data.pop(key, None)
     blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()
 
@@ -147,8 +154,13 @@ def metadata(cfg: Config, wall_seconds: float, digest: str | None = None) -> dic
         "pandas": pd.__version__,
         "created_unix": round(time.time(), 3),
         "wall_seconds": round(wall_seconds, 3),
-        "tables": {t: f"{t}.parquet" for t in TABLES},
+        "tables": {t: f"{t}.parquet" for t in run_tables(cfg)},
     }
+
+
+def run_tables(cfg: Config) -> tuple[str, ...]:
+    """The tables a run folder of ``cfg`` holds: all of :data:`TABLES`, less ``firms`` with ``microdata=false``."""
+    return TABLES if cfg.microdata else tuple(t for t in TABLES if t != "firms")
 
 
 def is_complete(folder: Path) -> bool:
@@ -168,7 +180,8 @@ def write_run(
     Everything goes to a temporary sibling folder first, metadata last; the folder is then
     renamed into place in one step (:func:`clustersim.atomic.folder`). ``files`` are tables
     already written as Parquet files beside the folder (the firm microdata, streamed during
-    the run): they are moved in instead of written from ``tables``.
+    the run): they are moved in instead of written from ``tables``. A configuration with
+    ``microdata=false`` has no ``firms`` table to write.
     """
     files = files or {}
     folder = Path(folder)
@@ -176,7 +189,7 @@ def write_run(
         return False
     try:
         with atomic.folder(folder) as tmp:
-            for name in TABLES:
+            for name in run_tables(cfg):
                 if name in files and Path(files[name]).is_file():
                     os.replace(files[name], tmp / f"{name}.parquet")
                 elif name in files:  # no snapshot was made (a run ending before a year's end)

@@ -110,7 +110,8 @@ def run_and_save(cfg: Config, progress: bool = False, firm_ids: dict[str, Any] |
     The run is computed under its claim: a second process asking for it meanwhile waits,
     then reads the folder the first one wrote. ``firm_ids`` (a sweep's run) are identity
     columns appended to the firm microdata (:func:`clustersim.store.with_ids`), so that the
-    run's ``firms.parquet`` is also its part of the sweep's dataset, written once.
+    run's ``firms.parquet`` is also its part of the sweep's dataset, written once. With
+    ``microdata=false`` no ``firms.parquet`` is written (the other tables are the same).
     """
     from clustersim.store import claim
 
@@ -125,13 +126,20 @@ def run_and_save(cfg: Config, progress: bool = False, firm_ids: dict[str, Any] |
         t0 = time.perf_counter()
         firms_file = atomic.temp_path(folder)  # the firm microdata, streamed (the run's claim covers it)
         try:
-            with ParquetSink(firms_file, firm_ids) as sink:
-                tables = simulate(cfg, progress=progress, firm_sink=sink)
+            if cfg.microdata:
+                with ParquetSink(firms_file, firm_ids) as sink:
+                    tables = simulate(cfg, progress=progress, firm_sink=sink)
+            else:  # the snapshots are made as always (the same state), then dropped
+                tables = simulate(cfg, progress=progress, firm_sink=_discard)
             meta = metadata(cfg, time.perf_counter() - t0, digest)
-            written = write_run(folder, tables, cfg, meta, files={"firms": firms_file})
+            written = write_run(folder, tables, cfg, meta, files={"firms": firms_file} if cfg.microdata else {})
         finally:
             firms_file.unlink(missing_ok=True)
     return RunResult(tables, folder, written)
+
+
+def _discard(batch: pa.RecordBatch) -> None:
+    """The firm sink of a run without microdata (``microdata=false``)."""
 
 
 class ParquetSink:

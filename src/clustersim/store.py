@@ -455,10 +455,12 @@ def merge_dataset(sweep_dir: Path | str, runs: pd.DataFrame) -> int:
     added = 0
     for row in runs[runs["status"] == "complete"].to_dict("records"):
         run = str(row["run"])
-        todo = [t for t in DATASET if not dataset_path(sweep_dir, t, run).is_file()]
+        folder = sweep_dir / "runs" / run
+        todo = [
+            t for t in DATASET if not dataset_path(sweep_dir, t, run).is_file() and (folder / f"{t}.parquet").is_file()
+        ]  # a run written with microdata=false has no firms table
         if not todo:
             continue
-        folder = sweep_dir / "runs" / run
         meta = json.loads((folder / "metadata.json").read_text())
         ids = dataset_ids(experiment, run, meta, row)
         wrote = False

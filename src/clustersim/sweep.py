@@ -160,7 +160,8 @@ class _DatasetPart:
 
     def finish(self, tables: dict[str, Any], folder: Path) -> None:
         """The run is complete: put its parts in place (those not there yet)."""
-        store.link_dataset_firms(self.sweep_dir, self.run, folder / "firms.parquet", self.ids)
+        if (folder / "firms.parquet").is_file():  # not written with microdata=false
+            store.link_dataset_firms(self.sweep_dir, self.run, folder / "firms.parquet", self.ids)
         for table in store.DATASET:
             if table in tables and table != "firms":
                 store.write_dataset_table(self.sweep_dir, table, self.run, tables[table], self.ids)
