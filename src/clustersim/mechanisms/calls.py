@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from clustersim.config import SIZE_CLASSES, CallParams
-from clustersim.money import eur_to_cents, share_of
+from clustersim.money import eur_to_cents, eurs_to_cents, share_of
 from clustersim.network import FIRM_FIRM, FIRM_RO, ORIGINS, nooteboom_value
 from clustersim.population import LARGE, NO_CLUSTER
 from clustersim.state import Call, Proposal, State
@@ -338,6 +338,33 @@ def _cost_plan(
     return duration, costs
 
 
+def _cost_plans(p: CallParams, call: Call, by_class: np.ndarray, sizes: np.ndarray, u: np.ndarray) -> tuple[list, list]:
+    """:func:`_cost_plan` of teams of one size, fewer than 8 (``sizes``: teams x partners), in NumPy.
+
+    The same float operations in the same order (the partners' own costs added one by one
+    from the left, as :func:`_sum`); ``by_class`` must be float. Returns the durations and
+    each team's costs.
+    """
+    rules = call.cfg
+    lo = min(p.duration_months_min, rules.max_duration_months)
+    span = rules.max_duration_months - lo + 1
+    duration = lo + np.minimum((u[:, _DURATION] * span).astype(np.int64), span - 1)
+    own = by_class[sizes] * duration[:, None]
+    ro_share = np.minimum(0.95, rules.min_ro_share + u[:, _RO_SHARE] * p.ro_share_extra_max)
+    own_total = own[:, 0]
+    for k in range(1, sizes.shape[1]):
+        own_total = own_total + own[:, k]
+    total = own_total / (1.0 - ro_share)
+    minimum = np.where((sizes == LARGE).any(axis=1), rules.min_cost_with_large_eur, rules.min_cost_sme_eur)
+    total = np.where(total < minimum, minimum * (1.0 + 0.5 * u[:, _SCALE_UP]), total)
+    positive = own_total > 0
+    weights = np.full(own.shape, 1.0 / sizes.shape[1])
+    np.divide(own, own_total[:, None], out=weights, where=positive[:, None])
+    cents = eurs_to_cents((total[:, None] * weights).ravel())
+    n = sizes.shape[1]
+    return duration.tolist(), [cents[i : i + n] for i in range(0, len(cents), n)]
+
+
 def _sum(values: list[float]) -> float:
     """``np.sum(values)`` for a few numbers, without an array.
 
@@ -451,11 +478,14 @@ def plan_proposals(
     p = state.cfg.behaviour.calls
     noise = p.quality_noise
     by_class = _cost_by_class(p)
+    float_costs = np.array(by_class).dtype == np.float64  # integer costs: planned one by one
     flat = np.array([f for t in teams for f in t], dtype=np.int64)
     sizes_flat = firms.size_class[flat].tolist()
     clusters_flat = state.cluster_of_firm[flat].tolist()
     quality = [0.0] * len(teams)
     ro = [-1] * len(teams)
+    duration: list[int | None] = [None] * len(teams)
+    costs: list[list[int]] = [[]] * len(teams)
     by_n: dict[int, list[int]] = {}
     for i, t in enumerate(teams):
         by_n.setdefault(len(t), []).append(i)
@@ -484,6 +514,12 @@ def plan_proposals(
             )
             for i, x in zip(part, q.tolist(), strict=True):
                 quality[i] = min(max(x, 0.0), 1.0)
+            if float_costs:
+                u = np.array([u_rows[i] for i in part])
+                months, cents = _cost_plans(p, call, np.array(by_class), firms.size_class[members], u)
+                for i, m, c in zip(part, months, cents, strict=True):
+                    duration[i] = m
+                    costs[i] = c
             if free is not None and free.ids.size:  # FreeResearchOrgs.best_for, team by team
                 total = prof[:, 0]
                 for k in range(1, n):  # the sum over partners (axis 0 of a team's rows): row by row
@@ -495,9 +531,10 @@ def plan_proposals(
     at = 0
     for i, t in enumerate(teams):
         sizes = sizes_flat[at : at + len(t)]
-        duration, costs = _cost_plan(p, call, by_class, sizes, u_rows[i])
+        if duration[i] is None:
+            duration[i], costs[i] = _cost_plan(p, call, by_class, sizes, u_rows[i])
         n_clusters = len(set(clusters_flat[at : at + len(t)]))
-        plans.append(Plan(quality[i], ro[i], duration, costs, _grant(call, sizes, costs), n_clusters))
+        plans.append(Plan(quality[i], ro[i], duration[i], costs[i], _grant(call, sizes, costs[i]), n_clusters))
         at += len(t)
     return plans
 
