@@ -589,6 +589,7 @@ def run_call(state: State, call: Call) -> None:
     plan_of = dict(zip(rows, planned, strict=True))
     proposals: list[Proposal] = []
     counts = defaultdict(int)
+    formed: list[int] = []  # their firms: in a proposal (read after the call only)
     as_guessed = True  # every team so far as guessed (so no firm has more proposals than guessed)
     fewer = False  # some proposal withdrawn: its partners have fewer proposals than guessed
     for row, lead in enumerate(leads):
@@ -614,7 +615,7 @@ def run_call(state: State, call: Call) -> None:
         )
         prop.requested_grant_cents = plan.grant
         prop.n_clusters = plan.n_clusters
-        firms.in_proposal[team] = True
+        formed.extend(team)
         state.proposals.append(prop)
         if not prescreen(state, prop):
             prop.withdrawn = True
@@ -624,6 +625,7 @@ def run_call(state: State, call: Call) -> None:
         for f in team:
             counts[f] += 1
         proposals.append(prop)
+    firms.in_proposal[formed] = True
     for f, k in counts.items():
         firms.proposals_in_call[f] = k
     call.submitted = len(proposals)
@@ -746,16 +748,20 @@ def support_innovation(state: State) -> int:
     """
     beh = state.cfg.behaviour
     k = state.firms.knowledge
+    hours = beh.cmo.hours_per_consortium_support
     sessions = 0
     picks: list[int] = []
+    month = None  # the month's stream, made once: each CMO's is its child
     for c, cmo in enumerate(state.cmos):
         members = state.members_by_cluster[c]
         size = members.size
         if size == 0:
             continue
-        n = cmo.use("innovation", beh.cmo.hours_per_consortium_support, size)
+        n = cmo.use("innovation", hours, size)
         if n:  # a handful of sessions: plain Python, each CMO's firms once, in increasing order
-            u = state.streams.stream("support", state.month, cmo.stream_id).uniform_list(n)
+            if month is None:
+                month = state.streams.stream("support", state.month)
+            u = month.child(cmo.stream_id).uniform_list(n)
             picks.extend(sorted({int(members[min(int(x * size), size - 1)]) for x in u}))
             sessions += n
     if not sessions:
