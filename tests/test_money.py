@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clustersim.money import Account, eur_to_cents, share_of, split_evenly
+from clustersim.money import Account, eur_to_cents, eurs_to_cents, share_of, split_evenly
 
 # Euro amounts the model meets: fees, tranches and call budgets, up to EUR 10 billion.
 EUROS = st.floats(min_value=-1e10, max_value=1e10, allow_nan=False, allow_infinity=False)
@@ -204,3 +205,10 @@ def test_transfer_moves_the_whole_balance_by_default() -> None:
 def test_account_check_catches_a_broken_account(broken: Account) -> None:
     with pytest.raises(AssertionError, match="negative"):
         broken.check()
+
+
+@given(
+    st.lists(st.floats(-1e13, 1e13, allow_nan=False) | st.sampled_from([1.005, 0.125, -2.675, 9.995e9]), max_size=20)
+)
+def test_many_amounts_convert_as_one_by_one(amounts: list[float]) -> None:
+    assert eurs_to_cents(np.array(amounts, dtype=np.float64)) == [eur_to_cents(x) for x in amounts]

@@ -20,13 +20,14 @@ so the same lead draws the same numbers in every arm.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from clustersim.config import SIZE_CLASSES
-from clustersim.money import eur_to_cents, share_of
+from clustersim.config import SIZE_CLASSES, CallParams
+from clustersim.money import eur_to_cents, eurs_to_cents, share_of
 from clustersim.network import FIRM_FIRM, FIRM_RO, ORIGINS, nooteboom_value
 from clustersim.population import LARGE, NO_CLUSTER
 from clustersim.state import Call, Proposal, State
@@ -171,17 +172,39 @@ def form_consortium(
     the best by 4d(1-d); at most 4 x size tries. ``draws`` (row ``row``) holds the lead's
     numbers (:func:`lead_draws`).
     """
+    return _form(state, call, lead, eligible, everyone, draws, row, state.firms.proposals_in_call)[0]
+
+
+def _form(
+    state: State,
+    call: Call,
+    lead: int,
+    eligible: np.ndarray,
+    everyone: np.ndarray,
+    draws: LeadDraws,
+    row: int,
+    in_call: Mapping[int, int] | np.ndarray,
+) -> tuple[list[int], bool]:
+    """:func:`form_consortium` with proposals counted in ``in_call``; also whether the cap turned a firm away.
+
+    When it did not, the same team forms with fewer proposals counted (:func:`run_call`).
+    """
     p = state.cfg.behaviour.calls
-    firms = state.firms
     cap = call.cfg.max_proposals_per_firm
     span = p.consortium_max - p.consortium_min + 1
     u = draws.u_rows[row]
     size = p.consortium_min + min(int(u[_SIZE] * span), span - 1)
     team = [lead]
-    in_call = firms.proposals_in_call
+    capped = False
 
     def ok(j: int) -> bool:
-        return bool(eligible[j]) and in_call[j] < cap and j not in team
+        nonlocal capped
+        if not eligible[j]:
+            return False
+        if in_call[j] >= cap:
+            capped = True
+            return False
+        return j not in team
 
     key = draws.key_list[row]
     partners = state.ledger.partners
@@ -200,7 +223,7 @@ def form_consortium(
             if ok(j):
                 team.append(j)
     if len(team) >= size:
-        return team
+        return team, capped
     pre = draws.best.shape[1]
     best = draws.best_rows[row]
     empty = draws.empty_rows[row]
@@ -218,7 +241,7 @@ def form_consortium(
                 break
         if ok(j):
             team.append(j)
-    return team if len(team) >= p.consortium_min else []
+    return (team if len(team) >= p.consortium_min else []), capped
 
 
 def _third_try(state: State, call: Call, lead: int, everyone: np.ndarray, third: Stream, tries: int) -> int:
@@ -284,12 +307,22 @@ def cost_plan(state: State, call: Call, team: list[int], u: Sequence[float] | St
     if isinstance(u, Stream):
         u = u.uniform_list(5)
     p = state.cfg.behaviour.calls
+    return _cost_plan(p, call, _cost_by_class(p), state.firms.size_class[team].tolist(), u)
+
+
+def _cost_by_class(p: CallParams) -> list:
+    """The monthly cost of each size class, as NumPy reads the configured numbers."""
+    return np.array([p.cost_eur_per_month[s] for s in SIZE_CLASSES]).tolist()
+
+
+def _cost_plan(
+    p: CallParams, call: Call, by_class: list, sizes: list[int], u: Sequence[float]
+) -> tuple[int, list[int]]:
+    """:func:`cost_plan` for partners of these size classes (``by_class``: :func:`_cost_by_class`)."""
     rules = call.cfg
     lo = min(p.duration_months_min, rules.max_duration_months)
     span = rules.max_duration_months - lo + 1
     duration = lo + min(int(u[_DURATION] * span), span - 1)
-    sizes = state.firms.size_class[team].tolist()
-    by_class = np.array([p.cost_eur_per_month[s] for s in SIZE_CLASSES]).tolist()  # as NumPy reads them
     own = [by_class[s] * duration for s in sizes]
     ro_share = min(0.95, rules.min_ro_share + u[_RO_SHARE] * p.ro_share_extra_max)
     own_total = _sum(own)
@@ -300,9 +333,36 @@ def cost_plan(state: State, call: Call, team: list[int], u: Sequence[float] | St
     if own_total > 0:
         weights = [float(x) / float(own_total) for x in own]  # NumPy divides integers as floats
     else:
-        weights = [1.0 / len(team)] * len(team)
+        weights = [1.0 / len(sizes)] * len(sizes)
     costs = [eur_to_cents(total * w) for w in weights]
     return duration, costs
+
+
+def _cost_plans(p: CallParams, call: Call, by_class: np.ndarray, sizes: np.ndarray, u: np.ndarray) -> tuple[list, list]:
+    """:func:`_cost_plan` of teams of one size, fewer than 8 (``sizes``: teams x partners), in NumPy.
+
+    The same float operations in the same order (the partners' own costs added one by one
+    from the left, as :func:`_sum`); ``by_class`` must be float. Returns the durations and
+    each team's costs.
+    """
+    rules = call.cfg
+    lo = min(p.duration_months_min, rules.max_duration_months)
+    span = rules.max_duration_months - lo + 1
+    duration = lo + np.minimum((u[:, _DURATION] * span).astype(np.int64), span - 1)
+    own = by_class[sizes] * duration[:, None]
+    ro_share = np.minimum(0.95, rules.min_ro_share + u[:, _RO_SHARE] * p.ro_share_extra_max)
+    own_total = own[:, 0]
+    for k in range(1, sizes.shape[1]):
+        own_total = own_total + own[:, k]
+    total = own_total / (1.0 - ro_share)
+    minimum = np.where((sizes == LARGE).any(axis=1), rules.min_cost_with_large_eur, rules.min_cost_sme_eur)
+    total = np.where(total < minimum, minimum * (1.0 + 0.5 * u[:, _SCALE_UP]), total)
+    positive = own_total > 0
+    weights = np.full(own.shape, 1.0 / sizes.shape[1])
+    np.divide(own, own_total[:, None], out=weights, where=positive[:, None])
+    cents = eurs_to_cents((total[:, None] * weights).ravel())
+    n = sizes.shape[1]
+    return duration.tolist(), [cents[i : i + n] for i in range(0, len(cents), n)]
 
 
 def _sum(values: list[float]) -> float:
@@ -375,58 +435,199 @@ def prescreen(state: State, prop: Proposal) -> bool:
 
 def grant_for(state: State, call: Call, prop: Proposal) -> int:
     """Grant in cents: each partner's cost times its size class's aid intensity."""
+    return _grant(call, state.firms.size_class[prop.partners].tolist(), prop.firm_cost_cents)
+
+
+def _grant(call: Call, sizes: list[int], costs: list[int]) -> int:
+    """:func:`grant_for` partners of these size classes and costs."""
     aid = call.cfg.aid_intensity
     grant = 0
-    for s, cost in zip(state.firms.size_class[prop.partners].tolist(), prop.firm_cost_cents, strict=True):
+    for s, cost in zip(sizes, costs, strict=True):
         grant += share_of(cost, aid[SIZE_CLASSES[s]])
     return grant
 
 
+@dataclass
+class Plan:
+    """What a team's proposal would be: :func:`plan_proposals`."""
+
+    quality: float
+    ro: int
+    duration: int
+    costs: list[int]
+    grant: int
+    n_clusters: int
+
+
+_BATCH_BELOW = 8  # teams this large or larger are planned one by one (NumPy's sums change order at 8 terms)
+_PLAN_CHUNK = 1024  # teams planned together at most (bounds the teams x organisations x domains temporary)
+
+
+def plan_proposals(
+    state: State, call: Call, teams: list[list[int]], u_rows: list[list[float]], free: FreeResearchOrgs | None
+) -> list[Plan]:
+    """The proposal of each team (its lead's uniforms in ``u_rows``), all teams in a few NumPy passes.
+
+    The same numbers as :func:`proposal_quality`, :func:`choose_research_org` (with
+    ``free``; -1 when ``free`` is None), :func:`cost_plan` and :func:`grant_for` per team:
+    teams of one size are stacked, with the same float operations in the same order (the
+    per-row sums over the domains are NumPy's same reductions; the sums over partners,
+    fewer than 8 terms, are added one by one from the left as NumPy does).
+    """
+    firms = state.firms
+    p = state.cfg.behaviour.calls
+    noise = p.quality_noise
+    by_class = _cost_by_class(p)
+    float_costs = np.array(by_class).dtype == np.float64  # integer costs: planned one by one
+    flat = np.array([f for t in teams for f in t], dtype=np.int64)
+    sizes_flat = firms.size_class[flat].tolist()
+    clusters_flat = state.cluster_of_firm[flat].tolist()
+    quality = [0.0] * len(teams)
+    ro = [-1] * len(teams)
+    duration: list[int | None] = [None] * len(teams)
+    costs: list[list[int]] = [[]] * len(teams)
+    by_n: dict[int, list[int]] = {}
+    for i, t in enumerate(teams):
+        by_n.setdefault(len(t), []).append(i)
+    for n, group in by_n.items():
+        if n >= _BATCH_BELOW:
+            for i in group:
+                quality[i] = proposal_quality(state, teams[i], u_rows[i])
+                if free is not None:
+                    ro[i] = choose_research_org(state, teams[i], free)
+            continue
+        for lo in range(0, len(group), _PLAN_CHUNK):
+            part = group[lo : lo + _PLAN_CHUNK]
+            members = np.array([teams[i] for i in part], dtype=np.int64)  # (teams, n)
+            prof = firms.profile[members]  # (teams, n, domains) float32
+            if n > 1:  # proposal_quality's distance matrix, its float32 sum and mean
+                d = 0.5 * np.abs(prof[:, :, None, :] - prof[:, None, :, :]).sum(axis=-1)
+                mean_d = (d.reshape(len(part), n * n).sum(axis=-1) / (n * (n - 1))).astype(np.float64)
+            else:
+                mean_d = np.zeros(len(part))
+            normals = np.array([normal(float(u_rows[i][_NOISE])) for i in part])
+            q = (
+                0.5 * _means32(firms.knowledge[members])
+                + 0.25 * _means32(firms.absorptive[members])
+                + 0.25 * nooteboom_value(mean_d)
+                + noise * normals
+            )
+            for i, x in zip(part, q.tolist(), strict=True):
+                quality[i] = min(max(x, 0.0), 1.0)
+            if float_costs:
+                u = np.array([u_rows[i] for i in part])
+                months, cents = _cost_plans(p, call, np.array(by_class), firms.size_class[members], u)
+                for i, m, c in zip(part, months, cents, strict=True):
+                    duration[i] = m
+                    costs[i] = c
+            if free is not None and free.ids.size:  # FreeResearchOrgs.best_for, team by team
+                total = prof[:, 0]
+                for k in range(1, n):  # the sum over partners (axis 0 of a team's rows): row by row
+                    total = total + prof[:, k]
+                fit = np.minimum(free.profiles, (total / n)[:, None, :]).sum(axis=-1)
+                for i, r in zip(part, free.ids[np.argmax(fit, axis=-1)].tolist(), strict=True):
+                    ro[i] = r
+    plans = []
+    at = 0
+    for i, t in enumerate(teams):
+        sizes = sizes_flat[at : at + len(t)]
+        if duration[i] is None:
+            duration[i], costs[i] = _cost_plan(p, call, by_class, sizes, u_rows[i])
+        n_clusters = len(set(clusters_flat[at : at + len(t)]))
+        plans.append(Plan(quality[i], ro[i], duration[i], costs[i], _grant(call, sizes, costs[i]), n_clusters))
+        at += len(t)
+    return plans
+
+
+def _means32(values: np.ndarray) -> np.ndarray:
+    """:func:`_mean32` of each row of float32 ``values`` (fewer than 8 columns), as float64."""
+    total = values[:, 0]
+    for k in range(1, values.shape[1]):
+        total = total + values[:, k]
+    return (total.astype(np.float64) / values.shape[1]).astype(np.float32).astype(np.float64)
+
+
 def run_call(state: State, call: Call) -> None:
-    """Close ``call``: collect proposals, pre-screen, rank, fund in order, start projects."""
+    """Close ``call``: collect proposals, pre-screen, rank, fund in order, start projects.
+
+    The leads' teams are formed first as if no proposal were withdrawn, and their proposals
+    planned together (:func:`plan_proposals`); then the leads are taken in order for real,
+    with the CMOs' pre-screens. A withdrawal leaves its partners with fewer proposals than
+    guessed, which changes a later team only if the cap on proposals per firm turned
+    someone away when it was guessed: those teams are formed again (and any team after one
+    that came out different), and a different team is planned on its own.
+    """
     firms = state.firms
     eligible = eligible_mask(state, call)
     everyone = np.flatnonzero(eligible)
     firms.proposals_in_call[:] = 0
-    proposals: list[Proposal] = []
     leads = draw_leads(state, call, eligible)
     draws = lead_draws(state, call, leads, everyone)
+    leads = leads.tolist()
     needs_ro = call.cfg.min_ro_share > 0
     free = FreeResearchOrgs(state)
-    for row, lead in enumerate(leads.tolist()):
-        if firms.proposals_in_call[lead] >= call.cfg.max_proposals_per_firm:
+    makes = not needs_ro or free.ids.size > 0  # a team finds a research organisation iff one is free
+    cap = call.cfg.max_proposals_per_firm
+    guessed: list[list[int]] = []
+    capped: list[bool] = []
+    counts: defaultdict[int, int] = defaultdict(int)
+    for row, lead in enumerate(leads):
+        if counts[lead] >= cap:
+            guessed.append([])
+            capped.append(True)
             continue
-        team = form_consortium(state, call, lead, eligible, everyone, draws, row)
-        if not team:
+        team, hit = _form(state, call, lead, eligible, everyone, draws, row, counts)
+        if team and makes:
+            for f in team:
+                counts[f] += 1
+        guessed.append(team)
+        capped.append(hit)
+    rows = [row for row, team in enumerate(guessed) if team] if makes else []
+    u_rows = draws.u_rows
+    ro_free = free if needs_ro else None
+    planned = plan_proposals(state, call, [guessed[r] for r in rows], [u_rows[r] for r in rows], ro_free)
+    plan_of = dict(zip(rows, planned, strict=True))
+    proposals: list[Proposal] = []
+    counts = defaultdict(int)
+    formed: list[int] = []  # their firms: in a proposal (read after the call only)
+    as_guessed = True  # every team so far as guessed (so no firm has more proposals than guessed)
+    fewer = False  # some proposal withdrawn: its partners have fewer proposals than guessed
+    for row, lead in enumerate(leads):
+        team = guessed[row]
+        if not as_guessed or (fewer and capped[row]):
+            real = [] if counts[lead] >= cap else _form(state, call, lead, eligible, everyone, draws, row, counts)[0]
+            if real != team:
+                as_guessed = False
+                team = real
+        if not team or not makes:
             continue
-        ro = choose_research_org(state, team, free) if needs_ro else -1
-        if needs_ro and ro < 0:
-            continue
-        u = draws.u_rows[row]
-        duration, costs = cost_plan(state, call, team, u)
+        plan = plan_of[row] if team == guessed[row] else plan_proposals(state, call, [team], [u_rows[row]], ro_free)[0]
         prop = Proposal(
             call=call.cfg.name,
             line=call.line,
             month=state.month,
             lead=lead,
             partners=team,
-            ro=ro,
-            duration=duration,
-            firm_cost_cents=costs,
-            quality=proposal_quality(state, team, u),
+            ro=plan.ro,
+            duration=plan.duration,
+            firm_cost_cents=plan.costs,
+            quality=plan.quality,
         )
-        prop.requested_grant_cents = grant_for(state, call, prop)
-        prop.n_clusters = len(set(state.cluster_of_firm[team].tolist()))
-        for f in team:
-            firms.in_proposal[f] = True
+        prop.requested_grant_cents = plan.grant
+        prop.n_clusters = plan.n_clusters
+        formed.extend(team)
         state.proposals.append(prop)
         if not prescreen(state, prop):
             prop.withdrawn = True
             call.withdrawn += 1
+            fewer = True
             continue
         for f in team:
-            firms.proposals_in_call[f] += 1
+            counts[f] += 1
         proposals.append(prop)
+    firms.in_proposal[formed] = True
+    for f, k in counts.items():
+        firms.proposals_in_call[f] = k
     call.submitted = len(proposals)
     # The evaluation: admitted if the score reaches the threshold; ranked by score (ties
     # broken by the random order of the leads).
@@ -547,16 +748,20 @@ def support_innovation(state: State) -> int:
     """
     beh = state.cfg.behaviour
     k = state.firms.knowledge
+    hours = beh.cmo.hours_per_consortium_support
     sessions = 0
     picks: list[int] = []
+    month = None  # the month's stream, made once: each CMO's is its child
     for c, cmo in enumerate(state.cmos):
         members = state.members_by_cluster[c]
         size = members.size
         if size == 0:
             continue
-        n = cmo.use("innovation", beh.cmo.hours_per_consortium_support, size)
+        n = cmo.use("innovation", hours, size)
         if n:  # a handful of sessions: plain Python, each CMO's firms once, in increasing order
-            u = state.streams.stream("support", state.month, cmo.stream_id).uniform_list(n)
+            if month is None:
+                month = state.streams.stream("support", state.month)
+            u = month.child(cmo.stream_id).uniform_list(n)
             picks.extend(sorted({int(members[min(int(x * size), size - 1)]) for x in u}))
             sessions += n
     if not sessions:
