@@ -314,37 +314,54 @@ def _sweeps(overrides: list[str]) -> bool:
         return False
 
 
+def _exit(status: int) -> None:
+    """Leave with ``status``, without the interpreter's last garbage collections.
+
+    Everything still alive is moved out of the collector's reach (``gc.freeze``) before
+    ``sys.exit``: at shutdown Python otherwise walks every object of the process in full
+    collections, 0.4-0.8 s once the model, the report and their libraries are loaded, for
+    memory the operating system reclaims anyway. Exit handlers (``atexit``,
+    ``weakref.finalize``) still run; the streams are flushed first.
+    """
+    import gc
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    gc.freeze()
+    sys.exit(status)
+
+
 def main() -> None:
     """Console entry point (``clustersim``): see the module docstring for the exit statuses."""
-    sys.exit(guarded("clustersim", _main, sys.argv[1:]))
+    _exit(guarded("clustersim", _main, sys.argv[1:]))
 
 
 def report_main() -> None:
     """Console entry point of ``clustersim-report``, with the same one-line errors."""
     from clustersim.finish import report_main as report
 
-    sys.exit(guarded("clustersim-report", report, sys.argv[1:]))
+    _exit(guarded("clustersim-report", report, sys.argv[1:]))
 
 
 def calibrate_main() -> None:
     """Console entry point of ``clustersim-calibrate``, with one-line errors."""
     from clustersim.calibration import main as calibration_main
 
-    sys.exit(guarded("clustersim-calibrate", calibration_main, sys.argv[1:]))
+    _exit(guarded("clustersim-calibrate", calibration_main, sys.argv[1:]))
 
 
 def validate_main() -> None:
     """Console entry point of ``clustersim-validate``, with one-line errors."""
     from clustersim.validation import main as validation_main
 
-    sys.exit(guarded("clustersim-validate", validation_main, sys.argv[1:]))
+    _exit(guarded("clustersim-validate", validation_main, sys.argv[1:]))
 
 
 def notebooks_main() -> None:
     """Console entry point of ``clustersim-notebooks``, with one-line errors."""
     from clustersim.notebooks import main as notebooks
 
-    sys.exit(guarded("clustersim-notebooks", notebooks, sys.argv[1:]))
+    _exit(guarded("clustersim-notebooks", notebooks, sys.argv[1:]))
 
 
 if __name__ == "__main__":
