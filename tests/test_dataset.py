@@ -78,8 +78,11 @@ def test_the_report_measures_how_well_the_arms_stay_in_step(sweep: Path) -> None
     assert "How well the arms stay in step" in (sweep / "report.md").read_text()
 
 
-def test_float_columns_are_written_without_a_dictionary(sweep: Path) -> None:
-    """Measured values go in plain pages (a dictionary overflowed and cost time); every other column keeps one."""
+def test_float_columns_are_written_without_a_dictionary_and_categories_without_statistics(sweep: Path) -> None:
+    """Measured values go in plain pages (a dictionary overflowed and cost time); every other column keeps one.
+
+    Categorical text columns (Arrow dictionaries) have no min/max statistics; every other column has them.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -95,8 +98,10 @@ def test_float_columns_are_written_without_a_dictionary(sweep: Path) -> None:
         floats = {f.name for f in schema if pa.types.is_floating(f.type)}
         assert floats and not floats & words and len(words) == len(schema) - len(floats), path
         for i, field in enumerate(schema):
+            column = meta.row_group(0).column(i)
+            assert column.is_stats_set == (not pa.types.is_dictionary(field.type)), (path.name, field.name)
             if pa.types.is_boolean(field.type):  # Parquet never dictionary-encodes booleans
                 continue
-            encodings = set(meta.row_group(0).column(i).encodings)
+            encodings = set(column.encodings)
             has_dictionary = bool(encodings & {"PLAIN_DICTIONARY", "RLE_DICTIONARY"})
             assert has_dictionary == (field.name in words), (path.name, field.name, encodings)

@@ -174,6 +174,7 @@ def write_run(
     cfg: Config,
     meta: dict[str, Any],
     files: dict[str, Path] | None = None,
+    converted: dict[str, Any] | None = None,
 ) -> bool:
     """Write a run folder atomically; return False (and write nothing) if it exists.
 
@@ -181,7 +182,8 @@ def write_run(
     renamed into place in one step (:func:`clustersim.atomic.folder`). ``files`` are tables
     already written as Parquet files beside the folder (the firm microdata, streamed during
     the run): they are moved in instead of written from ``tables``. A configuration with
-    ``microdata=false`` has no ``firms`` table to write.
+    ``microdata=false`` has no ``firms`` table to write. ``converted``, if given, receives
+    each table as the Arrow table written (for a sweep's dataset parts, converted once).
     """
     files = files or {}
     folder = Path(folder)
@@ -195,7 +197,9 @@ def write_run(
                 elif name in files:  # no snapshot was made (a run ending before a year's end)
                     write_parquet(_empty_firms(), tmp / f"{name}.parquet")
                 else:
-                    write_parquet(tables[name], tmp / f"{name}.parquet")
+                    arrow = write_parquet(tables[name], tmp / f"{name}.parquet")
+                    if converted is not None and arrow is not None:
+                        converted[name] = arrow
             (tmp / "config.yaml").write_text(config_yaml(cfg))
             (tmp / "metadata.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     except FileExistsError:  # someone else completed it first: theirs stands
@@ -207,19 +211,22 @@ def write_run(
     return True
 
 
-def write_parquet(df: pd.DataFrame, path: Path) -> None:
+def write_parquet(df: pd.DataFrame, path: Path) -> Any:
     """``df.to_parquet(path, index=False, compression="zstd")``, the same bytes, without pandas' I/O layer.
 
     The conversion runs in this thread (``nthreads=1``): a pool of threads per small table
-    cost more than it saved, and the bytes are the same.
+    cost more than it saved, and the bytes are the same. Returns the Arrow table written
+    (None when pandas wrote it).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     if df.attrs:  # pandas keeps attrs in the file's metadata: leave that to pandas
         df.to_parquet(path, index=False, compression="zstd")
-        return
-    pq.write_table(pa.Table.from_pandas(df, preserve_index=False, nthreads=1), path, compression="zstd")
+        return None
+    table = pa.Table.from_pandas(df, preserve_index=False, nthreads=1)
+    pq.write_table(table, path, compression="zstd")
+    return table
 
 
 def _empty_firms() -> pd.DataFrame:

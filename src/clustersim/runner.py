@@ -9,7 +9,7 @@ compute it once.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ class RunResult:
     tables: dict[str, pd.DataFrame]
     folder: Path
     written: bool
+    arrow: dict[str, Any] = field(default_factory=dict)  # the tables as written (a run computed here)
 
 
 def prepare(cfg: Config) -> Config:
@@ -132,10 +133,12 @@ def run_and_save(cfg: Config, progress: bool = False, firm_ids: dict[str, Any] |
             else:  # the snapshots are made as always (the same state), then dropped
                 tables = simulate(cfg, progress=progress, firm_sink=_discard)
             meta = metadata(cfg, time.perf_counter() - t0, digest)
-            written = write_run(folder, tables, cfg, meta, files={"firms": firms_file} if cfg.microdata else {})
+            arrow: dict[str, Any] = {}
+            files = {"firms": firms_file} if cfg.microdata else {}
+            written = write_run(folder, tables, cfg, meta, files=files, converted=arrow)
         finally:
             firms_file.unlink(missing_ok=True)
-    return RunResult(tables, folder, written)
+    return RunResult(tables, folder, written, arrow)
 
 
 def _discard(batch: pa.RecordBatch) -> None:
@@ -179,7 +182,7 @@ class ParquetSink:
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(
-                self.path, table.schema, compression="zstd", use_dictionary=atomic.dictionary_columns(table.schema)
+                self.path, table.schema, compression="zstd", **atomic.parquet_options(table.schema)
             )
         self._writer.write_table(table, row_group_size=max(self.row_group_rows, table.num_rows))
         self._pending, self._pending_rows = [], 0

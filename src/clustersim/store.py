@@ -427,8 +427,8 @@ def write_dataset_table(sweep_dir: Path | str, table: str, run: str, data: Any, 
     if isinstance(data, pd.DataFrame):
         data = pa.Table.from_pandas(data, preserve_index=False, nthreads=1)
     data = with_ids(data, ids)
-    words = atomic.dictionary_columns(data.schema)
-    atomic.write_with(target, lambda tmp: pq.write_table(data, tmp, compression="zstd", use_dictionary=words))
+    options = atomic.parquet_options(data.schema)
+    atomic.write_with(target, lambda tmp: pq.write_table(data, tmp, compression="zstd", **options))
     return True
 
 

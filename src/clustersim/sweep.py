@@ -113,7 +113,7 @@ def run_job(cfg: Any, sweep_dir: Path, overrides: list[str]) -> dict[str, Any]:
                 part = _DatasetPart(sweep_dir, name, _dataset_ids(sweep_dir, name, config, digest, overrides))
             result = run_and_save(config, progress=False, firm_ids=part.ids if part is not None else None)
             if part is not None and result.written:
-                part.finish(result.tables, result.folder)
+                part.finish({**result.tables, **result.arrow}, result.folder)
             status.update(status="complete", folder=str(result.folder), reused=not result.written)
             _record(sweep_dir, name, status)
     except Exception as err:  # a failed run is data: record it and let the others go on
@@ -152,7 +152,7 @@ class _DatasetPart:
     The firm microdata (the largest table) is written once: the run's ``firms.parquet``
     carries the identity columns (``run_and_save(firm_ids=...)``) and the dataset's part is
     a hard link to it (a copy where links are not possible); the other tables' parts are
-    written from the tables in memory.
+    written from the tables in memory, as converted to Arrow for the run folder.
     """
 
     def __init__(self, sweep_dir: Path, run: str, ids: dict[str, Any]) -> None:
