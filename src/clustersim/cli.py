@@ -338,6 +338,10 @@ def main() -> None:
 
 def report_main() -> None:
     """Console entry point of ``clustersim-report``, with the same one-line errors."""
+    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):  # a folder to report on: start the figure saver
+        from clustersim.saver import start_saver
+
+        start_saver()  # imports matplotlib while this process imports the rest (clustersim.saver)
     from clustersim.finish import report_main as report
 
     _exit(guarded("clustersim-report", report, sys.argv[1:]))

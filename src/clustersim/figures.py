@@ -11,16 +11,12 @@ as a 300 dpi PNG and an SVG beside it.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
@@ -29,8 +25,8 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from clustersim import stats
 from clustersim.analysis import BETTER, NEUTRAL, POSSIBLY_BETTER, POSSIBLY_WORSE, UNCLEAR, WORSE
 from clustersim.labels import SERIES_LABELS, Notes, effect_phrase, fmt_effect, fmt_number, kpi_label
+from clustersim.saver import DPI, save, short_eur  # noqa: F401  (save and DPI: clustersim.figures.save)
 
-DPI = 300
 #: Okabe and Ito (2008): distinguishable with every common colour-vision deficiency.
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 #: Colour and marker fill of each verdict.
@@ -67,38 +63,9 @@ def _unit(lab) -> str:
     return {"share": "points", "eur": "EUR", "points": "points", "count": ""}.get(lab.kind, lab.axis)
 
 
-def _short_eur(x: float, _pos: int = 0) -> str:
-    if abs(x) >= 1e6:
-        return f"{x / 1e6:g}M"
-    if abs(x) >= 1e3:
-        return f"{x / 1e3:g}k"
-    return f"{x:g}"
-
-
 def arm_colours(arms: Sequence[str]) -> dict[str, str]:
     """A colour per arm, in order, from the Okabe-Ito palette."""
     return {a: OKABE_ITO[i % len(OKABE_ITO)] for i, a in enumerate(arms)}
-
-
-def save(fig: Figure, stem: Path | str) -> list[Path]:
-    """Write ``<stem>.png`` (300 dpi) and ``<stem>.svg`` atomically; return both paths."""
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    out = []
-    for suffix in (".png", ".svg"):
-        path = stem.with_suffix(suffix)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-        os.close(fd)
-        try:
-            with rc_context({"svg.fonttype": "none"}):  # SVG text stays text: searchable, editable
-                fig.savefig(tmp, dpi=DPI, metadata={"Date": None} if suffix == ".svg" else None)
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; a figure is for everyone to read
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        out.append(path)
-    return out
 
 
 def _finish_axes(ax) -> None:
@@ -213,7 +180,7 @@ def forest_figure(effects: pd.DataFrame, title: str) -> Figure:
         ax.tick_params(axis="x", labelsize=6, length=2, pad=1)
         ax.xaxis.set_major_locator(MaxNLocator(5))
         if lab.kind == "eur":
-            ax.xaxis.set_major_formatter(FuncFormatter(_short_eur))
+            ax.xaxis.set_major_formatter(FuncFormatter(short_eur))
         unit = _unit(lab)
         title_ = getattr(row, "title", None) or lab.title
         name = f"{title_} ({unit})" if unit else title_

@@ -43,7 +43,6 @@ from clustersim.figures import (
     forest_figure,
     grid_caption,
     heatmap_figure,
-    save,
     series_caption,
     series_figure,
 )
@@ -61,6 +60,7 @@ from clustersim.labels import (
     kpi_label,
     load_notes,
 )
+from clustersim.saver import BackgroundSaver
 from clustersim.stats import CORRECTIONS
 from clustersim.store import experiment_spec, merge_sweep, read_monthly, read_sweep
 
@@ -328,6 +328,7 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
     design = resolve_design(spec, wide, notes, id_cols)
     figures = sweep_dir / "figures"
     figures.mkdir(exist_ok=True)
+    saver = BackgroundSaver()  # figures are written by a second process while the tables are made
     out: dict[str, Any] = {"failed": failed, "design": design, "context": ctx, "effects": None, "distribution": None}
     cell = headline_cell(design, wide, default_choices())
     scope = ", ".join(f"{notes.option(c, str(v))}" for c, v in cell.items())
@@ -377,7 +378,7 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
             rated["title"] = rated["kpi"].map(_titles(eff[eff["kpi"].isin(HEADLINE + ERDF)], short=True))
             stem = figures / (f"forest_{c.name}" if len(design.contrasts) > 1 else "forest")
             title = f"{c.description} (treatment minus baseline, report window {ctx.window})"
-            save(forest_figure(rated, title), stem)
+            saver(forest_figure(rated, title), stem)
             doc.add("figure", (stem.with_suffix(".png"), f"effects: {c.description}", effect_caption(rated)))
         out["table"] = next(iter(tables.values())) if tables else pd.DataFrame()
         _pairing_section(doc, sweep_dir, data["runs"], design, ctx, out)
@@ -397,7 +398,7 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
         spans = []
         for a in design.arms:
             spans += [s for s in ctx.spans.get(a, []) if s not in spans]
-        save(series_figure(m, design.arm, design.arms, notes, SERIES, spans, design.level), figures / "series")
+        saver(series_figure(m, design.arm, design.arms, notes, SERIES, spans, design.level), figures / "series")
         caption = (
             f"Monthly paths of each arm ({m['run'].nunique() // max(len(design.arms), 1)} runs each): line the mean,"
             " dark band its 95% interval,"
@@ -413,7 +414,7 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
                 for kpi in HEATMAP_KPIS:
                     stem = figures / (f"heatmap_{kpi}" + (f"_{c.name}" if len(design.contrasts) > 1 else ""))
                     e = out["effects"][out["effects"]["contrast"] == c.name]
-                    save(heatmap_figure(e, kpi, design.by[0], design.by[1], notes, c.description), stem)
+                    saver(heatmap_figure(e, kpi, design.by[0], design.by[1], notes, c.description), stem)
                     caption = grid_caption(e, kpi, design.by[0], design.by[1], notes)
                     doc.add("figure", (stem.with_suffix(".png"), f"{kpi_label(kpi).title} over the grid", caption))
     if len(failed):
@@ -427,6 +428,7 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
         [f"**{kpi_label(k).title}**: {KPI_BY_NAME[k].definition} ({KPI_BY_NAME[k].unit})" for k in HEADLINE + ERDF],
     )
     doc.add("p", "Full definitions: docs/ODD.md, section 7.3.")
+    saver.wait()  # report.html embeds the figures
     _write_text(sweep_dir / "report.md", doc.markdown())
     _write_text(sweep_dir / "report.html", doc.html(design.title))
     out["markdown"] = doc.markdown()

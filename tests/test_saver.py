@@ -1,0 +1,73 @@
+"""Figures saved by a second process: the same bytes as saved here, errors told, a dead process survived."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from clustersim import saver
+from clustersim.saver import BackgroundSaver, FigureError, save, short_eur
+
+
+def figure(label: str = "members", unpicklable: bool = False) -> Figure:
+    fig = Figure(figsize=(4, 3))
+    ax = fig.add_subplot()
+    x = np.arange(24)
+    ax.plot(x, np.sqrt(x), label=label)
+    ax.fill_between(x, np.sqrt(x) - 0.5, np.sqrt(x) + 0.5, alpha=0.3, hatch="////")
+    ax.xaxis.set_major_formatter(FuncFormatter(short_eur))
+    if unpicklable:
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.1f}"))
+    ax.legend()
+    return fig
+
+
+def test_a_figure_saved_by_the_second_process_is_the_same_bytes(tmp_path: Path) -> None:
+    here = save(figure(), tmp_path / "here" / "f")
+    again = save(figure(), tmp_path / "again" / "f")
+    background = BackgroundSaver()
+    there = background(figure(), tmp_path / "there" / "f")
+    background.wait()
+    assert saver._PROCESS is not None  # it did go to the other process (2 cores or more here)
+    for a, b, c in zip(here, again, there, strict=True):
+        assert a.read_bytes() == b.read_bytes() == c.read_bytes(), a.name  # SVGs too: a fixed hash salt
+    assert sorted(p.name for p in (tmp_path / "there").iterdir()) == ["f.png", "f.svg"]  # no parcel left
+
+
+def test_a_save_that_fails_in_the_second_process_fails_the_report_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "blocked").write_text("a file where the figure's folder should be")
+    background = BackgroundSaver()
+    background(figure(), tmp_path / "ok" / "f")
+    with pytest.raises(OSError):  # the parcel cannot even be written beside a file: told at once
+        background(figure(), tmp_path / "blocked" / "f")
+    background.wait()
+    assert (tmp_path / "ok" / "f.png").is_file()
+    # the folder exists but the process cannot replace into it: its error comes back from wait()
+    target = tmp_path / "readonly"
+    target.mkdir()
+    (target / "f.png").mkdir()  # a folder where the PNG should go: os.replace fails
+    background(figure(), target / "f")
+    with pytest.raises(FigureError, match=r"^f: \w+Error"):
+        background.wait()
+    assert not list(target.glob(".*"))
+
+
+def test_figures_are_saved_here_when_the_second_process_dies_or_cannot_take_them(tmp_path: Path) -> None:
+    background = BackgroundSaver()
+    background(figure(unpicklable=True), tmp_path / "lambda")  # a lambda does not pickle: saved here at once
+    assert (tmp_path / "lambda.png").is_file()
+    process = saver.start_saver()
+    assert process is not None
+    background(figure(), tmp_path / "a")
+    process.proc.kill()
+    process.proc.wait()
+    background(figure(), tmp_path / "b")  # the pipe is broken, or the answer never comes: saved here
+    background.wait()
+    for stem in ("a", "b"):
+        assert (tmp_path / f"{stem}.png").stat().st_size > 1000 and (tmp_path / f"{stem}.svg").is_file()
+    assert saver._PROCESS is None and not list(tmp_path.glob(".*"))
+    saver._DISABLED = False  # let the other tests of this process start a new one
