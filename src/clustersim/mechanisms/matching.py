@@ -181,8 +181,10 @@ def broker_introductions(state: State) -> int:
 
     What does not depend on earlier introductions of the month (the member, the needed
     domain, the sampled candidates and their distances, the research organisations
-    proposed) is computed for all of a CMO's introductions at once; trust and past
-    partners, which earlier ties change, are read introduction by introduction, in order.
+    proposed) is computed for all of a CMO's introductions at once, and so are the
+    distances to the past partners of those who will ask them first, as they stand at the
+    start of the month; trust and past partners, which earlier ties change, are read
+    introduction by introduction, in order.
     """
     t = state.cfg.behaviour.ties
     hours_each = state.cfg.behaviour.cmo.hours_per_introduction
@@ -190,6 +192,9 @@ def broker_introductions(state: State) -> int:
     c_n = t.candidates_per_introduction
     width = _CANDIDATES + max(c_n, 1)
     w = t.distance_weight
+    w_trust = 1.0 - w
+    p_min, p_span = t.p_min, t.p_max - t.p_min
+    month = state.month
     formed = 0
     firms = state.firms
     ledger = state.ledger
@@ -238,11 +243,31 @@ def broker_introductions(state: State) -> int:
     candidate_at = start + np.minimum((u_block[:, _CANDIDATES : _CANDIDATES + c_n] * size).astype(np.int64), size - 1)
     candidate_at[(size == 0).ravel()] = 0  # nobody to propose: any valid position, never read
     cands = np.concatenate(pools)[candidate_at]
-    d = cognitive_distance(firms.profile[cands], firms.profile[who][:, None, :])
-    plain_l = (w * nooteboom_value(d)).tolist()  # float32, as best_partner computes it
     cands_l = cands.tolist()
+    # the past partners of those who will ask them first, as they stand now: their distances
+    # in the same pass (an introduction after which the firm gains a partner asks best_partner)
+    ro_share, past_first = t.ro_introduction_share, t.past_partner_first
+    past_at: dict[int, tuple[list[int], int, int]] = {}  # row -> (partners but i, how many i has, first pair)
+    past_i: list[int] = []
+    past_j: list[int] = []
+    for r, u in enumerate(u_rows):
+        if u[_KIND] >= ro_share and u[_PAST] < past_first:
+            i = who_l[r]
+            past = partners.get(i)
+            if past:
+                ask = [j for j in sorted(past) if j != i]
+                past_at[r] = (ask, len(past), cands.size + len(past_j))
+                past_i += [i] * len(ask)
+                past_j += ask
+    # one distance per (firm, candidate) pair, candidates first (row r's k-th at r * c_n + k)
+    pair_i = np.repeat(who, c_n)
+    pair_j = cands.ravel()
+    if past_j:
+        pair_i = np.concatenate([pair_i, past_i])
+        pair_j = np.concatenate([pair_j, past_j])
+    d = cognitive_distance(firms.profile[pair_j], firms.profile[pair_i])
+    plain_l = (w * nooteboom_value(d)).tolist()  # float32, as best_partner computes it
     d_l = d.tolist()
-    ro_share = t.ro_introduction_share
     to_ro = [r for r, u in enumerate(u_rows) if u[_KIND] < ro_share]
     offered = research_organisation_offers(state, [who_l[r] for r in to_ro], [u_rows[r] for r in to_ro])
     offers = dict(zip(to_ro, offered, strict=True))
@@ -264,27 +289,42 @@ def broker_introductions(state: State) -> int:
             if need not in domains and u[_REFERRAL] >= t.referral_success:
                 continue  # the referral to the CMO of that domain came to nothing
             past = partners.get(i)
-            if past and u[_PAST] < t.past_partner_first:
-                j, dist, credit = best_partner(state, i, _NO_CANDIDATES, True)
+            if past and u[_PAST] < past_first:
+                ask = past_at.get(r)
+                if ask is None or len(past) != ask[1]:  # partners gained this month: not in the pass
+                    j, dist, credit = best_partner(state, i, _NO_CANDIDATES, True)
+                else:  # best_partner's choice, with the distances of the pass
+                    row, _, at = ask
+                    if not row:
+                        continue
+                    best_k, best_score, credit = 0, -np.inf, 0.0
+                    for k, j in enumerate(row):
+                        cr = ledger.credit(month, i, j)
+                        score = plain_l[at + k] + w_trust * cr
+                        if score > best_score:
+                            best_k, best_score, credit = k, score, cr
+                    j, dist = row[best_k], d_l[at + best_k]
             elif not pool_size[need]:
                 continue
             else:  # the candidate of the best score, the first of equal ones; trust from past work counts
                 trusted = i in partners
                 row = cands_l[r]
+                at = r * c_n
                 best_k, best_score, credit = -1, -np.inf, 0.0
                 for k in range(c_n):
                     j = row[k]
                     if j == i:
                         continue
                     # credit needs past work of both (relational or through a common partner)
-                    cr = ledger.credit(state.month, i, j) if trusted and j in partners else 0.0
-                    score = plain_l[r][k] + (1.0 - w) * cr
+                    cr = ledger.credit(month, i, j) if trusted and j in partners else 0.0
+                    score = plain_l[at + k] + w_trust * cr
                     if score > best_score:
                         best_k, best_score, credit = k, score, cr
                 if best_k < 0:
                     continue
-                j, dist = row[best_k], d_l[r][best_k]
-            if j < 0 or u[_SUCCESS] >= tie_probability(state, dist, credit):
+                j, dist = row[best_k], d_l[at + best_k]
+            # tie_probability, inlined
+            if j < 0 or u[_SUCCESS] >= p_min + p_span * (w * (4.0 * dist * (1.0 - dist)) + w_trust * credit):
                 continue
             add_firm_tie(state, i, j, BROKERED, dist)
             gains_at += (i, j)
