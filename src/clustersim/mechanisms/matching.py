@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from clustersim.cmo import CMO
-from clustersim.network import FIRM_FIRM, FIRM_RO, ORIGINS, nooteboom_value
+from clustersim.network import FIRM_RO, ORIGINS, nooteboom_value
 from clustersim.population import cognitive_distance
 from clustersim.state import State
 from clustersim.streams import sample_without_replacement, uniforms_at
@@ -116,20 +116,24 @@ def form_firm_tie(state: State, i: int, j: int, d: float, credit: float, origin:
 def add_firm_tie(state: State, i: int, j: int, origin: int, distance: float) -> None:
     """Record a firm-firm tie (credited to ``i``'s cluster) and let both partners learn."""
     firms = state.firms
-    ci = int(state.cluster_of_firm[i])
-    cj = int(state.cluster_of_firm[j])
-    state.ledger.add(
+    cluster_of = state.cluster_of_firm
+    ci = int(cluster_of[i])
+    primary, member_of = firms.primary_domain, firms.member_of
+    state.ledger.add_firm_firm(
         state.month,
-        FIRM_FIRM,
         origin,
         i,
         j,
         state.cmos[ci].cluster_id,
-        cross_domain=bool(firms.primary_domain[i] != firms.primary_domain[j]),
-        cross_cluster=ci != cj,
-        members_both=bool(firms.member_of[i] >= 0 and firms.member_of[j] >= 0),
+        primary[i] != primary[j],
+        ci != cluster_of[j],
+        member_of[i] >= 0 and member_of[j] >= 0,
     )
-    learn_from_tie(state, i, j, distance)
+    # learn_from_tie, inlined: float32 scalars, as there
+    knowledge, absorptive = firms.knowledge, firms.absorptive
+    g = state.cfg.behaviour.dynamics.tie_knowledge_gain * (4.0 * distance * (1.0 - distance))
+    knowledge[i] += g * absorptive[i] * (1.0 - knowledge[i])
+    knowledge[j] += g * absorptive[j] * (1.0 - knowledge[j])
 
 
 _NO_CANDIDATES = np.zeros(0, dtype=np.int64)  # for best_partner when it asks the past partners (it reads none)
