@@ -421,23 +421,76 @@ def plenary_introductions(state: State) -> int:
     return formed
 
 
+_AHEAD_MONTHS = 12  # months of spontaneous meetings drawn at once: a year's numpy calls for one month's
+
+
 def spontaneous_ties(state: State) -> int:
     """Ties that form without any CMO, among all firms (vectorised).
 
     About ``spontaneous_tie_rate * N`` firms a month meet ``candidates_per_introduction``
     random firms each and try the best by 4d(1-d); trust plays no part in a first meeting.
     All numbers come from the month's stream in a layout that depends only on N.
+
+    Which meetings end in a tie depends on nothing else (the profiles never change), so
+    the meetings of up to a year of months are worked out at once and kept in
+    ``state.spontaneous_ahead``; each month only records its ties, in the same order.
     """
     t = state.cfg.behaviour.ties
-    rng = state.streams.draws("spontaneous", state.month)
     firms = state.firms
-    k = int(rng.poisson(t.spontaneous_tie_rate * firms.n))
-    if k == 0:
-        return 0
+    key = (
+        firms.n,
+        id(firms.profile),
+        t.spontaneous_tie_rate,
+        t.candidates_per_introduction,
+        t.p_min,
+        t.p_max,
+        t.distance_weight,
+    )
+    ahead = state.spontaneous_ahead
+    month = state.month
+    entry = ahead.pop(month, None)
+    if entry is None or entry[0] != key:
+        end = min(month + _AHEAD_MONTHS, state.n_months)
+        months = [month]
+        for m in range(month + 1, end):
+            if m in ahead:  # drawn already: stop there (a month asked for again is drawn alone)
+                break
+            months.append(m)
+        ties = spontaneous_meetings(state, months)
+        for m in months[1:]:
+            ahead[m] = (key, ties[m])
+        entry = (key, ties[month])
+    for a, b, dist in entry[1]:
+        add_firm_tie(state, a, b, SPONTANEOUS, dist)
+    return len(entry[1])
+
+
+def spontaneous_meetings(state: State, months: list[int]) -> dict[int, list[tuple[int, int, float]]]:
+    """The spontaneous ties of each of ``months``: (firm, partner, distance), in order.
+
+    Each month draws from its own stream exactly as if alone; the distances and chances
+    of all the months' meetings are then worked out together (row by row, the same numbers).
+    """
+    t = state.cfg.behaviour.ties
+    firms = state.firms
     c_n = t.candidates_per_introduction
-    i = rng.integers(0, firms.n, size=k)
-    cands = rng.integers(0, firms.n, size=k * c_n).reshape(k, c_n)  # the same numbers as size=(k, c_n)
-    u = rng.random(k)
+    counts, firm_parts, cand_parts, u_parts = [], [], [], []
+    for m in months:
+        rng = state.streams.draws("spontaneous", m)
+        k = int(rng.poisson(t.spontaneous_tie_rate * firms.n))
+        counts.append(k)
+        if k == 0:
+            continue
+        firm_parts.append(rng.integers(0, firms.n, size=k))
+        cand_parts.append(rng.integers(0, firms.n, size=k * c_n))  # the same numbers as size=(k, c_n)
+        u_parts.append(rng.random(k))
+    out: dict[int, list[tuple[int, int, float]]] = {m: [] for m in months}
+    if not firm_parts:
+        return out
+    k = sum(counts)
+    i = np.concatenate(firm_parts)
+    cands = np.concatenate(cand_parts).reshape(k, c_n)
+    u = np.concatenate(u_parts)
     diff = firms.profile[cands]  # distances 0.5 x sum of abs(a - b), worked out in place
     diff -= firms.profile[i][:, None, :]
     d = np.abs(diff, out=diff).sum(axis=-1)
@@ -450,7 +503,10 @@ def spontaneous_ties(state: State) -> int:
     db = d[rows, best]
     # the best value is 4d(1-d) of its distance (-1 only if every candidate is the firm itself: no tie)
     p = t.p_min + (t.p_max - t.p_min) * t.distance_weight * value[rows, best]
-    ok = (u < p) & (j != i)
-    for a, b, dist in zip(i[ok].tolist(), j[ok].tolist(), db[ok].tolist(), strict=True):
-        add_firm_tie(state, a, b, SPONTANEOUS, dist)
-    return int(ok.sum())
+    ok = ((u < p) & (j != i)).tolist()
+    i_l, j_l, d_l = i.tolist(), j.tolist(), db.tolist()
+    at = 0
+    for m, n in zip(months, counts, strict=True):
+        out[m] = [(i_l[r], j_l[r], d_l[r]) for r in range(at, at + n) if ok[r]]
+        at += n
+    return out
