@@ -30,6 +30,9 @@ SPONTANEOUS = ORIGINS.index("spontaneous")
 
 # positions of the uniforms of one introduction (one row of the CMO's monthly block)
 _MEMBER, _KIND, _NEED, _PAST, _REFERRAL, _SUCCESS, _CANDIDATES = range(7)
+_AHEAD_MONTHS = (
+    12  # months of brokers' uniforms and spontaneous meetings drawn at once: a year's numpy calls for one month's
+)
 
 
 def tie_probability(state: State, distance: float, credit: float) -> float:
@@ -174,6 +177,37 @@ def _needed_domain_fast(t: object, own: int, u: float, related: tuple[int, ...],
     return others[min(int((u - low) / (1.0 - low) * len(others)), len(others) - 1)]
 
 
+_AHEAD_ROWS = 8  # introductions a month per CMO whose uniforms are drawn ahead (more are drawn when asked)
+
+
+def _broker_rows(state: State, plan: list, width: int) -> list[np.ndarray]:
+    """Each planned CMO's rows of uniforms this month (at least its ``n``), from ``state.broker_ahead``.
+
+    Row k of a CMO in a month is the same function of its stream whenever it is drawn, so
+    the rows of every CMO for up to a year of months are drawn in one batch; a month or
+    CMO not in the batch, or more rows than it holds, draws a new batch from this month on.
+    """
+    ahead = state.broker_ahead
+    month = state.month
+    got = [ahead.get((month, cmo.stream_id)) for cmo, _, _ in plan]
+    if all(
+        rows is not None and rows.shape[0] >= n and rows.shape[1] == width
+        for rows, (_, _, n) in zip(got, plan, strict=True)
+    ):
+        return got
+    n_rows = max(_AHEAD_ROWS, *(2 * n for _, _, n in plan))
+    months = range(month, max(month + 1, min(month + _AHEAD_MONTHS, state.n_months)))
+    ids = list(dict.fromkeys([cmo.stream_id for cmo in state.cmos] + [cmo.stream_id for cmo, _, _ in plan]))
+    month_streams = [state.streams.stream("broker", m) for m in months]
+    keys = np.array([ms.child(sid).key for ms in month_streams for sid in ids], np.uint64)
+    block = uniforms_at(keys, np.arange(n_rows * width)).reshape(len(months), len(ids), n_rows, width)
+    ahead.clear()
+    for a, m in enumerate(months):
+        for b, sid in enumerate(ids):
+            ahead[(m, sid)] = block[a, b]
+    return [ahead[(month, cmo.stream_id)] for cmo, _, _ in plan]
+
+
 def broker_introductions(state: State) -> int:
     """CMOs spend business-opportunity hours on introductions; return ties formed.
 
@@ -219,22 +253,21 @@ def broker_introductions(state: State) -> int:
             plan.append((cmo, members, n))
     if not plan:
         return 0
-    # one row of uniforms per introduction: row k of the CMO's monthly stream, for every CMO at once
-    month_stream = state.streams.stream("broker", state.month)
-    keys = np.array([month_stream.child(cmo.stream_id).key for cmo, _, _ in plan], np.uint64)
-    counts = [n for _, _, n in plan]
-    n_max = max(counts)
-    block = uniforms_at(keys, np.arange(n_max * width)).reshape(len(plan), n_max, width)
-    u_block = block[np.arange(n_max) < np.array(counts)[:, None]]  # each CMO's first n rows, in plan order
+    # one row of uniforms per introduction: row k of the CMO's monthly stream, in plan order
+    u_block = np.concatenate([rows[:n] for rows, (_, _, n) in zip(_broker_rows(state, plan, width), plan, strict=True)])
     u_rows = u_block.tolist()
     # the member of each introduction: min(int(u * size), size - 1) in its CMO's members
-    n_members = [members.size for _, members, _ in plan]
-    size = np.repeat(n_members, counts)  # of the CMO's members, for each introduction
-    start = np.repeat(np.cumsum([0, *n_members[:-1]]), counts)
-    member_at = start + np.minimum((u_block[:, _MEMBER] * size).astype(np.int64), size - 1)
-    who = np.concatenate([m for _, m, _ in plan])[member_at]
+    # (a few a month: plain Python beats numpy's calls on tiny arrays)
+    who_l = []
+    r = 0
+    for _, members, n in plan:
+        size = members.size
+        for u in u_rows[r : r + n]:
+            k = int(u[_MEMBER] * size)
+            who_l.append(int(members[k if k < size else size - 1]))
+        r += n
+    who = np.array(who_l, dtype=np.int64)
     state.mark_nonfinancial(who)  # the month of the first service: the same whichever order
-    who_l = who.tolist()
     primary = firms.primary_domain[who].tolist()
     needs = [
         _needed_domain_fast(t, own, u[_NEED], related[own], others[own]) for own, u in zip(primary, u_rows, strict=True)
@@ -419,9 +452,6 @@ def plenary_introductions(state: State) -> int:
             if j >= 0 and form_firm_tie(state, i, j, d, credit, PLENARY, u[1]):
                 formed += 1
     return formed
-
-
-_AHEAD_MONTHS = 12  # months of spontaneous meetings drawn at once: a year's numpy calls for one month's
 
 
 def spontaneous_ties(state: State) -> int:
