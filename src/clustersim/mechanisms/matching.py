@@ -22,7 +22,7 @@ from clustersim.cmo import CMO
 from clustersim.network import FIRM_RO, ORIGINS, nooteboom_value
 from clustersim.population import cognitive_distance
 from clustersim.state import State
-from clustersim.streams import sample_without_replacement, uniforms_at
+from clustersim.streams import child_key_table, sample_without_replacement, uniforms_at
 
 BROKERED = ORIGINS.index("brokered")
 PLENARY = ORIGINS.index("plenary")
@@ -198,9 +198,8 @@ def _broker_rows(state: State, plan: list, width: int) -> list[np.ndarray]:
     n_rows = max(_AHEAD_ROWS, *(2 * n for _, _, n in plan))
     months = range(month, max(month + 1, min(month + _AHEAD_MONTHS, state.n_months)))
     ids = list(dict.fromkeys([cmo.stream_id for cmo in state.cmos] + [cmo.stream_id for cmo, _, _ in plan]))
-    month_streams = [state.streams.stream("broker", m) for m in months]
-    keys = np.array([ms.child(sid).key for ms in month_streams for sid in ids], np.uint64)
-    block = uniforms_at(keys, np.arange(n_rows * width)).reshape(len(months), len(ids), n_rows, width)
+    keys = child_key_table([state.streams.stream("broker", m).key for m in months], ids)  # the CMOs' monthly streams
+    block = uniforms_at(keys.ravel(), np.arange(n_rows * width)).reshape(len(months), len(ids), n_rows, width)
     ahead.clear()
     for a, m in enumerate(months):
         for b, sid in enumerate(ids):
