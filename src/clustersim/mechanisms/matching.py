@@ -177,6 +177,25 @@ def _needed_domain_fast(t: object, own: int, u: float, related: tuple[int, ...],
     return others[min(int((u - low) / (1.0 - low) * len(others)), len(others) - 1)]
 
 
+_POOLS: list = []  # the members_by_domain last seen and what _domain_pools made of it
+
+
+def _domain_pools(state: State) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """The members of every domain in one array, each domain's (first position, size, size - 1) and sizes.
+
+    Made again only when ``state.members_by_domain`` is a new list (refresh_members makes one).
+    """
+    pools = state.members_by_domain
+    if not _POOLS or _POOLS[0] is not pools:
+        sizes = [pool.size for pool in pools]
+        table = np.array(
+            [(first, size, size - 1) for first, size in zip(np.cumsum([0, *sizes[:-1]]).tolist(), sizes, strict=True)],
+            dtype=np.int64,
+        )
+        _POOLS[:] = [pools, np.concatenate(pools), table, sizes]
+    return _POOLS[1], _POOLS[2], _POOLS[3]
+
+
 _AHEAD_ROWS = 8  # introductions a month per CMO whose uniforms are drawn ahead (more are drawn when asked)
 
 
@@ -272,13 +291,12 @@ def broker_introductions(state: State) -> int:
         _needed_domain_fast(t, own, u[_NEED], related[own], others[own]) for own, u in zip(primary, u_rows, strict=True)
     ]
     # candidates of every introduction, from its needed domain's members, and their scores without trust
-    pools = state.members_by_domain
-    pool_size = [pool.size for pool in pools]
-    size = np.asarray(pool_size)[needs][:, None]  # of the needed domain's members, for each introduction
-    start = np.cumsum([0, *pool_size[:-1]])[needs][:, None]
-    candidate_at = start + np.minimum((u_block[:, _CANDIDATES : _CANDIDATES + c_n] * size).astype(np.int64), size - 1)
-    candidate_at[(size == 0).ravel()] = 0  # nobody to propose: any valid position, never read
-    cands = np.concatenate(pools)[candidate_at]
+    pool_all, pool_table, pool_size = _domain_pools(state)
+    dom = pool_table[needs]  # the needed domain's (first position, size, size - 1), for each introduction
+    candidate_at = dom[:, :1] + np.minimum(
+        (u_block[:, _CANDIDATES : _CANDIDATES + c_n] * dom[:, 1:2]).astype(np.int64), dom[:, 2:]
+    )
+    cands = pool_all[candidate_at]  # nobody to propose (size 0): the position before, valid and never read
     cands_l = cands.tolist()
     # the past partners of those who will ask them first, as they stand now: their distances
     # in the same pass (an introduction after which the firm gains a partner asks best_partner)
