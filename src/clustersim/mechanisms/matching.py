@@ -285,7 +285,10 @@ def broker_introductions(state: State) -> int:
             who_l.append(int(members[k if k < size else size - 1]))
         r += n
     who = np.array(who_l, dtype=np.int64)
-    state.mark_nonfinancial(who)  # the month of the first service: the same whichever order
+    first_service = firms.first_nonfinancial  # state.mark_nonfinancial, one by one (a few firms)
+    for i in who_l:
+        if first_service[i] < 0:
+            first_service[i] = month
     primary = firms.primary_domain[who].tolist()
     needs = [
         _needed_domain_fast(t, own, u[_NEED], related[own], others[own]) for own, u in zip(primary, u_rows, strict=True)
@@ -300,7 +303,7 @@ def broker_introductions(state: State) -> int:
     cands_l = cands.tolist()
     # the past partners of those who will ask them first, as they stand now: their distances
     # in the same pass (an introduction after which the firm gains a partner asks best_partner)
-    ro_share, past_first = t.ro_introduction_share, t.past_partner_first
+    ro_share, past_first, referral = t.ro_introduction_share, t.past_partner_first, t.referral_success
     past_at: dict[int, tuple[list[int], int, int]] = {}  # row -> (partners but i, how many i has, first pair)
     past_i: list[int] = []
     past_j: list[int] = []
@@ -319,7 +322,10 @@ def broker_introductions(state: State) -> int:
     if past_j:
         pair_i = np.concatenate([pair_i, past_i])
         pair_j = np.concatenate([pair_j, past_j])
-    d = cognitive_distance(firms.profile[pair_j], firms.profile[pair_i])
+    diff = firms.profile[pair_j]  # cognitive_distance, worked out in place
+    diff -= firms.profile[pair_i]
+    d = np.abs(diff, out=diff).sum(axis=-1)
+    d *= 0.5
     plain_l = (w * nooteboom_value(d)).tolist()  # float32, as best_partner computes it
     d_l = d.tolist()
     to_ro = [r for r, u in enumerate(u_rows) if u[_KIND] < ro_share]
@@ -340,7 +346,7 @@ def broker_introductions(state: State) -> int:
                     formed += 1
                 continue
             need = needs[r]
-            if need not in domains and u[_REFERRAL] >= t.referral_success:
+            if need not in domains and u[_REFERRAL] >= referral:
                 continue  # the referral to the CMO of that domain came to nothing
             past = partners.get(i)
             if past and u[_PAST] < past_first:
@@ -402,10 +408,11 @@ def research_organisation_offers(state: State, firm_ids: list[int], us: list[lis
     ros = state.ros
     k = min(ros.n, state.cfg.behaviour.ties.candidates_per_introduction)
     picks = [sample_without_replacement(u[_CANDIDATES : _CANDIDATES + k], ros.n) for u in us]
-    profiles = state.firms.profile[np.asarray(firm_ids, dtype=np.int64)][:, None, :]
-    fits = np.minimum(ros.profiles[np.asarray(picks, dtype=np.int64).reshape(len(us), k)], profiles).sum(axis=-1)
+    # each firm's fit to every organisation (a region has tens: fewer numpy calls than gathering the picks')
+    fits = np.minimum(ros.profiles, state.firms.profile[firm_ids][:, None, :]).sum(axis=-1)
     offers = []
-    for pick, fit in zip(picks, fits.tolist(), strict=True):
+    for pick, fit_all in zip(picks, fits.tolist(), strict=True):
+        fit = [fit_all[r] for r in pick]
         best = fit.index(max(fit))  # the first of equal fits
         offers.append((pick[best], fit[best]))
     return offers
