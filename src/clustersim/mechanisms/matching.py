@@ -16,6 +16,8 @@ use the business-opportunity hours the CMOs' staff spend on them.
 
 from __future__ import annotations
 
+from itertools import accumulate
+
 import numpy as np
 
 from clustersim.cmo import CMO
@@ -177,25 +179,6 @@ def _needed_domain_fast(t: object, own: int, u: float, related: tuple[int, ...],
     return others[min(int((u - low) / (1.0 - low) * len(others)), len(others) - 1)]
 
 
-_POOLS: list = []  # the members_by_domain last seen and what _domain_pools made of it
-
-
-def _domain_pools(state: State) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """The members of every domain in one array, each domain's (first position, size, size - 1) and sizes.
-
-    Made again only when ``state.members_by_domain`` is a new list (refresh_members makes one).
-    """
-    pools = state.members_by_domain
-    if not _POOLS or _POOLS[0] is not pools:
-        sizes = [pool.size for pool in pools]
-        table = np.array(
-            [(first, size, size - 1) for first, size in zip(np.cumsum([0, *sizes[:-1]]).tolist(), sizes, strict=True)],
-            dtype=np.int64,
-        )
-        _POOLS[:] = [pools, np.concatenate(pools), table, sizes]
-    return _POOLS[1], _POOLS[2], _POOLS[3]
-
-
 _AHEAD_ROWS = 8  # introductions a month per CMO whose uniforms are drawn ahead (more are drawn when asked)
 
 
@@ -294,12 +277,15 @@ def broker_introductions(state: State) -> int:
         _needed_domain_fast(t, own, u[_NEED], related[own], others[own]) for own, u in zip(primary, u_rows, strict=True)
     ]
     # candidates of every introduction, from its needed domain's members, and their scores without trust
-    pool_all, pool_table, pool_size = _domain_pools(state)
-    dom = pool_table[needs]  # the needed domain's (first position, size, size - 1), for each introduction
+    pools = state.members_by_domain
+    pool_size = [pool.size for pool in pools]
+    pool_first = list(accumulate(pool_size, initial=0))
+    # the needed domain's (first position, size, size - 1) in all members by domain, for each introduction
+    dom = np.array([(pool_first[nd], pool_size[nd], pool_size[nd] - 1) for nd in needs], dtype=np.int64)
     candidate_at = dom[:, :1] + np.minimum(
         (u_block[:, _CANDIDATES : _CANDIDATES + c_n] * dom[:, 1:2]).astype(np.int64), dom[:, 2:]
     )
-    cands = pool_all[candidate_at]  # nobody to propose (size 0): the position before, valid and never read
+    cands = np.concatenate(pools)[candidate_at]  # nobody to propose (size 0): the position before, valid and never read
     cands_l = cands.tolist()
     # the past partners of those who will ask them first, as they stand now: their distances
     # in the same pass (an introduction after which the firm gains a partner asks best_partner)
@@ -333,7 +319,7 @@ def broker_introductions(state: State) -> int:
     offers = dict(zip(to_ro, offered, strict=True))
     first = 0
     for cmo, _, n in plan:
-        domains = set(cmo.domains)
+        domains = cmo.domains  # a few domains: a list is searched as fast as a set is made
         for r in range(first, first + n):
             u = u_rows[r]
             i = who_l[r]
@@ -367,22 +353,29 @@ def broker_introductions(state: State) -> int:
             elif not pool_size[need]:
                 continue
             else:  # the candidate of the best score, the first of equal ones; trust from past work counts
-                trusted = i in partners
                 row = cands_l[r]
                 at = r * c_n
-                best_k, best_score, credit = -1, -np.inf, 0.0
-                for k in range(c_n):
-                    j = row[k]
-                    if j == i:
+                if i not in partners and i not in row:
+                    # no credit (no past partner) and no candidate to skip: the first of the best
+                    # plain scores (score = plain + 0.0 compares the same)
+                    plain = plain_l[at : at + c_n]
+                    best_k = plain.index(max(plain))
+                    j, dist, credit = row[best_k], d_l[at + best_k], 0.0
+                else:
+                    trusted = i in partners
+                    best_k, best_score, credit = -1, -np.inf, 0.0
+                    for k in range(c_n):
+                        j = row[k]
+                        if j == i:
+                            continue
+                        # credit needs past work of both (relational or through a common partner)
+                        cr = ledger.credit(month, i, j) if trusted and j in partners else 0.0
+                        score = plain_l[at + k] + w_trust * cr
+                        if score > best_score:
+                            best_k, best_score, credit = k, score, cr
+                    if best_k < 0:
                         continue
-                    # credit needs past work of both (relational or through a common partner)
-                    cr = ledger.credit(month, i, j) if trusted and j in partners else 0.0
-                    score = plain_l[at + k] + w_trust * cr
-                    if score > best_score:
-                        best_k, best_score, credit = k, score, cr
-                if best_k < 0:
-                    continue
-                j, dist = row[best_k], d_l[at + best_k]
+                    j, dist = row[best_k], d_l[at + best_k]
             # tie_probability, inlined
             if j < 0 or u[_SUCCESS] >= p_min + p_span * (w * (4.0 * dist * (1.0 - dist)) + w_trust * credit):
                 continue
