@@ -179,34 +179,29 @@ def _needed_domain_fast(t: object, own: int, u: float, related: tuple[int, ...],
     return others[min(int((u - low) / (1.0 - low) * len(others)), len(others) - 1)]
 
 
-_AHEAD_ROWS = 8  # introductions a month per CMO whose uniforms are drawn ahead (more are drawn when asked)
-
-
-def _broker_rows(state: State, plan: list, width: int) -> list[np.ndarray]:
-    """Each planned CMO's rows of uniforms this month (at least its ``n``), from ``state.broker_ahead``.
+def _broker_uniforms(state: State, plan: list, width: int) -> np.ndarray:
+    """The month's rows of uniforms: each planned CMO's first ``n`` rows, in plan order.
 
     Row k of a CMO in a month is the same function of its stream whenever it is drawn, so
-    the rows of every CMO for up to a year of months are drawn in one batch; a month or
-    CMO not in the batch, or more rows than it holds, draws a new batch from this month on.
+    the rows of every CMO for up to a year of months are drawn in one batch and kept in
+    ``state.broker_ahead`` (by month: the rows, each CMO's first row, rows per CMO); a
+    month, CMO or row not in the batch draws a new batch from this month on, with twice
+    the rows this month's busiest CMO needs.
     """
-    ahead = state.broker_ahead
     month = state.month
-    got = [ahead.get((month, cmo.stream_id)) for cmo, _, _ in plan]
-    if all(
-        rows is not None and rows.shape[0] >= n and rows.shape[1] == width
-        for rows, (_, _, n) in zip(got, plan, strict=True)
-    ):
-        return got
-    n_rows = max(_AHEAD_ROWS, *(2 * n for _, _, n in plan))
+    entry = state.broker_ahead.get(month)
+    if entry is not None:
+        rows, first, n_rows = entry
+        if rows.shape[1] == width and all(cmo.stream_id in first and n <= n_rows for cmo, _, n in plan):
+            return rows[[first[cmo.stream_id] + k for cmo, _, n in plan for k in range(n)]]
+    n_rows = 2 * max(n for _, _, n in plan)
     months = range(month, max(month + 1, min(month + _AHEAD_MONTHS, state.n_months)))
     ids = list(dict.fromkeys([cmo.stream_id for cmo in state.cmos] + [cmo.stream_id for cmo, _, _ in plan]))
     keys = child_key_table([state.streams.stream("broker", m).key for m in months], ids)  # the CMOs' monthly streams
-    block = uniforms_at(keys.ravel(), np.arange(n_rows * width)).reshape(len(months), len(ids), n_rows, width)
-    ahead.clear()
-    for a, m in enumerate(months):
-        for b, sid in enumerate(ids):
-            ahead[(m, sid)] = block[a, b]
-    return [ahead[(month, cmo.stream_id)] for cmo, _, _ in plan]
+    block = uniforms_at(keys.ravel(), np.arange(n_rows * width)).reshape(len(months), len(ids) * n_rows, width)
+    first = {sid: b * n_rows for b, sid in enumerate(ids)}
+    state.broker_ahead = {m: (block[a], first, n_rows) for a, m in enumerate(months)}
+    return _broker_uniforms(state, plan, width)
 
 
 def broker_introductions(state: State) -> int:
@@ -255,7 +250,7 @@ def broker_introductions(state: State) -> int:
     if not plan:
         return 0
     # one row of uniforms per introduction: row k of the CMO's monthly stream, in plan order
-    u_block = np.concatenate([rows[:n] for rows, (_, _, n) in zip(_broker_rows(state, plan, width), plan, strict=True)])
+    u_block = _broker_uniforms(state, plan, width)
     u_rows = u_block.tolist()
     # the member of each introduction: min(int(u * size), size - 1) in its CMO's members
     # (a few a month: plain Python beats numpy's calls on tiny arrays)
