@@ -122,9 +122,10 @@ class TieLedger:
         r = 0.0 if ij is None else (self.delta ** (month - ij[0])) * ij[1]
         pi, pj = self.partners.get(i), self.partners.get(j)
         s = 0.0
-        if pi and pj:
+        common = pi & pj if pi and pj else None
+        if common:
             last, delta = self._last, self.delta
-            for k in sorted(pi & pj):  # a fixed order: the same sum in every arm
+            for k in sorted(common):  # a fixed order: the same sum in every arm
                 # r_ik * r_kj (both pairs have worked together: k is a partner of each)
                 m_ik, o_ik = last[(i, k) if i < k else (k, i)]
                 m_kj, o_kj = last[(k, j) if k < j else (j, k)]
