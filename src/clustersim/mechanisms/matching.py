@@ -121,18 +121,17 @@ def form_firm_tie(state: State, i: int, j: int, d: float, credit: float, origin:
 def add_firm_tie(state: State, i: int, j: int, origin: int, distance: float) -> None:
     """Record a firm-firm tie (credited to ``i``'s cluster) and let both partners learn."""
     firms = state.firms
-    cluster_of = state.cluster_of_firm
-    ci = int(cluster_of[i])
-    primary, member_of = firms.primary_domain, firms.member_of
+    cluster_of, primary, member_of = state.cluster_of_firm, firms.primary_domain, firms.member_of
+    ci = cluster_of.item(i)  # .item: a Python int, cheaper than an array scalar
     state.ledger.add_firm_firm(
         state.month,
         origin,
         i,
         j,
         state.cmos[ci].cluster_id,
-        primary[i] != primary[j],
-        ci != cluster_of[j],
-        member_of[i] >= 0 and member_of[j] >= 0,
+        primary.item(i) != primary.item(j),
+        ci != cluster_of.item(j),
+        member_of.item(i) >= 0 and member_of.item(j) >= 0,
     )
     # learn_from_tie, inlined: float32 scalars, as there
     knowledge, absorptive = firms.knowledge, firms.absorptive
