@@ -32,9 +32,8 @@ SPONTANEOUS = ORIGINS.index("spontaneous")
 
 # positions of the uniforms of one introduction (one row of the CMO's monthly block)
 _MEMBER, _KIND, _NEED, _PAST, _REFERRAL, _SUCCESS, _CANDIDATES = range(7)
-_AHEAD_MONTHS = (
-    12  # months of brokers' uniforms and spontaneous meetings drawn at once: a year's numpy calls for one month's
-)
+# months of brokers' uniforms and of spontaneous meetings drawn at once (a year's numpy calls for one month's)
+_AHEAD_MONTHS = 12
 
 
 def tie_probability(state: State, distance: float, credit: float) -> float:
@@ -393,8 +392,9 @@ def research_organisation_offers(state: State, firm_ids: list[int], us: list[lis
     if not firm_ids:
         return []
     ros = state.ros
-    k = min(ros.n, state.cfg.behaviour.ties.candidates_per_introduction)
-    picks = [sample_without_replacement(u[_CANDIDATES : _CANDIDATES + k], ros.n) for u in us]
+    n_ros = ros.n
+    k = min(n_ros, state.cfg.behaviour.ties.candidates_per_introduction)
+    picks = [sample_without_replacement(u[_CANDIDATES : _CANDIDATES + k], n_ros) for u in us]
     # each firm's fit to every organisation (a region has tens: fewer numpy calls than gathering the picks')
     fits = np.minimum(ros.profiles, state.firms.profile[firm_ids][:, None, :]).sum(axis=-1)
     offers = []
