@@ -75,6 +75,32 @@ class TieLedger:
         if kind == FIRM_FIRM:
             self.remember(month, source, target, outcome)
 
+    def add_firm_firm(
+        self,
+        month: int,
+        origin: int,
+        source: int,
+        target: int,
+        cluster: int,
+        cross_domain: bool,
+        cross_cluster: bool,
+        members_both: bool,
+    ) -> None:
+        """:meth:`add` of a firm-firm tie of outcome 1 (the same rows and memory, fewer calls: the ties' hot path)."""
+        c = self._cols
+        c["month"].append(month)
+        c["kind"].append(FIRM_FIRM)
+        c["origin"].append(origin)
+        c["source"].append(source)
+        c["target"].append(target)
+        c["cluster"].append(cluster)
+        c["cross_domain"].append(1 if cross_domain else 0)
+        c["cross_cluster"].append(1 if cross_cluster else 0)
+        c["members_both"].append(1 if members_both else 0)
+        self._last[(source, target) if source < target else (target, source)] = (month, 1.0)
+        self.partners[source].add(target)
+        self.partners[target].add(source)
+
     def remember(self, month: int, i: int, j: int, outcome: float) -> None:
         """Store the outcome of joint work of firms ``i`` and ``j`` in ``month``."""
         key = (i, j) if i < j else (j, i)
@@ -92,12 +118,14 @@ class TieLedger:
 
     def credit(self, month: int, i: int, j: int) -> float:
         """Total credit min(1, r_ij + sum_k r_ik r_kj) over common partners k."""
-        r = self.relational(month, i, j)
+        ij = self._last.get((i, j) if i < j else (j, i))  # relational(), inlined: a hot path
+        r = 0.0 if ij is None else (self.delta ** (month - ij[0])) * ij[1]
         pi, pj = self.partners.get(i), self.partners.get(j)
         s = 0.0
-        if pi and pj:
+        common = pi & pj if pi and pj else None
+        if common:
             last, delta = self._last, self.delta
-            for k in sorted(pi & pj):  # a fixed order: the same sum in every arm
+            for k in sorted(common):  # a fixed order: the same sum in every arm
                 # r_ik * r_kj (both pairs have worked together: k is a partner of each)
                 m_ik, o_ik = last[(i, k) if i < k else (k, i)]
                 m_kj, o_kj = last[(k, j) if k < j else (j, k)]

@@ -217,6 +217,10 @@ class State:
     projects: list[dict[str, Any]] = field(default_factory=list)
     proposals: list[Proposal] = field(default_factory=list)
     notes: dict[str, float] = field(default_factory=dict)
+    # brokers' uniforms of the coming months, drawn ahead (matching.broker_introductions)
+    broker_ahead: dict[int, tuple[np.ndarray, dict[int, int], int]] = field(default_factory=dict)
+    # spontaneous ties' meetings of the coming months, drawn ahead (matching.spontaneous_ties)
+    spontaneous_ahead: dict[int, tuple[tuple, list[tuple[int, int, float]]]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ clusters
     @property

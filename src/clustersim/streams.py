@@ -104,6 +104,12 @@ def child_keys_of(key: int, parts: np.ndarray) -> np.ndarray:
     return _mix_vec(z)
 
 
+def child_key_table(keys: list[int], parts: list[Part]) -> np.ndarray:
+    """The keys of ``Stream(k).child(p)`` for ``k`` in ``keys`` (rows) and ``p`` in ``parts`` (columns)."""
+    mixes = np.array([part_mix(p) for p in parts], dtype=np.uint64)
+    return _mix_vec(np.bitwise_xor.outer(np.array(keys, dtype=np.uint64), mixes))
+
+
 def uniforms_at(keys: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """Uniforms of many streams: ``Stream(keys[i]).uniform(positions[j])`` at ``[i, j]``."""
     steps = np.asarray(positions).astype(np.uint64)  # (j + 1) * GOLDEN, a copy made in place

@@ -16,13 +16,15 @@ use the business-opportunity hours the CMOs' staff spend on them.
 
 from __future__ import annotations
 
+from itertools import accumulate
+
 import numpy as np
 
 from clustersim.cmo import CMO
-from clustersim.network import FIRM_FIRM, FIRM_RO, ORIGINS, nooteboom_value
+from clustersim.network import FIRM_RO, ORIGINS, nooteboom_value
 from clustersim.population import cognitive_distance
 from clustersim.state import State
-from clustersim.streams import sample_without_replacement, uniforms_at
+from clustersim.streams import child_key_table, sample_without_replacement, uniforms_at
 
 BROKERED = ORIGINS.index("brokered")
 PLENARY = ORIGINS.index("plenary")
@@ -30,6 +32,8 @@ SPONTANEOUS = ORIGINS.index("spontaneous")
 
 # positions of the uniforms of one introduction (one row of the CMO's monthly block)
 _MEMBER, _KIND, _NEED, _PAST, _REFERRAL, _SUCCESS, _CANDIDATES = range(7)
+# months of brokers' uniforms and of spontaneous meetings drawn at once (a year's numpy calls for one month's)
+_AHEAD_MONTHS = 12
 
 
 def tie_probability(state: State, distance: float, credit: float) -> float:
@@ -116,20 +120,23 @@ def form_firm_tie(state: State, i: int, j: int, d: float, credit: float, origin:
 def add_firm_tie(state: State, i: int, j: int, origin: int, distance: float) -> None:
     """Record a firm-firm tie (credited to ``i``'s cluster) and let both partners learn."""
     firms = state.firms
-    ci = int(state.cluster_of_firm[i])
-    cj = int(state.cluster_of_firm[j])
-    state.ledger.add(
+    cluster_of, primary, member_of = state.cluster_of_firm, firms.primary_domain, firms.member_of
+    ci = cluster_of.item(i)  # .item: a Python int, cheaper than an array scalar
+    state.ledger.add_firm_firm(
         state.month,
-        FIRM_FIRM,
         origin,
         i,
         j,
         state.cmos[ci].cluster_id,
-        cross_domain=bool(firms.primary_domain[i] != firms.primary_domain[j]),
-        cross_cluster=ci != cj,
-        members_both=bool(firms.member_of[i] >= 0 and firms.member_of[j] >= 0),
+        primary.item(i) != primary.item(j),
+        ci != cluster_of.item(j),
+        member_of.item(i) >= 0 and member_of.item(j) >= 0,
     )
-    learn_from_tie(state, i, j, distance)
+    # learn_from_tie, inlined: float32 scalars, as there
+    knowledge, absorptive = firms.knowledge, firms.absorptive
+    g = state.cfg.behaviour.dynamics.tie_knowledge_gain * (4.0 * distance * (1.0 - distance))
+    knowledge[i] += g * absorptive[i] * (1.0 - knowledge[i])
+    knowledge[j] += g * absorptive[j] * (1.0 - knowledge[j])
 
 
 _NO_CANDIDATES = np.zeros(0, dtype=np.int64)  # for best_partner when it asks the past partners (it reads none)
@@ -170,6 +177,31 @@ def _needed_domain_fast(t: object, own: int, u: float, related: tuple[int, ...],
     return others[min(int((u - low) / (1.0 - low) * len(others)), len(others) - 1)]
 
 
+def _broker_uniforms(state: State, plan: list, width: int) -> np.ndarray:
+    """The month's rows of uniforms: each planned CMO's first ``n`` rows, in plan order.
+
+    Row k of a CMO in a month is the same function of its stream whenever it is drawn, so
+    the rows of every CMO for up to a year of months are drawn in one batch and kept in
+    ``state.broker_ahead`` (by month: the rows, each CMO's first row, rows per CMO); a
+    month, CMO or row not in the batch draws a new batch from this month on, with twice
+    the rows this month's busiest CMO needs.
+    """
+    month = state.month
+    entry = state.broker_ahead.get(month)
+    if entry is not None:
+        rows, first, n_rows = entry
+        if rows.shape[1] == width and all(cmo.stream_id in first and n <= n_rows for cmo, _, n in plan):
+            return rows[[first[cmo.stream_id] + k for cmo, _, n in plan for k in range(n)]]
+    n_rows = 2 * max(n for _, _, n in plan)
+    months = range(month, max(month + 1, min(month + _AHEAD_MONTHS, state.n_months)))
+    ids = list(dict.fromkeys([cmo.stream_id for cmo in state.cmos] + [cmo.stream_id for cmo, _, _ in plan]))
+    keys = child_key_table([state.streams.stream("broker", m).key for m in months], ids)  # the CMOs' monthly streams
+    block = uniforms_at(keys.ravel(), np.arange(n_rows * width)).reshape(len(months), len(ids) * n_rows, width)
+    first = {sid: b * n_rows for b, sid in enumerate(ids)}
+    state.broker_ahead = {m: (block[a], first, n_rows) for a, m in enumerate(months)}
+    return _broker_uniforms(state, plan, width)
+
+
 def broker_introductions(state: State) -> int:
     """CMOs spend business-opportunity hours on introductions; return ties formed.
 
@@ -181,8 +213,10 @@ def broker_introductions(state: State) -> int:
 
     What does not depend on earlier introductions of the month (the member, the needed
     domain, the sampled candidates and their distances, the research organisations
-    proposed) is computed for all of a CMO's introductions at once; trust and past
-    partners, which earlier ties change, are read introduction by introduction, in order.
+    proposed) is computed for all of a CMO's introductions at once, and so are the
+    distances to the past partners of those who will ask them first, as they stand at the
+    start of the month; trust and past partners, which earlier ties change, are read
+    introduction by introduction, in order.
     """
     t = state.cfg.behaviour.ties
     hours_each = state.cfg.behaviour.cmo.hours_per_introduction
@@ -190,6 +224,9 @@ def broker_introductions(state: State) -> int:
     c_n = t.candidates_per_introduction
     width = _CANDIDATES + max(c_n, 1)
     w = t.distance_weight
+    w_trust = 1.0 - w
+    p_min, p_span = t.p_min, t.p_max - t.p_min
+    month = state.month
     formed = 0
     firms = state.firms
     ledger = state.ledger
@@ -210,22 +247,24 @@ def broker_introductions(state: State) -> int:
             plan.append((cmo, members, n))
     if not plan:
         return 0
-    # one row of uniforms per introduction: row k of the CMO's monthly stream, for every CMO at once
-    month_stream = state.streams.stream("broker", state.month)
-    keys = np.array([month_stream.child(cmo.stream_id).key for cmo, _, _ in plan], np.uint64)
-    counts = [n for _, _, n in plan]
-    n_max = max(counts)
-    block = uniforms_at(keys, np.arange(n_max * width)).reshape(len(plan), n_max, width)
-    u_block = block[np.arange(n_max) < np.array(counts)[:, None]]  # each CMO's first n rows, in plan order
+    # one row of uniforms per introduction: row k of the CMO's monthly stream, in plan order
+    u_block = _broker_uniforms(state, plan, width)
     u_rows = u_block.tolist()
     # the member of each introduction: min(int(u * size), size - 1) in its CMO's members
-    n_members = [members.size for _, members, _ in plan]
-    size = np.repeat(n_members, counts)  # of the CMO's members, for each introduction
-    start = np.repeat(np.cumsum([0, *n_members[:-1]]), counts)
-    member_at = start + np.minimum((u_block[:, _MEMBER] * size).astype(np.int64), size - 1)
-    who = np.concatenate([m for _, m, _ in plan])[member_at]
-    state.mark_nonfinancial(who)  # the month of the first service: the same whichever order
-    who_l = who.tolist()
+    # (a few a month: plain Python beats numpy's calls on tiny arrays)
+    who_l = []
+    r = 0
+    for _, members, n in plan:
+        size = members.size
+        for u in u_rows[r : r + n]:
+            k = int(u[_MEMBER] * size)
+            who_l.append(int(members[k if k < size else size - 1]))
+        r += n
+    who = np.array(who_l, dtype=np.int64)
+    first_service = firms.first_nonfinancial  # state.mark_nonfinancial, one by one (a few firms)
+    for i in who_l:
+        if first_service[i] < 0:
+            first_service[i] = month
     primary = firms.primary_domain[who].tolist()
     needs = [
         _needed_domain_fast(t, own, u[_NEED], related[own], others[own]) for own, u in zip(primary, u_rows, strict=True)
@@ -233,22 +272,47 @@ def broker_introductions(state: State) -> int:
     # candidates of every introduction, from its needed domain's members, and their scores without trust
     pools = state.members_by_domain
     pool_size = [pool.size for pool in pools]
-    size = np.asarray(pool_size)[needs][:, None]  # of the needed domain's members, for each introduction
-    start = np.cumsum([0, *pool_size[:-1]])[needs][:, None]
-    candidate_at = start + np.minimum((u_block[:, _CANDIDATES : _CANDIDATES + c_n] * size).astype(np.int64), size - 1)
-    candidate_at[(size == 0).ravel()] = 0  # nobody to propose: any valid position, never read
-    cands = np.concatenate(pools)[candidate_at]
-    d = cognitive_distance(firms.profile[cands], firms.profile[who][:, None, :])
-    plain_l = (w * nooteboom_value(d)).tolist()  # float32, as best_partner computes it
+    pool_first = list(accumulate(pool_size, initial=0))
+    # the needed domain's (first position, size, size - 1) in all members by domain, for each introduction
+    dom = np.array([(pool_first[nd], pool_size[nd], pool_size[nd] - 1) for nd in needs], dtype=np.int64)
+    candidate_at = dom[:, :1] + np.minimum(
+        (u_block[:, _CANDIDATES : _CANDIDATES + c_n] * dom[:, 1:2]).astype(np.int64), dom[:, 2:]
+    )
+    cands = np.concatenate(pools)[candidate_at]  # nobody to propose (size 0): the position before, valid and never read
     cands_l = cands.tolist()
+    # the past partners of those who will ask them first, as they stand now: their distances
+    # in the same pass (an introduction after which the firm gains a partner asks best_partner)
+    ro_share, past_first, referral = t.ro_introduction_share, t.past_partner_first, t.referral_success
+    past_at: dict[int, tuple[list[int], int, int]] = {}  # row -> (partners but i, how many i has, first pair)
+    past_i: list[int] = []
+    past_j: list[int] = []
+    for r, u in enumerate(u_rows):
+        if u[_KIND] >= ro_share and u[_PAST] < past_first:
+            i = who_l[r]
+            past = partners.get(i)
+            if past:
+                ask = [j for j in sorted(past) if j != i]
+                past_at[r] = (ask, len(past), cands.size + len(past_j))
+                past_i += [i] * len(ask)
+                past_j += ask
+    # one distance per (firm, candidate) pair, candidates first (row r's k-th at r * c_n + k)
+    pair_i = np.repeat(who, c_n)
+    pair_j = cands.ravel()
+    if past_j:
+        pair_i = np.concatenate([pair_i, past_i])
+        pair_j = np.concatenate([pair_j, past_j])
+    diff = firms.profile[pair_j]  # cognitive_distance, worked out in place
+    diff -= firms.profile[pair_i]
+    d = np.abs(diff, out=diff).sum(axis=-1)
+    d *= 0.5
+    plain_l = (w * nooteboom_value(d)).tolist()  # float32, as best_partner computes it
     d_l = d.tolist()
-    ro_share = t.ro_introduction_share
     to_ro = [r for r, u in enumerate(u_rows) if u[_KIND] < ro_share]
     offered = research_organisation_offers(state, [who_l[r] for r in to_ro], [u_rows[r] for r in to_ro])
     offers = dict(zip(to_ro, offered, strict=True))
     first = 0
     for cmo, _, n in plan:
-        domains = set(cmo.domains)
+        domains = cmo.domains  # a few domains: a list is searched as fast as a set is made
         for r in range(first, first + n):
             u = u_rows[r]
             i = who_l[r]
@@ -261,30 +325,52 @@ def broker_introductions(state: State) -> int:
                     formed += 1
                 continue
             need = needs[r]
-            if need not in domains and u[_REFERRAL] >= t.referral_success:
+            if need not in domains and u[_REFERRAL] >= referral:
                 continue  # the referral to the CMO of that domain came to nothing
             past = partners.get(i)
-            if past and u[_PAST] < t.past_partner_first:
-                j, dist, credit = best_partner(state, i, _NO_CANDIDATES, True)
+            if past and u[_PAST] < past_first:
+                ask = past_at.get(r)
+                if ask is None or len(past) != ask[1]:  # partners gained this month: not in the pass
+                    j, dist, credit = best_partner(state, i, _NO_CANDIDATES, True)
+                else:  # best_partner's choice, with the distances of the pass
+                    row, _, at = ask
+                    if not row:
+                        continue
+                    best_k, best_score, credit = 0, -np.inf, 0.0
+                    for k, j in enumerate(row):
+                        cr = ledger.credit(month, i, j)
+                        score = plain_l[at + k] + w_trust * cr
+                        if score > best_score:
+                            best_k, best_score, credit = k, score, cr
+                    j, dist = row[best_k], d_l[at + best_k]
             elif not pool_size[need]:
                 continue
             else:  # the candidate of the best score, the first of equal ones; trust from past work counts
-                trusted = i in partners
                 row = cands_l[r]
-                best_k, best_score, credit = -1, -np.inf, 0.0
-                for k in range(c_n):
-                    j = row[k]
-                    if j == i:
+                at = r * c_n
+                if i not in partners and i not in row:
+                    # no credit (no past partner) and no candidate to skip: the first of the best
+                    # plain scores (score = plain + 0.0 compares the same)
+                    plain = plain_l[at : at + c_n]
+                    best_k = plain.index(max(plain))
+                    j, dist, credit = row[best_k], d_l[at + best_k], 0.0
+                else:
+                    trusted = i in partners
+                    best_k, best_score, credit = -1, -np.inf, 0.0
+                    for k in range(c_n):
+                        j = row[k]
+                        if j == i:
+                            continue
+                        # credit needs past work of both (relational or through a common partner)
+                        cr = ledger.credit(month, i, j) if trusted and j in partners else 0.0
+                        score = plain_l[at + k] + w_trust * cr
+                        if score > best_score:
+                            best_k, best_score, credit = k, score, cr
+                    if best_k < 0:
                         continue
-                    # credit needs past work of both (relational or through a common partner)
-                    cr = ledger.credit(state.month, i, j) if trusted and j in partners else 0.0
-                    score = plain_l[r][k] + (1.0 - w) * cr
-                    if score > best_score:
-                        best_k, best_score, credit = k, score, cr
-                if best_k < 0:
-                    continue
-                j, dist = row[best_k], d_l[r][best_k]
-            if j < 0 or u[_SUCCESS] >= tie_probability(state, dist, credit):
+                    j, dist = row[best_k], d_l[at + best_k]
+            # tie_probability, inlined
+            if j < 0 or u[_SUCCESS] >= p_min + p_span * (w * (4.0 * dist * (1.0 - dist)) + w_trust * credit):
                 continue
             add_firm_tie(state, i, j, BROKERED, dist)
             gains_at += (i, j)
@@ -306,12 +392,14 @@ def research_organisation_offers(state: State, firm_ids: list[int], us: list[lis
     if not firm_ids:
         return []
     ros = state.ros
-    k = min(ros.n, state.cfg.behaviour.ties.candidates_per_introduction)
-    picks = [sample_without_replacement(u[_CANDIDATES : _CANDIDATES + k], ros.n) for u in us]
-    profiles = state.firms.profile[np.asarray(firm_ids, dtype=np.int64)][:, None, :]
-    fits = np.minimum(ros.profiles[np.asarray(picks, dtype=np.int64).reshape(len(us), k)], profiles).sum(axis=-1)
+    n_ros = ros.n
+    k = min(n_ros, state.cfg.behaviour.ties.candidates_per_introduction)
+    picks = [sample_without_replacement(u[_CANDIDATES : _CANDIDATES + k], n_ros) for u in us]
+    # each firm's fit to every organisation (a region has tens: fewer numpy calls than gathering the picks')
+    fits = np.minimum(ros.profiles, state.firms.profile[firm_ids][:, None, :]).sum(axis=-1)
     offers = []
-    for pick, fit in zip(picks, fits.tolist(), strict=True):
+    for pick, fit_all in zip(picks, fits.tolist(), strict=True):
+        fit = [fit_all[r] for r in pick]
         best = fit.index(max(fit))  # the first of equal fits
         offers.append((pick[best], fit[best]))
     return offers
@@ -383,17 +471,67 @@ def spontaneous_ties(state: State) -> int:
     About ``spontaneous_tie_rate * N`` firms a month meet ``candidates_per_introduction``
     random firms each and try the best by 4d(1-d); trust plays no part in a first meeting.
     All numbers come from the month's stream in a layout that depends only on N.
+
+    Which meetings end in a tie depends on nothing else (the profiles never change), so
+    the meetings of up to a year of months are worked out at once and kept in
+    ``state.spontaneous_ahead``; each month only records its ties, in the same order.
     """
     t = state.cfg.behaviour.ties
-    rng = state.streams.draws("spontaneous", state.month)
     firms = state.firms
-    k = int(rng.poisson(t.spontaneous_tie_rate * firms.n))
-    if k == 0:
-        return 0
+    key = (
+        firms.n,
+        id(firms.profile),
+        t.spontaneous_tie_rate,
+        t.candidates_per_introduction,
+        t.p_min,
+        t.p_max,
+        t.distance_weight,
+    )
+    ahead = state.spontaneous_ahead
+    month = state.month
+    entry = ahead.pop(month, None)
+    if entry is None or entry[0] != key:
+        end = min(month + _AHEAD_MONTHS, state.n_months)
+        months = [month]
+        for m in range(month + 1, end):
+            if m in ahead:  # drawn already: stop there (a month asked for again is drawn alone)
+                break
+            months.append(m)
+        ties = spontaneous_meetings(state, months)
+        for m in months[1:]:
+            ahead[m] = (key, ties[m])
+        entry = (key, ties[month])
+    for a, b, dist in entry[1]:
+        add_firm_tie(state, a, b, SPONTANEOUS, dist)
+    return len(entry[1])
+
+
+def spontaneous_meetings(state: State, months: list[int]) -> dict[int, list[tuple[int, int, float]]]:
+    """The spontaneous ties of each of ``months``: (firm, partner, distance), in order.
+
+    Each month draws from its own stream exactly as if alone; the distances and chances
+    of all the months' meetings are then worked out together (row by row, the same numbers).
+    """
+    t = state.cfg.behaviour.ties
+    firms = state.firms
     c_n = t.candidates_per_introduction
-    i = rng.integers(0, firms.n, size=k)
-    cands = rng.integers(0, firms.n, size=k * c_n).reshape(k, c_n)  # the same numbers as size=(k, c_n)
-    u = rng.random(k)
+    counts, firm_parts, cand_parts, u_parts = [], [], [], []
+    for m in months:
+        rng = state.streams.draws("spontaneous", m)
+        k = int(rng.poisson(t.spontaneous_tie_rate * firms.n))
+        counts.append(k)
+        if k == 0:
+            continue
+        firm_parts.append(rng.integers(0, firms.n, size=k))
+        cand_parts.append(rng.integers(0, firms.n, size=k * c_n))  # the same numbers as size=(k, c_n)
+        u_parts.append(rng.random(k))
+    out: dict[int, list[tuple[int, int, float]]] = {m: [] for m in months}
+    if not firm_parts:
+        return out
+    k = sum(counts)
+    i = np.concatenate(firm_parts)
+    cands = np.concatenate(cand_parts).reshape(k, c_n)
+    u = np.concatenate(u_parts)
     diff = firms.profile[cands]  # distances 0.5 x sum of abs(a - b), worked out in place
     diff -= firms.profile[i][:, None, :]
     d = np.abs(diff, out=diff).sum(axis=-1)
@@ -406,7 +544,10 @@ def spontaneous_ties(state: State) -> int:
     db = d[rows, best]
     # the best value is 4d(1-d) of its distance (-1 only if every candidate is the firm itself: no tie)
     p = t.p_min + (t.p_max - t.p_min) * t.distance_weight * value[rows, best]
-    ok = (u < p) & (j != i)
-    for a, b, dist in zip(i[ok].tolist(), j[ok].tolist(), db[ok].tolist(), strict=True):
-        add_firm_tie(state, a, b, SPONTANEOUS, dist)
-    return int(ok.sum())
+    ok = ((u < p) & (j != i)).tolist()
+    i_l, j_l, d_l = i.tolist(), j.tolist(), db.tolist()
+    at = 0
+    for m, n in zip(months, counts, strict=True):
+        out[m] = [(i_l[r], j_l[r], d_l[r]) for r in range(at, at + n) if ok[r]]
+        at += n
+    return out
