@@ -101,11 +101,14 @@ def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     return rss / (1024.0 * 1024.0) if sys.platform == "darwin" else rss / 1024.0
 
 
-def worker(overrides: list[str]) -> dict[str, Any]:
+def worker(overrides: list[str], firms: str = "memory") -> dict[str, Any]:
     """Run one measurement in this process and return its figures.
 
     Args:
         overrides: Hydra override strings for :func:`clustersim.config.load_config`.
+        firms: where the firm microdata go: ``memory`` (kept for ``simulate()`` to
+            return, as an in-process run does) or ``parquet`` (streamed to a Parquet file
+            as the run goes, as the command line does; the writing counts in the run).
 
     Returns:
         Wall-clock timings in seconds (import, configuration, construction, run), the
@@ -123,7 +126,16 @@ def worker(overrides: list[str]) -> dict[str, Any]:
     t2 = time.perf_counter()
     model = ClusterModel(cfg)
     t3, c3 = time.perf_counter(), time.process_time()
-    model.run(progress=False)
+    if firms == "parquet":
+        import tempfile
+
+        from clustersim.runner import ParquetSink
+
+        with tempfile.TemporaryDirectory() as tmp, ParquetSink(Path(tmp) / "firms.parquet") as sink:
+            model.firm_recorder.sink = sink
+            model.run(progress=False)
+    else:
+        model.run(progress=False)
     t4, c4 = time.perf_counter(), time.process_time()
     return {
         "n_firms": int(model.firms.n),
@@ -161,7 +173,7 @@ class Series:
         return (min(vals), max(vals)) if vals else (float("nan"), float("nan"))
 
 
-def measure(size: int | str, months: int, seed: int, timeout: float) -> dict[str, Any]:
+def measure(size: int | str, months: int, seed: int, timeout: float, firms: str = "memory") -> dict[str, Any]:
     """Run one measurement in a fresh subprocess and return its figures.
 
     Args:
@@ -169,6 +181,7 @@ def measure(size: int | str, months: int, seed: int, timeout: float) -> dict[str
         months: run window length in months.
         seed: the run's seed.
         timeout: seconds before the subprocess is abandoned.
+        firms: ``memory`` or ``parquet``: where the firm microdata go (:func:`worker`).
 
     Returns:
         The worker's figures plus ``total_s`` (construction + run) and
@@ -176,6 +189,7 @@ def measure(size: int | str, months: int, seed: int, timeout: float) -> dict[str
         counterpart ``cpu_ns_per_firm_month``.
     """
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(overrides_for(size, months, seed))]
+    cmd += ["--firms", firms]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     wall = time.perf_counter() - t0
@@ -352,6 +366,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--no-piedmont", action="store_true", help="skip the default Piedmont run")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per subprocess")
     ap.add_argument("--out", type=Path, help="also write the results: .csv for CSV, otherwise markdown")
+    ap.add_argument(
+        "--firms",
+        choices=["memory", "parquet"],
+        default="memory",
+        help="the firm microdata kept in memory (an in-process run) or streamed to Parquet (the command line)",
+    )
     ap.add_argument("--worker", metavar="JSON", help=argparse.SUPPRESS)
     return ap.parse_args(argv)
 
@@ -360,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark (or, with ``--worker``, one measurement) and print the tables."""
     args = parse_args(argv)
     if args.worker is not None:
-        print(json.dumps(worker(json.loads(args.worker))))
+        print(json.dumps(worker(json.loads(args.worker), args.firms)))
         return 0
     if args.repeats < 1 or args.months < 1:
         raise SystemExit("--repeats and --months must be at least 1")
@@ -374,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in range(args.repeats):
         for case, series in zip(cases, all_series, strict=True):
             try:
-                res = measure(case, args.months, args.seed, args.timeout)
+                res = measure(case, args.months, args.seed, args.timeout, args.firms)
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 failures.append(f"{series.label}, repeat {r + 1}: {str(exc).strip().splitlines()[-1]}")
                 print(f"[{r + 1}/{args.repeats}] {series.label}: FAILED\n{exc}", file=sys.stderr, flush=True)
@@ -389,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     measured = [s for s in all_series if s.runs]
     targets = check_targets(measured, args.months)
     parts = [
-        f"{machine}; repeats: {args.repeats}; months: {args.months}; medians (min–max)",
+        f"{machine}; repeats: {args.repeats}; months: {args.months}; firm microdata: {args.firms}; medians (min–max)",
         results_table(measured),
         "Per-process overheads (not part of construction + run):\n\n" + overhead_table(measured),
         targets_table(targets),
