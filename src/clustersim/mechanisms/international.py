@@ -64,7 +64,7 @@ def build_links_and_ties(state: State) -> tuple[int, int]:
             min(int(cumulative.searchsorted(u * total, side="right")), last)
             for u in stream.child("member").uniform_list(k)
         ]
-        who = members[picked].tolist()
+        who = [members.item(i) for i in picked]  # a few members: one by one, cheaper than a list index
         links = cmo.links
         for f, v in zip(who, stream.child("link").uniform_list(k), strict=True):
             e = links[min(int(v * len(links)), len(links) - 1)]

@@ -52,10 +52,10 @@ def sign_and_train(state: State) -> tuple[int, int]:
         if active == 0:
             continue
         k = poisson(stream.uniform(0), active * p.trainees_per_agreement_month)
-        if k:
+        if k:  # a few trainees: read one by one (item), cheaper than indexing with a list
             size = members.size
-            picked = [min(int(u * size), size - 1) for u in stream.child("trainee").uniform_list(k)]
-            trainees += sorted(set(members[picked].tolist()))  # with replacement, duplicates trained once
+            us = stream.child("trainee").uniform_list(k)
+            trainees += sorted({members.item(min(int(u * size), size - 1)) for u in us})  # duplicates trained once
     if not trainees:
         return signed, 0
     who = np.asarray(trainees, dtype=np.int64)
