@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from clustersim.config import SIZE_CLASSES, CallParams
-from clustersim.money import eur_to_cents, eurs_to_cents, share_of
+from clustersim.money import SHARE_UNIT, eur_to_cents, eurs_to_cents, share_units
 from clustersim.network import FIRM_FIRM, FIRM_RO, ORIGINS, nooteboom_value
 from clustersim.population import LARGE, NO_CLUSTER
 from clustersim.state import Call, Proposal, State
@@ -438,12 +438,23 @@ def grant_for(state: State, call: Call, prop: Proposal) -> int:
     return _grant(call, state.firms.size_class[prop.partners].tolist(), prop.firm_cost_cents)
 
 
-def _grant(call: Call, sizes: list[int], costs: list[int]) -> int:
-    """:func:`grant_for` partners of these size classes and costs."""
+def _aid_units(call: Call) -> list[int]:
+    """The call's aid intensity of each size class (by index) in :func:`money.share_units`."""
     aid = call.cfg.aid_intensity
+    return [share_units(aid[name]) for name in SIZE_CLASSES]
+
+
+def _grant(call: Call, sizes: list[int], costs: list[int], units: list[int] | None = None) -> int:
+    """:func:`grant_for` partners of these size classes and costs.
+
+    Each partner's share is :func:`money.share_of` of its cost; ``units`` (:func:`_aid_units`)
+    may be passed when already known for the call, so that each intensity is converted once.
+    """
+    if units is None:
+        units = _aid_units(call)
     grant = 0
     for s, cost in zip(sizes, costs, strict=True):
-        grant += share_of(cost, aid[SIZE_CLASSES[s]])
+        grant += (cost * units[s]) // SHARE_UNIT
     return grant
 
 
@@ -529,12 +540,13 @@ def plan_proposals(
                     ro[i] = r
     plans = []
     at = 0
+    units = _aid_units(call)
     for i, t in enumerate(teams):
         sizes = sizes_flat[at : at + len(t)]
         if duration[i] is None:
             duration[i], costs[i] = _cost_plan(p, call, by_class, sizes, u_rows[i])
         n_clusters = len(set(clusters_flat[at : at + len(t)]))
-        plans.append(Plan(quality[i], ro[i], duration[i], costs[i], _grant(call, sizes, costs[i]), n_clusters))
+        plans.append(Plan(quality[i], ro[i], duration[i], costs[i], _grant(call, sizes, costs[i], units), n_clusters))
         at += len(t)
     return plans
 
