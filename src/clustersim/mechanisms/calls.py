@@ -416,7 +416,7 @@ def proposal_quality(state: State, team: list[int], u: Sequence[float] | Stream)
 
 def prescreen(state: State, prop: Proposal) -> bool:
     """The lead's CMO screens a member proposal; return False if it advises withdrawal."""
-    c = int(state.firms.member_of[prop.lead])
+    c = state.firms.member_of.item(prop.lead)
     if c == NO_CLUSTER:
         return True
     cmo = state.cmos[c]
@@ -685,20 +685,22 @@ def start_project(state: State, call: Call, prop: Proposal) -> None:
     firms = state.firms
     month = state.month
     lead = prop.lead
-    cluster_idx = int(state.cluster_of_firm[lead])
+    # a few partners: their numbers read one by one as Python ints (ndarray.item), no NumPy scalars
+    cluster_of_firm, member_of, domain = state.cluster_of_firm, firms.member_of, firms.primary_domain
+    cluster_idx = cluster_of_firm.item(lead)
     cluster_id = state.cmos[cluster_idx].cluster_id
     benefit = state.cfg.behaviour.membership.benefits["funded_project"]
     for f in prop.partners:
-        if firms.first_grant[f] < 0:
+        if firms.first_grant.item(f) < 0:
             firms.first_grant[f] = month
         state.benefit[f] += benefit
         if prop.ro >= 0:
-            if firms.first_ro_cooperation[f] < 0:
+            if firms.first_ro_cooperation.item(f) < 0:
                 firms.first_ro_cooperation[f] = month
             state.ledger.add(month, FIRM_RO, PROJECT, f, prop.ro, cluster_id)
-    lead_member = bool(firms.member_of[lead] >= 0)
+    lead_member = member_of.item(lead) >= 0
+    lead_domain = domain.item(lead)
     for f in prop.partners[1:]:
-        cf = int(state.cluster_of_firm[f])
         state.ledger.add(
             month,
             FIRM_FIRM,
@@ -706,9 +708,9 @@ def start_project(state: State, call: Call, prop: Proposal) -> None:
             lead,
             f,
             cluster_id,
-            cross_domain=bool(firms.primary_domain[lead] != firms.primary_domain[f]),
-            cross_cluster=cf != cluster_idx,
-            members_both=lead_member and bool(firms.member_of[f] >= 0),
+            cross_domain=lead_domain != domain.item(f),
+            cross_cluster=cluster_of_firm.item(f) != cluster_idx,
+            members_both=lead_member and member_of.item(f) >= 0,
         )
     if prop.ro >= 0:
         state.ros.active[prop.ro] += 1
@@ -774,7 +776,7 @@ def support_innovation(state: State) -> int:
             if month is None:
                 month = state.streams.stream("support", state.month)
             u = month.child(cmo.stream_id).uniform_list(n)
-            picks.extend(sorted({int(members[min(int(x * size), size - 1)]) for x in u}))
+            picks.extend(sorted({members.item(min(int(x * size), size - 1)) for x in u}))
             sessions += n
     if not sessions:
         return 0
