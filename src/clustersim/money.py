@@ -52,14 +52,21 @@ def eurs_to_cents(eur: np.ndarray) -> list[int]:
     return out
 
 
+SHARE_UNIT = 100_000_000  # shares are counted in basis points of a basis point (1e-8)
+
+
+def share_units(share: float) -> int:
+    """``share`` rounded to whole :data:`SHARE_UNIT` parts: :func:`share_of` is ``cents * units // SHARE_UNIT``."""
+    return round(share * SHARE_UNIT)
+
+
 def share_of(cents: int, share: float) -> int:
     """Return ``floor(cents * share)`` for a share in [0, 1], exactly, in cents.
 
     The share is first rounded to basis points of a basis point (1e-8), so that the
     product is an exact integer computation.
     """
-    scaled = round(share * 100_000_000)
-    return (cents * scaled) // 100_000_000
+    return (cents * share_units(share)) // SHARE_UNIT
 
 
 def split_evenly(cents: int, weights: list[int]) -> list[int]:

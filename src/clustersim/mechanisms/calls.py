@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from clustersim.config import SIZE_CLASSES, CallParams
-from clustersim.money import eur_to_cents, eurs_to_cents, share_of
+from clustersim.money import SHARE_UNIT, eur_to_cents, eurs_to_cents, share_units
 from clustersim.network import FIRM_FIRM, FIRM_RO, ORIGINS, nooteboom_value
 from clustersim.population import LARGE, NO_CLUSTER
 from clustersim.state import Call, Proposal, State
@@ -416,7 +416,7 @@ def proposal_quality(state: State, team: list[int], u: Sequence[float] | Stream)
 
 def prescreen(state: State, prop: Proposal) -> bool:
     """The lead's CMO screens a member proposal; return False if it advises withdrawal."""
-    c = int(state.firms.member_of[prop.lead])
+    c = state.firms.member_of.item(prop.lead)
     if c == NO_CLUSTER:
         return True
     cmo = state.cmos[c]
@@ -438,12 +438,23 @@ def grant_for(state: State, call: Call, prop: Proposal) -> int:
     return _grant(call, state.firms.size_class[prop.partners].tolist(), prop.firm_cost_cents)
 
 
-def _grant(call: Call, sizes: list[int], costs: list[int]) -> int:
-    """:func:`grant_for` partners of these size classes and costs."""
+def _aid_units(call: Call) -> list[int]:
+    """The call's aid intensity of each size class (by index) in :func:`money.share_units`."""
     aid = call.cfg.aid_intensity
+    return [share_units(aid[name]) for name in SIZE_CLASSES]
+
+
+def _grant(call: Call, sizes: list[int], costs: list[int], units: list[int] | None = None) -> int:
+    """:func:`grant_for` partners of these size classes and costs.
+
+    Each partner's share is :func:`money.share_of` of its cost; ``units`` (:func:`_aid_units`)
+    may be passed when already known for the call, so that each intensity is converted once.
+    """
+    if units is None:
+        units = _aid_units(call)
     grant = 0
     for s, cost in zip(sizes, costs, strict=True):
-        grant += share_of(cost, aid[SIZE_CLASSES[s]])
+        grant += (cost * units[s]) // SHARE_UNIT
     return grant
 
 
@@ -529,12 +540,13 @@ def plan_proposals(
                     ro[i] = r
     plans = []
     at = 0
+    units = _aid_units(call)
     for i, t in enumerate(teams):
         sizes = sizes_flat[at : at + len(t)]
         if duration[i] is None:
             duration[i], costs[i] = _cost_plan(p, call, by_class, sizes, u_rows[i])
         n_clusters = len(set(clusters_flat[at : at + len(t)]))
-        plans.append(Plan(quality[i], ro[i], duration[i], costs[i], _grant(call, sizes, costs[i]), n_clusters))
+        plans.append(Plan(quality[i], ro[i], duration[i], costs[i], _grant(call, sizes, costs[i], units), n_clusters))
         at += len(t)
     return plans
 
@@ -673,20 +685,22 @@ def start_project(state: State, call: Call, prop: Proposal) -> None:
     firms = state.firms
     month = state.month
     lead = prop.lead
-    cluster_idx = int(state.cluster_of_firm[lead])
+    # a few partners: their numbers read one by one as Python ints (ndarray.item), no NumPy scalars
+    cluster_of_firm, member_of, domain = state.cluster_of_firm, firms.member_of, firms.primary_domain
+    cluster_idx = cluster_of_firm.item(lead)
     cluster_id = state.cmos[cluster_idx].cluster_id
     benefit = state.cfg.behaviour.membership.benefits["funded_project"]
     for f in prop.partners:
-        if firms.first_grant[f] < 0:
+        if firms.first_grant.item(f) < 0:
             firms.first_grant[f] = month
         state.benefit[f] += benefit
         if prop.ro >= 0:
-            if firms.first_ro_cooperation[f] < 0:
+            if firms.first_ro_cooperation.item(f) < 0:
                 firms.first_ro_cooperation[f] = month
             state.ledger.add(month, FIRM_RO, PROJECT, f, prop.ro, cluster_id)
-    lead_member = bool(firms.member_of[lead] >= 0)
+    lead_member = member_of.item(lead) >= 0
+    lead_domain = domain.item(lead)
     for f in prop.partners[1:]:
-        cf = int(state.cluster_of_firm[f])
         state.ledger.add(
             month,
             FIRM_FIRM,
@@ -694,9 +708,9 @@ def start_project(state: State, call: Call, prop: Proposal) -> None:
             lead,
             f,
             cluster_id,
-            cross_domain=bool(firms.primary_domain[lead] != firms.primary_domain[f]),
-            cross_cluster=cf != cluster_idx,
-            members_both=lead_member and bool(firms.member_of[f] >= 0),
+            cross_domain=lead_domain != domain.item(f),
+            cross_cluster=cluster_of_firm.item(f) != cluster_idx,
+            members_both=lead_member and member_of.item(f) >= 0,
         )
     if prop.ro >= 0:
         state.ros.active[prop.ro] += 1
@@ -762,7 +776,7 @@ def support_innovation(state: State) -> int:
             if month is None:
                 month = state.streams.stream("support", state.month)
             u = month.child(cmo.stream_id).uniform_list(n)
-            picks.extend(sorted({int(members[min(int(x * size), size - 1)]) for x in u}))
+            picks.extend(sorted({members.item(min(int(x * size), size - 1)) for x in u}))
             sessions += n
     if not sessions:
         return 0

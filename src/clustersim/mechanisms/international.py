@@ -28,7 +28,10 @@ def build_links_and_ties(state: State) -> tuple[int, int]:
     n_partners = state.partners.n
     new_links = ties = 0
     reached = []  # the members who gained ties, CMO by CMO (the CMOs' members are disjoint)
-    month_stream = state.streams.stream("international", state.month)
+    month = state.month
+    month_stream = state.streams.stream("international", month)
+    add_tie = state.ledger.add
+    firm_ties = state.partners.firm_ties
     for c, cmo in enumerate(state.cmos):
         members = state.members_by_cluster[c]
         if members.size == 0:
@@ -64,12 +67,12 @@ def build_links_and_ties(state: State) -> tuple[int, int]:
             min(int(cumulative.searchsorted(u * total, side="right")), last)
             for u in stream.child("member").uniform_list(k)
         ]
-        who = members[picked].tolist()
+        who = [members.item(i) for i in picked]  # a few members: one by one, cheaper than a list index
         links = cmo.links
         for f, v in zip(who, stream.child("link").uniform_list(k), strict=True):
             e = links[min(int(v * len(links)), len(links) - 1)]
-            state.ledger.add(state.month, FIRM_INTERNATIONAL, CMO_LINK, f, e, cmo.cluster_id)
-            state.partners.firm_ties[e] += 1
+            add_tie(month, FIRM_INTERNATIONAL, CMO_LINK, f, e, cmo.cluster_id)
+            firm_ties[e] += 1
             ties += 1
         reached += who
     if reached:

@@ -79,6 +79,25 @@ def staff_shares(state: State) -> tuple[float, list[float]]:
     return total, [w / weight_sum for w in weights]
 
 
+def _rates(state: State) -> tuple:
+    """The constants of :func:`plan_hours` for the month, looked up once for all CMOs.
+
+    Hours per FTE, overhead FTE per organisation, staff and activity cost per hour,
+    skill, merger loss and the action plan's (line, share) pairs.
+    """
+    cfg = state.cfg
+    beh = cfg.behaviour.cmo
+    return (
+        cfg.region.hours_per_fte_month,
+        cfg.staffing.overhead_fte_per_cmo,
+        state.staff_cost_cents_per_hour,
+        state.activity_cost_cents_per_hour,
+        cfg.staffing.skill,
+        beh.merger_efficiency_loss,
+        [(line, beh.action_plan[line]) for line in SERVICE_LINES],
+    )
+
+
 def plan_hours(
     state: State,
     cmo: CMO,
@@ -86,6 +105,7 @@ def plan_hours(
     *,
     breadth: float | None = None,
     months_left: int | None = None,
+    rates: tuple | None = None,
 ) -> None:
     """Turn this month's affordable staff time of ``cmo`` into service hours per line.
 
@@ -97,39 +117,43 @@ def plan_hours(
     organisations bears k overheads) comes off first; the rest is scaled by skill,
     thematic breadth and, in a merger's transition, the merger loss.
 
-    ``breadth`` (the :func:`breadth_factor` of ``domain_counts``) and ``months_left`` (to
-    the next tranche) may be passed when already known for the month.
+    ``breadth`` (the :func:`breadth_factor` of ``domain_counts``), ``months_left`` (to
+    the next tranche) and ``rates`` (:func:`_rates`) may be passed when already known
+    for the month.
     """
-    cfg = state.cfg
-    beh = cfg.behaviour.cmo
     month = state.month
-    hours = cmo.staff_fte * cfg.region.hours_per_fte_month
-    overhead_fte = cfg.staffing.overhead_fte_per_cmo * cmo.organisations
-    overhead = min(hours, overhead_fte * cfg.region.hours_per_fte_month)
-    cost = state.staff_cost_cents_per_hour * hours + state.activity_cost_cents_per_hour * (hours - overhead)
+    if rates is None:
+        rates = _rates(state)
+    per_fte, overhead_per_org, staff_rate, activity_rate, skill, merger_loss, plan = rates
+    hours = cmo.staff_fte * per_fte
+    overhead_fte = overhead_per_org * cmo.organisations
+    overhead = min(hours, overhead_fte * per_fte)
+    cost = staff_rate * hours + activity_rate * (hours - overhead)
     cost_cents = int(cost)
     if months_left is None:
         months_left = state.region.months_to_next_grant(month, state.n_months)
     if breadth is None:
-        breadth = breadth_factor(domain_counts, beh.breadth_penalty)
-    paid = cmo.account.spend(min(cost_cents, cmo.account.balance // months_left))
+        breadth = breadth_factor(domain_counts, state.cfg.behaviour.cmo.breadth_penalty)
+    account = cmo.account
+    paid = account.spend(min(cost_cents, account.balance // months_left))
     affordable = 1.0 if cost_cents == 0 else paid / cost_cents
     hours *= affordable
     overhead *= affordable
-    service = (hours - overhead) * cfg.staffing.skill * breadth
+    service = (hours - overhead) * skill * breadth
     if month < cmo.transition_until:
-        service *= merger_factor(cmo.merged_from, beh.merger_efficiency_loss)
+        service *= merger_factor(cmo.merged_from, merger_loss)
     cmo.hours_available = hours
     cmo.hours_service = service
     cmo.hours_used = 0.0
-    if cmo.in_setup(month):
+    if month < cmo.setup_until:  # cmo.in_setup(month)
         cmo.hours = dict.fromkeys(SERVICE_LINES, 0.0)
         cmo.hours["communication"] = service
     else:
-        cmo.hours = {line: service * beh.action_plan[line] for line in SERVICE_LINES}
-    cmo.totals["hours_available"] += hours
-    cmo.totals["hours_service"] += service
-    cmo.totals["hours_overhead"] += overhead
+        cmo.hours = {line: service * share for line, share in plan}
+    totals = cmo.totals
+    totals["hours_available"] += hours
+    totals["hours_service"] += service
+    totals["hours_overhead"] += overhead
 
 
 def plan_staff_time(state: State) -> None:
@@ -142,7 +166,8 @@ def plan_staff_time(state: State) -> None:
     counts = state.domain_counts_by_cluster()
     breadth = breadth_factors(counts, state.cfg.behaviour.cmo.breadth_penalty)
     months_left = state.region.months_to_next_grant(state.month, state.n_months)
+    rates = _rates(state)
     for cmo, share, dc, b in zip(state.cmos, shares, counts, breadth, strict=True):
         cmo.staff_fte = total * share
-        plan_hours(state, cmo, dc, breadth=b, months_left=months_left)
+        plan_hours(state, cmo, dc, breadth=b, months_left=months_left, rates=rates)
         cmo.service_per_member = cmo.hours_service / max(cmo.n_members, 1)

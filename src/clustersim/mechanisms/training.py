@@ -33,33 +33,38 @@ def sign_and_train(state: State) -> tuple[int, int]:
     firms = state.firms
     signed = 0
     trainees = []  # the training CMOs' trainees, CMO by CMO, each once and in firm order
-    month_stream = state.streams.stream("training", state.month)
+    month = state.month
+    month_stream = state.streams.stream("training", month)
     n_agencies = state.n_training_agencies
+    agency_agreements = state.agency_agreements
+    until = month + p.agreement_months
+    per_agreement = p.trainees_per_agreement_month
+    members_by_cluster = state.members_by_cluster
     for c, cmo in enumerate(state.cmos):
-        members = state.members_by_cluster[c]
-        if members.size == 0:
+        members = members_by_cluster[c]
+        size = members.size
+        if size == 0:
             continue
         stream = month_stream.child(cmo.stream_id)  # the CMO's stream this month
         new = cmo.accumulate("competences", hours_each)
         if new:
             for u in stream.child("agency").uniform_list(new):
                 agency = min(int(u * n_agencies), n_agencies - 1)
-                state.agency_agreements[agency] += 1
-                cmo.agreements.append((agency, state.month + p.agreement_months))
+                agency_agreements[agency] += 1
+                cmo.agreements.append((agency, until))
             cmo.totals["agreements"] += new
             signed += new
-        active = cmo.active_agreements(state.month)
+        active = cmo.active_agreements(month)
         if active == 0:
             continue
-        k = poisson(stream.uniform(0), active * p.trainees_per_agreement_month)
-        if k:
-            size = members.size
-            picked = [min(int(u * size), size - 1) for u in stream.child("trainee").uniform_list(k)]
-            trainees += sorted(set(members[picked].tolist()))  # with replacement, duplicates trained once
+        k = poisson(stream.uniform(0), active * per_agreement)
+        if k:  # a few trainees: read one by one (item), cheaper than indexing with a list
+            us = stream.child("trainee").uniform_list(k)
+            trainees += sorted({members.item(min(int(u * size), size - 1)) for u in us})  # duplicates trained once
     if not trainees:
         return signed, 0
     who = np.asarray(trainees, dtype=np.int64)
-    firms.absorptive[who] = learn(firms.absorptive[who], p.half_life_months).astype(np.float32)
+    firms.absorptive[who] = learn(firms.absorptive[who], p.half_life_months).astype(np.float32, copy=False)
     state.benefit[who] += state.cfg.behaviour.membership.benefits["training"]
     state.mark_nonfinancial(who)
     trained = int(who.size)
