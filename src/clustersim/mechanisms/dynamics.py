@@ -29,7 +29,8 @@ def bernoulli_thinned(
     k = int(rng.binomial(n, p_max))
     if k == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
-    cand = np.sort(rng.choice(n, size=k, replace=False))
+    cand = rng.choice(n, size=k, replace=False)
+    cand.sort()  # in place (np.sort would copy the fresh array)
     uniforms = rng.random(2 * k)  # the same numbers as rng.random(k) twice, in one call
     accept, second = uniforms[:k], uniforms[k:]
     kept = accept * p_max < prob_of(cand)
