@@ -201,12 +201,15 @@ class AwarenessClock:
         self.exposure += increment
         newly = []
         ends = self.bounds[1:].tolist()
+        thresholds, exposure = self.sorted_thresholds, self.exposure
         for d, (lo, hi) in enumerate(zip(self.pointer.tolist(), ends, strict=True)):
             if lo >= hi:
                 continue
             # the first threshold above the exposure (float32 thresholds against the float64 exposure;
-            # a Python list of the region's 428,457 thresholds would cost 14 MB for a few microseconds)
-            stop = lo + int(np.searchsorted(self.sorted_thresholds[lo:hi], self.exposure[d], side="right"))
+            # a Python list of the region's 428,457 thresholds would cost 14 MB for a few microseconds);
+            # the array's method, without np.searchsorted's dispatch, with the exposure as np.float64
+            # (a Python float would be compared as float32)
+            stop = lo + int(thresholds[lo:hi].searchsorted(exposure[d], "right"))
             if stop > lo:
                 newly.append(self.order[lo:stop])
                 self.pointer[d] = stop

@@ -29,7 +29,8 @@ def bernoulli_thinned(
     k = int(rng.binomial(n, p_max))
     if k == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
-    cand = np.sort(rng.choice(n, size=k, replace=False))
+    cand = rng.choice(n, size=k, replace=False)
+    cand.sort()  # in place (np.sort would copy the fresh array)
     uniforms = rng.random(2 * k)  # the same numbers as rng.random(k) twice, in one call
     accept, second = uniforms[:k], uniforms[k:]
     kept = accept * p_max < prob_of(cand)
@@ -88,10 +89,10 @@ def firm_dynamics(state: State) -> tuple[int, int]:
     rng = state.streams.draws("innovation", month)
     innovators, u_novelty = bernoulli_thinned(rng, p_max, firms.n, prob)
     if innovators.size:
-        ntm = u_novelty < d.new_to_market_share * (0.5 + k[innovators])
         firms.turnover_eur[innovators] *= 1.0 + d.innovation_turnover_gain
         firms.innovations_total[innovators] += 1
-        if state.in_report_window:
+        if state.in_report_window:  # novelty is only recorded there (its uniform is drawn anyway)
+            ntm = u_novelty < d.new_to_market_share * (0.5 + k[innovators])
             firms.innovations[innovators] += 1
             supported = state.supported_mask(innovators)
             for arr, sel in (

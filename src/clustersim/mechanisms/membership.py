@@ -20,7 +20,7 @@ def unique_ints(x: np.ndarray, upper: int | None = None) -> np.ndarray:
     if upper is not None and upper <= 64 * x.size:
         seen = np.zeros(upper, dtype=bool)
         seen[x] = True
-        return np.flatnonzero(seen)
+        return seen.nonzero()[0]  # np.flatnonzero without its dispatch (the array is 1-D)
     x = np.sort(x)
     keep = np.empty(x.size, dtype=bool)
     keep[0] = True
@@ -104,7 +104,7 @@ def choose_membership(state: State) -> tuple[int, int]:
     draw = rng.random(idx.size)
     member = firms.member_of[idx] != NO_CLUSTER
     # only members (stay or leave) and aware non-members (join or not) have a choice
-    deciding = np.flatnonzero(member | firms.aware[idx])  # found once, then taken from each array
+    deciding = (member | firms.aware[idx]).nonzero()[0]  # found once, then taken from each array
     idx, draw, member = idx.take(deciding), draw.take(deciding), member.take(deciding)
     u = membership_utility(state, idx)
     stay = logistic(u + p.beta_satisfaction * firms.satisfaction[idx] + p.switching_cost)
