@@ -824,8 +824,28 @@ def compose(overrides: list[str]) -> DictConfig:
     differ in values only (a fuzz test, a calibration, the dashboard) compose fast.
     """
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
-    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import OverrideType
+
+    base_overrides, value_overrides = _split(overrides)
+    cfg = copy.deepcopy(_compose_groups(tuple(base_overrides)))
+    for o in value_overrides:
+        _check_index(cfg, o.key_or_group)
+        if o.type == OverrideType.ADD and OmegaConf.select(cfg, o.key_or_group, default=_ABSENT) is not _ABSENT:
+            allowed = f"{o.key_or_group}=<value> (no '+': it exists)"
+            raise ConfigError(o.key_or_group, f"got {o.input_line!r}: '+' adds a key; allowed: {allowed}")
+        try:
+            ConfigLoaderImpl._apply_overrides_to_config([o], cfg)
+        except Exception as exc:  # Hydra and OmegaConf raise many kinds: one line naming the key
+            err = composition_error(exc, [o.input_line])
+            if not err.key.startswith(o.key_or_group.split(".", 1)[0]):
+                err = ConfigError(o.key_or_group, str(err).split(": ", 2)[-1])
+            raise err from None
+    return cfg
+
+
+def _split(overrides: list[str]) -> tuple[list[str], list[Any]]:
+    """The group choices (and hydra.* settings) of ``overrides`` as text, and the other overrides parsed."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
 
     from clustersim.overrides import INTERNAL_GROUPS, USER_GROUPS
 
@@ -841,20 +861,17 @@ def compose(overrides: list[str]) -> DictConfig:
             base_overrides.append(line)
         else:
             value_overrides.append(o)
-    cfg = copy.deepcopy(_compose_groups(tuple(base_overrides)))
-    for o in value_overrides:
-        _check_index(cfg, o.key_or_group)
-        if o.type == OverrideType.ADD and OmegaConf.select(cfg, o.key_or_group, default=_ABSENT) is not _ABSENT:
-            allowed = f"{o.key_or_group}=<value> (no '+': it exists)"
-            raise ConfigError(o.key_or_group, f"got {o.input_line!r}: '+' adds a key; allowed: {allowed}")
-        try:
-            ConfigLoaderImpl._apply_overrides_to_config([o], cfg)
-        except Exception as exc:  # Hydra and OmegaConf raise many kinds: one line naming the key
-            err = composition_error(exc, [o.input_line])
-            if not err.key.startswith(o.key_or_group.split(".", 1)[0]):
-                err = ConfigError(o.key_or_group, str(err).split(": ", 2)[-1])
-            raise err from None
-    return cfg
+    return base_overrides, value_overrides
+
+
+def check_groups(overrides: list[str]) -> None:
+    """Compose the group choices of ``overrides`` (once per process for each set): ConfigError if they do not compose.
+
+    What a sweep checks of each distinct set of group choices before it launches
+    (``hydra_plugins.clustersim_sweeper``); the other values are checked by
+    :func:`clustersim.overrides.check`, and each job composes its whole configuration.
+    """
+    _compose_groups(tuple(_split(overrides)[0]))
 
 
 def _check_index(cfg: DictConfig, dotted: str) -> None:

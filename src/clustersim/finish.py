@@ -103,12 +103,12 @@ def preload(sensitivity: bool = False) -> None:
     its workers, they are ready when the last run ends. Never raises.
     """
     try:
-        from clustersim.saver import start_saver
-
-        start_saver()  # the process that will save the report's figures imports matplotlib too
         import matplotlib.backends.backend_agg  # noqa: F401
 
         from clustersim import report  # noqa: F401
+        from clustersim.saver import start_saver
+
+        start_saver()  # then the process that will save the report's figures (it imports matplotlib)
 
         if sensitivity:
             from clustersim import sensitivity as _sensitivity  # noqa: F401

@@ -4,10 +4,11 @@ Before launching, Hydra's ``BasicSweeper`` composes the configuration of every j
 batch, to fail early on a bad override; for a sweep of hundreds of replications or design
 rows, that serial composition (about 0.4 s a job) is the largest overhead of the sweep. Jobs
 that differ only in scalar values (``replication=7``, ``sensitivity.sample=42``) compose the
-same config groups, so this sweeper composes one job per distinct set of config-group
-choices (``clusters=reform``, ``hydra/launcher=ray``...), plus the batch's first and last
-job. A scalar value the schema refuses still fails, in its own job, which clustersim records
-as a failed run with the message naming the key (``jobs/<run>.json``). Everything else,
+same config groups, so this sweeper checks the overrides of one job per distinct set of
+config-group choices (``clusters=reform``, ``hydra/launcher=ray``...) and of the batch's
+first and last job, as the command line's are checked, and composes each distinct set of
+group choices once. A scalar value the schema refuses still fails, in its own job, which
+clustersim records as a failed run with the message naming the key (``jobs/<run>.json``). Everything else,
 including the order and the content of the jobs, is the basic sweeper's.
 
 Runs are launched in batches: each job the launcher starts (a joblib task, a Ray task, a
@@ -195,20 +196,20 @@ class ClusterSweeper(BasicSweeper):
         return key in self._groups
 
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
-        """Check and compose the representative jobs of ``batch`` (see the module's docstring).
+        """Check the representative jobs of ``batch`` and compose their group choices (see the module's docstring).
 
-        Each is checked as the command line is (:func:`clustersim.overrides.check`) and
-        composed by :func:`clustersim.config.compose`, which composes each set of group
-        choices once per process (the command line's first job is already composed by then)
-        and raises the one-line ConfigError naming the key; Hydra's own check composed every
-        representative afresh, about 0.4 s each.
+        Each job's overrides are checked as the command line's are (keys, types, options:
+        :func:`clustersim.overrides.check`) and each distinct set of group choices is
+        composed once per process (:func:`clustersim.config.check_groups`), raising the
+        one-line ConfigError naming the key; Hydra's own check composed and copied every
+        representative whole, about 0.5 s each, while the workers were starting.
         """
-        from clustersim.config import Config, compose
+        from clustersim.config import Config, check_groups
         from clustersim.overrides import check
 
         for overrides in representatives(batch, self._is_group):
             check(list(overrides), Config)
-            compose(list(overrides))
+            check_groups(list(overrides))
 
     def sweep(self, arguments: list[str]) -> Any:
         """The basic sweeper's loop, writing ``multirun.yaml`` atomically and collecting failed jobs."""
