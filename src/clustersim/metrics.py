@@ -16,6 +16,7 @@ import pandas as pd
 from clustersim import months
 from clustersim.kpis import INFO, KPI, KPI_BY_NAME, KPIS, MAXIMIZE, MINIMIZE
 from clustersim.money import Account
+from clustersim.network import ORIGINS, TIE_KINDS
 from clustersim.population import LARGE
 from clustersim.state import State
 
@@ -104,17 +105,6 @@ class MonthlyRecorder:
         keys = tuple(c.key for c in s.cmos)
         self.cluster_rows.append((s.month, keys, members, staff, service, balances))
 
-    def _cluster_records(self) -> list[tuple[int, str, str, float]]:
-        """The per-cluster records (month, kpi, cluster, value), month by month, CMO by CMO."""
-        records = []
-        for month, keys, members, staff, service, balances in self.cluster_rows:
-            for key, n, fte, hours, cents in zip(keys, members, staff, service, balances, strict=True):
-                records.append((month, "members", key, float(n)))
-                records.append((month, "staff_fte", key, float(fte)))
-                records.append((month, "service_hours", key, float(hours)))
-                records.append((month, "balance_eur", key, float(cents / 100.0)))
-        return records
-
     def last(self, kpi: str) -> float:
         """This month's value of a monthly KPI (0 for a count no process noted)."""
         return float(self.rows[-1].get(kpi, 0.0)) if self.rows else float("nan")
@@ -122,31 +112,71 @@ class MonthlyRecorder:
     def monthly_table(self) -> pd.DataFrame:
         """The monthly table in long form: month, date, kpi, cluster, value.
 
-        Sorted by month, KPI and cluster. The whole-region KPIs are those any month noted,
-        in the order first noted; a KPI not noted in a month is NaN there.
+        Sorted by month, KPI and cluster (text compared as Python compares it). The
+        whole-region KPIs (cluster ``all``) are those any month noted; a KPI not noted in a
+        month is NaN there. Each cluster in force has four rows a month: members,
+        staff_fte, service_hours and balance_eur (the CMO's account, in euros).
         """
+        rows = self.rows
         kpis: dict[str, None] = {}
-        for row in self.rows:
+        for row in rows:
             kpis.update(dict.fromkeys(row))
         kpis.pop("month", None)
+        names = list(kpis)
         nan = float("nan")
-        records = [(row["month"], kpi, "all", row.get(kpi, nan)) for kpi in kpis for row in self.rows]
-        records += self._cluster_records()
-        records.sort(key=lambda r: (r[0], r[1], r[2]))
-        labels: dict[int, str] = {}
-        dates = []
-        for r in records:
-            label = labels.get(r[0])
-            if label is None:
-                label = labels[r[0]] = month_label(self.state.start_index, int(r[0]))
-            dates.append(label)
+        # the whole-region records, KPI by KPI, month by month
+        region_values = np.array([row.get(k, nan) for k in names for row in rows], dtype=np.float64)
+        region_months = np.tile(np.array([row["month"] for row in rows], dtype=np.int64), len(names))
+        region_kpis = np.repeat(np.arange(len(names), dtype=np.int64), len(rows))
+        # the per-cluster records: four KPIs per cluster in force, month by month, CMO by CMO
+        per_cluster = ("members", "staff_fte", "service_hours", "balance_eur")
+        keys: list[str] = []
+        months_c: list[int] = []
+        members: list[float] = []
+        staff: list[float] = []
+        service: list[float] = []
+        balances: list[float] = []
+        for month, k, n, fte, hours, cents in self.cluster_rows:
+            keys += k
+            months_c += [month] * len(k)
+            members += n
+            staff += fte
+            service += hours
+            balances += cents
+        n_c = len(keys)
+        cluster_values = np.empty((n_c, 4), dtype=np.float64)
+        cluster_values[:, 0] = np.array(members, dtype=np.float64)
+        cluster_values[:, 1] = np.array(staff, dtype=np.float64)
+        cluster_values[:, 2] = np.array(service, dtype=np.float64)
+        cluster_values[:, 3] = np.array(balances, dtype=np.float64) / 100.0  # exact ints below 2**53
+        # one vocabulary of KPI names and one of cluster names, each coded in sorted order
+        kpi_vocab = sorted(set(names) | set(per_cluster))
+        kpi_code = {k: i for i, k in enumerate(kpi_vocab)}
+        cluster_vocab = sorted({"all", *keys})
+        cluster_code = {c: i for i, c in enumerate(cluster_vocab)}
+        name_codes = np.array([kpi_code[k] for k in names], dtype=np.int64)
+        month = np.concatenate([region_months, np.repeat(np.array(months_c, dtype=np.int64), 4)])
+        kpi = np.concatenate(
+            [name_codes[region_kpis], np.tile(np.array([kpi_code[k] for k in per_cluster], dtype=np.int64), n_c)]
+        )
+        cluster = np.concatenate(
+            [
+                np.full(len(region_values), cluster_code["all"], dtype=np.int64),
+                np.repeat(np.array([cluster_code[c] for c in keys], dtype=np.int64), 4),
+            ]
+        )
+        value = np.concatenate([region_values, cluster_values.ravel()])
+        order = np.lexsort((cluster, kpi, month))  # stable, like sorting the records by (month, kpi, cluster)
+        month, kpi, cluster, value = month[order], kpi[order], cluster[order], value[order]
+        distinct = np.unique(month)
+        labels = np.array([month_label(self.state.start_index, int(m)) for m in distinct], dtype=object)
         return pd.DataFrame(
             {
-                "month": np.array([r[0] for r in records], dtype=np.int32),
-                "date": dates,
-                "kpi": [r[1] for r in records],
-                "cluster": [r[2] for r in records],
-                "value": np.array([r[3] for r in records], dtype=np.float64),
+                "month": month.astype(np.int32),
+                "date": labels[np.searchsorted(distinct, month)] if len(month) else [],
+                "kpi": np.array(kpi_vocab, dtype=object)[kpi],
+                "cluster": np.array(cluster_vocab, dtype=object)[cluster],
+                "value": value,
             }
         )
 
@@ -178,12 +208,10 @@ def model_reporters(recorder: MonthlyRecorder) -> dict[str, Callable[[Any], floa
     return {kpi: reporter(kpi) for kpi in MONTHLY_REPORTERS}
 
 
-def _modularity(edges: pd.DataFrame, labels: np.ndarray) -> float:
-    """Newman modularity of an undirected multigraph (edges weighted by count)."""
-    if edges.empty:
+def _modularity(a: np.ndarray, b: np.ndarray, labels: np.ndarray) -> float:
+    """Newman modularity of an undirected multigraph with edges ``a[i]-b[i]`` (weighted by count)."""
+    if len(a) == 0:
         return float("nan")
-    a = edges["source"].to_numpy()
-    b = edges["target"].to_numpy()
     m2 = 2.0 * len(a)
     la, lb = labels[a], labels[b]
     k = max(int(labels.max()) + 1, 1)
@@ -192,41 +220,53 @@ def _modularity(edges: pd.DataFrame, labels: np.ndarray) -> float:
     return float((inside * 2.0 / m2 - (degree / m2) ** 2).sum())
 
 
-def summary(state: State, recorder: MonthlyRecorder) -> pd.DataFrame:
-    """End-of-run KPIs in long form: kpi, cluster ('all' or a cluster name), value, unit, direction."""
+def summary(state: State, recorder: MonthlyRecorder, ties: pd.DataFrame | None = None) -> pd.DataFrame:
+    """End-of-run KPIs in long form: kpi, cluster ('all' or a cluster name), value, unit, direction.
+
+    ``ties``: the ledger's table (``state.ledger.to_frame()``), if already made.
+    """
     m = state
     f = m.firms
     w0 = m.report_month
-    ties = m.ledger.to_frame()
-    win = ties[ties["month"] >= w0]
-    ff = win[win["kind"] == "firm_firm"]
+    if ties is None:
+        ties = m.ledger.to_frame()
+    kind = ties["kind"].cat.codes.to_numpy()
+    origin = ties["origin"].cat.codes.to_numpy()
+    source = ties["source"].to_numpy()
+    target = ties["target"].to_numpy()
+    cross_domain = ties["cross_domain"].to_numpy()
+    win = ties["month"].to_numpy() >= w0
+    brokered = origin == ORIGINS.index("brokered")
+    ff = win & (kind == TIE_KINDS.index("firm_firm"))
+    abroad_tie = win & (kind == TIE_KINDS.index("firm_international"))
+    n_ff = int(np.count_nonzero(ff))
     vals: dict[str, float] = {}
     counts = np.array([c.n_members for c in m.cmos], dtype=np.float64)
     vals["members"] = float(counts.sum())
     vals["members_hhi"] = hhi(counts)
     vals["firms_in_no_cluster"] = float(f.n - counts.sum())
     vals["aware_firms"] = float(f.aware.sum())
-    vals["ties_firm_firm"] = float(len(ff))
-    vals["ties_brokered"] = float((win["origin"] == "brokered").sum())
+    vals["ties_firm_firm"] = float(n_ff)
+    vals["ties_brokered"] = float(np.count_nonzero(win & brokered))
     # a collaboration with a research organisation: a project with one, or a brokered firm-RO tie
     window_projects = [p for p in m.projects if p["month"] >= w0]
     with_ro = sum(1 for p in window_projects if p["research_org"] >= 0)
-    vals["research_collaborations"] = float(
-        with_ro + ((win["kind"] == "firm_ro") & (win["origin"] == "brokered")).sum()
-    )
-    vals["international_collaborations"] = float((win["kind"] == "firm_international").sum())
-    abroad = win[win["kind"] == "firm_international"]["target"].to_numpy()
+    firm_ro = win & (kind == TIE_KINDS.index("firm_ro")) & brokered
+    vals["research_collaborations"] = float(with_ro + np.count_nonzero(firm_ro))
+    vals["international_collaborations"] = float(np.count_nonzero(abroad_tie))
+    abroad = target[abroad_tie]
     vals["inter_regional_collaborations"] = float(m.partners.inter_regional[abroad].sum()) if abroad.size else 0.0
-    vals["cross_domain_share"] = float(ff["cross_domain"].mean()) if len(ff) else float("nan")
-    vals["cross_cluster_share"] = float(ff["cross_cluster"].mean()) if len(ff) else float("nan")
-    cross = ff[ff["cross_domain"]]
-    vals["cross_domain_ties"] = float(len(cross))
-    ends = np.concatenate([cross["source"].to_numpy(), cross["target"].to_numpy()])
+    vals["cross_domain_share"] = float(cross_domain[ff].mean()) if n_ff else float("nan")
+    vals["cross_cluster_share"] = float(ties["cross_cluster"].to_numpy()[ff].mean()) if n_ff else float("nan")
+    cross = ff & cross_domain
+    vals["cross_domain_ties"] = float(np.count_nonzero(cross))
+    ends = np.concatenate([source[cross], target[cross]])
     vals["firms_with_cross_domain_tie"] = float(np.unique(ends).size)
-    both = ff[ff["members_both"]]
-    vals["cross_domain_share_members"] = float(both["cross_domain"].mean()) if len(both) else float("nan")
-    vals["modularity_clusters"] = _modularity(ff, m.cluster_of_domain[f.primary_domain].astype(np.int64))
-    vals["modularity_domains"] = _modularity(ff, f.primary_domain.astype(np.int64))
+    both = ff & ties["members_both"].to_numpy()
+    vals["cross_domain_share_members"] = float(cross_domain[both].mean()) if both.any() else float("nan")
+    a, b = source[ff], target[ff]
+    vals["modularity_clusters"] = _modularity(a, b, m.cluster_of_domain[f.primary_domain].astype(np.int64))
+    vals["modularity_domains"] = _modularity(a, b, f.primary_domain.astype(np.int64))
     in_window_calls = [c for c in m.region.calls if c.closes >= w0]
     submitted = sum(c.submitted for c in in_window_calls)
     projects = [p for p in m.projects if p["month"] >= w0]
@@ -237,10 +277,14 @@ def summary(state: State, recorder: MonthlyRecorder) -> pd.DataFrame:
     grants_w = sum(p["grant_cents"] for p in projects)
     vals["grant_per_project_eur"] = grants_w / 100.0 / len(projects) if projects else float("nan")
     vals["mean_quality_funded"] = float(np.mean([p["quality"] for p in projects])) if projects else float("nan")
-    monthly = pd.DataFrame(recorder.rows).fillna(0.0)
-    mw = monthly[monthly["month"] >= w0]
-    vals["training_agreements"] = float(mw.get("training_agreements", pd.Series(dtype=float)).sum())
-    vals["international_links"] = float(mw.get("international_links", pd.Series(dtype=float)).sum())
+    window_rows = [row for row in recorder.rows if row["month"] >= w0]
+
+    def window_sum(kpi: str) -> float:
+        """Sum of a monthly KPI over the window's months (0 where a month did not note it)."""
+        return float(np.array([row.get(kpi, 0.0) for row in window_rows], dtype=np.float64).sum())
+
+    vals["training_agreements"] = window_sum("training_agreements")
+    vals["international_links"] = window_sum("international_links")
     vals["cluster_meetings"] = float(m.region.cluster_meetings_held)
     vals["plenary_meetings"] = float(m.region.plenaries_held)
     vals["innovations"] = float(f.innovations.sum())
@@ -258,9 +302,9 @@ def summary(state: State, recorder: MonthlyRecorder) -> pd.DataFrame:
     vals["public_eur_allocated"] = region.allocated / 100.0
     vals["public_eur_spent"] = (m.counters["cmo_grants_paid_cents"] + call_spent) / 100.0
     vals["public_eur_left"] = (region.balance + call_left) / 100.0
-    spent_w = float(mw["cmo_grants_paid_eur"].sum() + mw["project_grants_eur"].sum())
+    spent_w = window_sum("cmo_grants_paid_eur") + window_sum("project_grants_eur")
     vals["public_eur_spent_window"] = spent_w
-    collab = int((win["origin"] != "spontaneous").sum())
+    collab = int(np.count_nonzero(win & (origin != ORIGINS.index("spontaneous"))))
     vals["cost_per_collaboration_eur"] = spent_w / collab if collab else float("nan")
     vals["cost_per_funded_project_eur"] = spent_w / len(projects) if projects else float("nan")
     grant = f.first_grant >= 0

@@ -91,12 +91,13 @@ def simulate(cfg: Config, progress: bool = False, firm_sink: Sink | None = None)
                 )
             }
         )
+    ties = model.state.ledger.to_frame()
     tables = {
         "monthly": model.recorder.monthly_table(),
-        "summary": mark_undefined(summary(model.state, model.recorder)),
+        "summary": mark_undefined(summary(model.state, model.recorder, ties)),
         "accounts": accounts_table(model.accounts()),
         "projects": projects,
-        "ties": model.state.ledger.to_frame(),
+        "ties": ties,
         "proposals": proposals_table(model.state),
         "calls": calls_table(model.state),
     }
