@@ -238,3 +238,56 @@ def test_clustersim_report_never_shows_a_traceback(tmp_path: Path) -> None:
     rep = report(tmp_path)
     assert rep.returncode != 0 and "Traceback" not in rep.stderr
     assert len(rep.stderr.strip().splitlines()) == 1 and rep.stderr.startswith("clustersim-report: error:")
+
+
+def _monthly_of_replications(n_runs: int, months: int = 30, seed: int = 7) -> pd.DataFrame:
+    """A long monthly table of ``n_runs`` replications of two arms (values with ties and spread)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for arm in ("twelve", "reform"):
+        for r in range(n_runs):
+            for m in range(months):
+                value = float(rng.integers(0, 5)) if m % 3 else float(rng.normal(100, 20))
+                rows.append((f"{arm}-{r}", m, f"{2016 + m // 12}-{m % 12 + 1:02d}", "members", value, arm))
+    # rows not in month order, as a merged table may hold them
+    table = pd.DataFrame(rows, columns=["run", "month", "date", "kpi", "value", "clusters"])
+    return table.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("n_runs", [2, 3, 30])
+def test_series_bands_computed_at_once_equal_month_by_month(n_runs: int) -> None:
+    """All months at once give the bits of one month at a time (mean, t interval, replications' range)."""
+    from clustersim import stats
+    from clustersim.figures import series_bands
+
+    monthly = _monthly_of_replications(n_runs)
+    bands = series_bands(monthly, "members", "clusters", "reform")
+    t = monthly[(monthly["kpi"] == "members") & (monthly["clusters"] == "reform")].sort_values("month")
+    assert list(bands["date"]) == sorted(t["date"].unique())
+    for row, (date, g) in zip(bands.itertuples(), t.groupby("date", sort=True), strict=True):
+        iv = stats.mean_interval(g["value"].to_numpy())
+        lo, hi = stats.replication_range(g["value"].to_numpy())
+        assert row.date == date
+        assert (row.mean, row.ci_low, row.ci_high, row.range_low, row.range_high, row.n) == (
+            iv.estimate,
+            iv.low,
+            iv.high,
+            lo,
+            hi,
+            iv.n,
+        )
+
+
+def test_series_bands_with_a_missing_value_skip_it_in_its_month_only() -> None:
+    """A month with a non-finite value is computed on its finite values; the others as usual."""
+    from clustersim.figures import series_bands
+
+    monthly = _monthly_of_replications(5)
+    hole = monthly.index[(monthly["clusters"] == "reform") & (monthly["month"] == 4)][0]
+    monthly.loc[hole, "value"] = float("nan")
+    bands = series_bands(monthly, "members", "clusters", "reform").set_index("date")
+    assert bands["n"].to_dict()["2016-05"] == 4
+    assert (bands["n"].drop("2016-05") == 5).all()
+    assert bands[["mean", "ci_low", "ci_high", "range_low", "range_high"]].notna().all().all()

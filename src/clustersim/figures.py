@@ -82,18 +82,56 @@ def _span_style(i: int) -> dict:
     return {"facecolor": "#bbbbbb", "alpha": 0.3, "lw": 0}
 
 
+BAND_COLUMNS = ["date", "mean", "ci_low", "ci_high", "range_low", "range_high", "n"]
+
+
 def series_bands(monthly: pd.DataFrame, kpi: str, arm_col: str, arm: str, level: float = 0.95) -> pd.DataFrame:
-    """Per month: the mean over replications, its t interval, and the replications' range."""
+    """Per month: the mean over replications, its t interval, and the replications' range.
+
+    Months are taken in date order and each month's values in the table's order (by
+    month), as :func:`clustersim.stats.mean_interval` and
+    :func:`~clustersim.stats.replication_range` would take them one month at a time; when
+    every month has the same number of replications, all finite (the usual case), all months
+    are computed at once, with the same arithmetic row by row.
+    """
     how = SERIES_LABELS.get(kpi, (kpi, "", "level"))[2]
     t = monthly[(monthly["kpi"] == kpi) & (monthly[arm_col] == arm)].sort_values("month")
     if how == "cumulative":
         t = t.assign(value=t.groupby("run")["value"].cumsum())
+    if t.empty:
+        return pd.DataFrame([], columns=BAND_COLUMNS)
+    dates, codes = np.unique(t["date"].to_numpy().astype(str), return_inverse=True)
+    values = t["value"].to_numpy(dtype=float)
+    counts = np.bincount(codes, minlength=len(dates))
+    n = int(counts[0])
+    if n < 2 or (counts != n).any() or not np.isfinite(values).all():
+        return _series_bands_by_month(t, level)
+    rows = values[np.argsort(codes, kind="stable")].reshape(len(dates), n)  # one row per month, in date order
+    mean = rows.mean(axis=1)
+    half = stats.t_quantile(n - 1, level) * rows.std(axis=1, ddof=1) / math.sqrt(n)
+    tail = 50.0 * (1.0 - level)
+    low, high = np.percentile(rows, [tail, 100.0 - tail], axis=1)
+    return pd.DataFrame(
+        {
+            "date": dates.astype(object),
+            "mean": mean,
+            "ci_low": mean - half,
+            "ci_high": mean + half,
+            "range_low": low,
+            "range_high": high,
+            "n": np.full(len(dates), n, dtype=np.int64),
+        }
+    )
+
+
+def _series_bands_by_month(t: pd.DataFrame, level: float) -> pd.DataFrame:
+    """:func:`series_bands` one month at a time (months with missing or non-finite values)."""
     rows = []
     for date, g in t.groupby("date", sort=True):
         iv = stats.mean_interval(g["value"].to_numpy(), level)
         lo, hi = stats.replication_range(g["value"].to_numpy(), level)
         rows.append((date, iv.estimate, iv.low, iv.high, lo, hi, iv.n))
-    return pd.DataFrame(rows, columns=["date", "mean", "ci_low", "ci_high", "range_low", "range_high", "n"])
+    return pd.DataFrame(rows, columns=BAND_COLUMNS)
 
 
 def series_figure(
