@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from clustersim import months
 from clustersim.analysis import BETTER, POSSIBLY_BETTER, POSSIBLY_WORSE, UNCLEAR, WORSE
 from clustersim.comparison import Contrast, Design
+from clustersim.confdir import safe_load
 from clustersim.figures import Span
 from clustersim.labels import HEADLINE, MONEY, Notes, default_choices, doc_link, effect_phrase, fmt_number, kpi_label
 from clustersim.stats import CORRECTIONS
@@ -83,7 +83,7 @@ def run_context(sweep_dir: Path, runs: pd.DataFrame, arm: str) -> RunContext:
         path = Path(sweep_dir) / "runs" / str(sub["run"].iloc[0]) / "config.yaml"
         if not path.is_file():
             continue
-        cfg = yaml.safe_load(path.read_text()) or {}
+        cfg = safe_load(path.read_text()) or {}
         ctx.region = str((cfg.get("region") or {}).get("name") or ctx.region)
         ctx.start, ctx.end = str(cfg.get("start", ctx.start)), str(cfg.get("end", ctx.end))
         ctx.report_start = str(cfg.get("report_start", ctx.report_start))

@@ -12,6 +12,7 @@ import dataclasses
 import typing
 from pathlib import Path
 
+from clustersim.confdir import safe_load
 from clustersim.errors import ConfigError
 
 EXIT_STATUSES = "0 done; 1 a run, the merge or the report failed; 2 bad input; 130 interrupted (Ctrl-C)"
@@ -30,11 +31,9 @@ def option_help(group: str, option: str) -> str:
 
 def _defaults() -> dict[str, str]:
     """The default option of each group, read from conf/config.yaml's defaults list."""
-    import yaml
-
     from clustersim.config import config_dir
 
-    data = yaml.safe_load((Path(config_dir()) / "config.yaml").read_text())
+    data = safe_load((Path(config_dir()) / "config.yaml").read_text())
     out = {}
     for item in data.get("defaults", []):
         if isinstance(item, dict):

@@ -15,3 +15,10 @@ def config_dir() -> str:
         if (candidate / "config.yaml").is_file():
             return str(candidate)
     raise FileNotFoundError("the clustersim configuration folder conf/ was not found")
+
+
+def safe_load(text: str) -> object:
+    """``yaml.safe_load(text)`` through libyaml's parser when PyYAML has it (about 8 times faster; the same values)."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from clustersim.confdir import safe_load
 from clustersim.config import config_dir
 from clustersim.kpis import KPI_BY_NAME, KPIS
 
@@ -340,7 +339,7 @@ def load_notes(region: str) -> Notes:
     path = notes_path(region)
     if not path.is_file():
         return Notes(region=region)
-    data = yaml.safe_load(path.read_text()) or {}
+    data = safe_load(path.read_text()) or {}
 
     def notes(items: list[dict[str, Any]] | None) -> tuple[Note, ...]:
         return tuple(
@@ -366,7 +365,7 @@ def load_notes(region: str) -> Notes:
 
 def default_choices() -> dict[str, str]:
     """The option of each group in the default configuration (``conf/config.yaml``'s defaults)."""
-    data = yaml.safe_load((Path(config_dir()) / "config.yaml").read_text()) or {}
+    data = safe_load((Path(config_dir()) / "config.yaml").read_text()) or {}
     out: dict[str, str] = {}
     for item in data.get("defaults", []):
         if isinstance(item, dict):
@@ -378,7 +377,7 @@ def default_choices() -> dict[str, str]:
 
 def default_comparison() -> dict[str, Any]:
     """The default comparison spec: ``conf/config.yaml``'s ``comparison`` node, else the schema's defaults."""
-    data = yaml.safe_load((Path(config_dir()) / "config.yaml").read_text()) or {}
+    data = safe_load((Path(config_dir()) / "config.yaml").read_text()) or {}
     node = data.get("comparison")
     if isinstance(node, dict) and node.get("baseline") and node.get("treatment"):
         return dict(node)

@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from clustersim import atomic
+from clustersim.confdir import safe_load
 from clustersim.config import Config, SensitivityConfig, SensitivityParameter, design_size, set_key
 from clustersim.kpis import KPI_BY_NAME, MAXIMIZE, MINIMIZE
 
@@ -373,7 +373,7 @@ def _condition(c: dict[str, Any]) -> str:
 
 # ------------------------------------------------------------------------------ report
 def _config_of_sweep(sweep_dir: Path) -> dict[str, Any]:
-    spec = yaml.safe_load((sweep_dir / "experiment.yaml").read_text())
+    spec = safe_load((sweep_dir / "experiment.yaml").read_text())
     if not isinstance(spec, dict) or "sensitivity" not in spec:
         raise ValueError(f"{sweep_dir}: experiment.yaml names no sensitivity design")
     return spec

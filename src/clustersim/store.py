@@ -41,6 +41,7 @@ import pandas as pd
 import yaml
 
 from clustersim import atomic
+from clustersim.confdir import safe_load
 
 logger = logging.getLogger(__name__)
 
@@ -533,7 +534,7 @@ def failed_runs(runs: pd.DataFrame) -> pd.DataFrame:
 def experiment_spec(sweep_dir: Path | str) -> dict[str, Any]:
     """The experiment's comparison spec saved beside the sweep (``experiment.yaml``)."""
     path = Path(sweep_dir) / "experiment.yaml"
-    return yaml.safe_load(path.read_text()) if path.is_file() else {}
+    return safe_load(path.read_text()) if path.is_file() else {}
 
 
 def write_experiment_spec(sweep_dir: Path | str, spec: dict[str, Any]) -> Path:

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from clustersim import stats
+from clustersim.confdir import safe_load
 from clustersim.config import Config, config_dir, load_config, set_key, validate
 from clustersim.errors import SpecError
 from clustersim.months import month_index, parse_month
@@ -64,7 +65,7 @@ def read_spec[T](schema: type[T], path: str | Path) -> T:
     import yaml
 
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        data = safe_load(Path(path).read_text())
     except yaml.YAMLError as err:
         raise SpecError(str(path), f"not a YAML file ({str(err).splitlines()[0]})") from None
     return spec_from_data(schema, data, str(path))

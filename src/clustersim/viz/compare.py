@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from clustersim.analysis import wide_summary
 from clustersim.brief import config_spans, contrast_paragraph, money_table
 from clustersim.comparison import Contrast, Design, compute_effects
+from clustersim.confdir import safe_load
 from clustersim.figures import Span, series_figure
 from clustersim.labels import HEADLINE, SERIES, Notes
 from clustersim.model import ClusterModel
@@ -98,7 +98,7 @@ def run_comparison(
     if progress is not None:
         progress(1.0, "done")
     first = cfgs[(scenario.treatment, 0)]
-    _change, spans = config_spans(yaml.safe_load(config_yaml(first)))
+    _change, spans = config_spans(safe_load(config_yaml(first)))
     table = pd.concat(summaries, ignore_index=True)
     return ComparisonResult(
         scenario=scenario,
