@@ -120,6 +120,37 @@ def test_joblibs_workers_are_released_as_soon_as_the_runs_are_done() -> None:
     assert Parallel(n_jobs=2, backend="loky")(delayed(abs)(-i) for i in range(2)) == [0, 1]  # a new pool
 
 
+def test_the_workers_the_command_line_starts_are_the_launchers_own() -> None:
+    """Workers started before Hydra composes the sweep are handed to the sweeper and used by the launcher."""
+    import os
+    import types
+
+    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+    from joblib import Parallel, delayed
+    from joblib.externals.loky import reusable_executor
+
+    from clustersim.config import launcher_settings
+    from hydra_plugins.clustersim_sweeper import clustersim_sweeper as plugin
+
+    release_joblib_workers()
+    settings = launcher_settings(["experiment=twelve_vs_seven", "hydra.launcher.n_jobs=2", *FAST])
+    assert plugin.warm_joblib_early(settings)
+    assert not plugin.warm_joblib_early(launcher_settings(["population=small"]))  # the basic launcher: nothing
+
+    launcher = types.SimpleNamespace(joblib={k: v for k, v in settings.items() if k != "_target_"})  # as Hydra makes it
+    thread = plugin.warm_joblib_workers(launcher)
+    assert thread is not None and not plugin._EARLY  # the command line's warming, handed over
+    thread.join(120)
+    executor = reusable_executor._executor
+    warm = set(executor._processes)
+    assert len(warm) == 2
+    cfg = dict(launcher.joblib, backend="loky")  # the launcher's own Parallel (its launch())
+    process_joblib_cfg(cfg)
+    pids = Parallel(**cfg)(delayed(os.getpid)() for _ in range(6))
+    assert set(pids) <= warm and reusable_executor._executor is executor  # the same pool, not restarted
+    release_joblib_workers()
+
+
 def test_a_run_without_microdata_writes_the_same_other_tables_under_its_own_name(tmp_path: Path) -> None:
     """microdata=false drops firms.parquet only; the default keeps the run names written before the key."""
     import dataclasses

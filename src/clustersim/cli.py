@@ -205,20 +205,20 @@ def split_args(args: list[str]) -> tuple[list[str], list[str]]:
     return flags, overrides
 
 
-def precheck(overrides: list[str], multirun: bool) -> None:
-    """Refuse bad overrides before Hydra starts (ConfigError naming the key).
+def precheck(overrides: list[str], multirun: bool) -> list[str] | None:
+    """Refuse bad overrides before Hydra starts (ConfigError naming the key); return a sweep's first job.
 
-    A single run is composed and validated whole. A sweep's overrides are checked one by
-    one (syntax, keys, options, interpolations, keys set twice), and its first job is
-    composed (partial mappings); a value out of range in one job fails that job only,
-    recorded as a failed run.
+    A single run is composed and validated whole (returns None). A sweep's overrides are
+    checked one by one (syntax, keys, options, interpolations, keys set twice), and its
+    first job is composed (partial mappings); a value out of range in one job fails that
+    job only, recorded as a failed run.
     """
     from clustersim.config import Config, compose, load_config
     from clustersim.overrides import check, check_after_compose
 
     if not multirun:
         load_config(overrides)
-        return
+        return None
     parsed = check(overrides, Config, multirun=True)
     first = []
     for p, text in zip(parsed, overrides, strict=True):
@@ -227,6 +227,23 @@ def precheck(overrides: list[str], multirun: bool) -> None:
         elif not p.is_sweep:
             first.append(text)
     check_after_compose(parsed, compose(first))
+    return first
+
+
+def warm_workers_early(first: list[str]) -> None:
+    """Start a joblib sweep's workers while Hydra composes the sweep (their imports use the idle core).
+
+    The launcher's settings are those the first job's group choices compose (cached by the
+    check); the sweeper takes the warming over when its launcher has the same settings
+    (``hydra_plugins.clustersim_sweeper.warm_joblib_early``). An optimisation: never raises.
+    """
+    try:
+        from clustersim.config import launcher_settings
+        from hydra_plugins.clustersim_sweeper.clustersim_sweeper import warm_joblib_early
+
+        warm_joblib_early(launcher_settings(first))
+    except Exception as err:
+        logging.getLogger(__name__).debug("joblib workers not started early: %s", err)
 
 
 def _as_override(value: Any) -> str:
@@ -286,7 +303,9 @@ def _main(args: list[str]) -> int:
     experiment = any(o.split("=", 1)[0].lstrip("+") == "experiment" for o in overrides)
     multirun = bool(names & {"-m", "--multirun"}) or (experiment and _sweeps(overrides))
     if not custom:
-        precheck(overrides, multirun)
+        first = precheck(overrides, multirun)
+        if first is not None:
+            warm_workers_early(first)
     # errors inside Hydra reach guarded() as exceptions (one line), not as Hydra's traceback
     os.environ["HYDRA_FULL_ERROR"] = "1"
     sys.argv = [sys.argv[0], *args]

@@ -899,13 +899,28 @@ def _check_index(cfg: DictConfig, dotted: str) -> None:
 _ABSENT = object()
 
 
-@functools.lru_cache(maxsize=32)
 def _compose_groups(overrides: tuple[str, ...]) -> DictConfig:
-    """Hydra's composition of the group choices (and hydra.* settings) in ``overrides``."""
+    """Hydra's composition of the group choices (and hydra.* settings) in ``overrides`` (cached)."""
+    return _compose_with_hydra(overrides)[0]
+
+
+def launcher_settings(overrides: list[str]) -> dict[str, Any]:
+    """The ``hydra.launcher`` settings the group choices of ``overrides`` compose (its ``_target_`` and arguments).
+
+    Read from the same cached composition as :func:`compose`: a sweep's command line can
+    start the launcher's workers before Hydra composes it again (``clustersim.cli``).
+    """
+    return copy.deepcopy(_compose_with_hydra(tuple(_split(overrides)[0]))[1])
+
+
+@functools.lru_cache(maxsize=32)
+def _compose_with_hydra(overrides: tuple[str, ...]) -> tuple[DictConfig, dict[str, Any]]:
+    """The composition of ``overrides`` without its ``hydra`` node (as ``hydra.compose`` gives it), and its launcher."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.initialize import get_gh_backup, restore_gh_from_backup
+    from omegaconf import open_dict
 
     register_configs()
     # inside a running Hydra app (e.g. `clustersim experiment=calibrate`) its global state is
@@ -916,11 +931,19 @@ def _compose_groups(overrides: tuple[str, ...]) -> DictConfig:
             GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
             try:
-                return hydra_compose(config_name="config", overrides=list(overrides))
+                cfg = hydra_compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
             except Exception as exc:  # Hydra and OmegaConf raise many kinds: one line naming the key
                 raise composition_error(exc, list(overrides)) from None
     finally:
         restore_gh_from_backup(backup)
+    launcher: dict[str, Any] = {}
+    if "hydra" in cfg:
+        node = cfg.hydra.get("launcher")
+        if node is not None:
+            launcher = OmegaConf.to_container(node, resolve=False)  # type: ignore[assignment]
+        with open_dict(cfg):  # what hydra.compose does without return_hydra_config
+            del cfg["hydra"]
+    return cfg, launcher
 
 
 def composition_error(exc: Exception, overrides: list[str]) -> ConfigError:

@@ -71,34 +71,42 @@ def representatives(batch: Sequence[Sequence[str]], is_group: Callable[[str], bo
     return picked
 
 
-def warm_joblib_workers(launcher: Any) -> Optional[threading.Thread]:  # noqa: UP045
-    """Start the joblib launcher's workers now, importing the model, in a background thread.
+JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 
-    joblib reuses a worker pool whose arguments are the same, so the launcher's own
-    ``Parallel`` later finds the workers started and their imports done. Returns the thread
-    to join before launching (None when the launcher is not joblib or runs in-process).
-    """
-    settings = getattr(launcher, "joblib", None)
-    if settings is None:
-        return None
+# pools being warmed before Hydra composed the sweep (clustersim.cli), by their joblib settings
+_EARLY: dict[tuple[tuple[str, str], ...], threading.Thread] = {}
+
+
+def _joblib_args(settings: Any) -> Optional[dict[str, Any]]:  # noqa: UP045
+    """The ``Parallel`` arguments the joblib launcher uses for ``settings`` (None: nothing to warm)."""
     try:
         from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
-        from joblib import Parallel, delayed
         from omegaconf import OmegaConf
 
         cfg = OmegaConf.to_container(settings, resolve=True) if OmegaConf.is_config(settings) else dict(settings)
+        cfg.pop("_target_", None)
         cfg["backend"] = "loky"
         process_joblib_cfg(cfg)
         cfg["verbose"] = 0  # the executor's arguments do not depend on it below 50
         n = int(cfg.get("n_jobs") or -1)
         n = n if n > 0 else (os.cpu_count() or 1) + 1 + n
-        if n <= 1:
-            return None
     except Exception as err:  # warming is an optimisation: never stop a sweep for it
         log.debug("not warming the joblib workers: %s", err)
         return None
+    return cfg if n > 1 else None
+
+
+def _key(cfg: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((str(k), repr(v)) for k, v in cfg.items()))
+
+
+def _start_warming(cfg: dict[str, Any]) -> threading.Thread:
+    n = int(cfg.get("n_jobs") or -1)
+    n = n if n > 0 else (os.cpu_count() or 1) + 1 + n
 
     def warm() -> None:
+        from joblib import Parallel, delayed
+
         from clustersim.sweep import warm_worker
 
         try:
@@ -109,6 +117,44 @@ def warm_joblib_workers(launcher: Any) -> Optional[threading.Thread]:  # noqa: U
     thread = threading.Thread(target=warm, name="clustersim-warm-workers", daemon=True)
     thread.start()
     return thread
+
+
+def warm_joblib_early(launcher_settings: dict[str, Any]) -> bool:
+    """Start the joblib workers of a sweep about to be composed (its ``hydra.launcher`` settings); True if started.
+
+    The command line calls this as soon as it has checked a sweep's overrides, while Hydra
+    still has to compose the sweep (about a second on one core, the other core idle): the
+    workers import the model meanwhile, and :func:`warm_joblib_workers` hands the same
+    warming over to the sweeper when the launcher's settings are the same. Any other
+    launcher: nothing is started.
+    """
+    if str(launcher_settings.get("_target_", "")) != JOBLIB_LAUNCHER:
+        return False
+    cfg = _joblib_args(launcher_settings)
+    if cfg is None:
+        return False
+    key = _key(cfg)
+    if key not in _EARLY:
+        _EARLY[key] = _start_warming(cfg)
+    return True
+
+
+def warm_joblib_workers(launcher: Any) -> Optional[threading.Thread]:  # noqa: UP045
+    """Start the joblib launcher's workers now, importing the model, in a background thread.
+
+    joblib reuses a worker pool whose arguments are the same, so the launcher's own
+    ``Parallel`` later finds the workers started and their imports done. Returns the thread
+    to join before launching (None when the launcher is not joblib or runs in-process); the
+    thread the command line started for the same settings (:func:`warm_joblib_early`), if any.
+    """
+    settings = getattr(launcher, "joblib", None)
+    if settings is None:
+        return None
+    cfg = _joblib_args(settings)
+    if cfg is None:
+        return None
+    early = _EARLY.pop(_key(cfg), None)
+    return early if early is not None else _start_warming(cfg)
 
 
 def release_joblib_workers() -> None:
