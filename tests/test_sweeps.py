@@ -106,6 +106,22 @@ def test_the_sweeper_refuses_a_bad_job_in_one_line_and_passes_good_ones() -> Non
         assert err.value.key == key and says in str(err.value) and "\n" not in str(err.value)
 
 
+def test_choosing_the_option_already_chosen_is_not_composed_again_and_composes_the_same() -> None:
+    """The sweeper's check skips a set of group choices that only repeats what a composed set chose."""
+    from omegaconf import OmegaConf
+
+    from clustersim import config
+
+    base = ["experiment=twelve_vs_seven", *FAST]
+    config.compose(base)
+    same = ["experiment=twelve_vs_seven", "clusters=twelve", *FAST]  # the experiment's own choice
+    other = ["experiment=twelve_vs_seven", "clusters=reform", *FAST]
+    assert config._chosen_already(tuple(config._split(same)[0]))
+    assert not config._chosen_already(tuple(config._split(other)[0]))
+    assert OmegaConf.to_yaml(config.compose(same)) == OmegaConf.to_yaml(config.compose(base))
+    assert OmegaConf.to_yaml(config.compose(other)) != OmegaConf.to_yaml(config.compose(base))
+
+
 def test_joblibs_workers_are_released_as_soon_as_the_runs_are_done() -> None:
     """The idle pool is shut down before the merge and report, not at the interpreter's exit."""
     from joblib import Parallel, delayed

@@ -871,7 +871,32 @@ def check_groups(overrides: list[str]) -> None:
     (``hydra_plugins.clustersim_sweeper``); the other values are checked by
     :func:`clustersim.overrides.check`, and each job composes its whole configuration.
     """
-    _compose_groups(tuple(_split(overrides)[0]))
+    base = tuple(_split(overrides)[0])
+    if not _chosen_already(base):
+        _compose_groups(base)
+
+
+# the group choices each composition of this process made (hydra.runtime.choices), by its overrides
+_CHOICES: dict[tuple[str, ...], dict[str, Any]] = {}
+
+
+def _chosen_already(base: tuple[str, ...]) -> bool:
+    """True if ``base`` is a composed set plus one ``group=option`` that set had chosen anyway.
+
+    ``experiment=twelve_vs_seven clusters=twelve`` composes what ``experiment=twelve_vs_seven``
+    did when that experiment's clusters are ``twelve``: choosing the option already chosen
+    changes nothing in Hydra's defaults list.
+    """
+    from clustersim.overrides import USER_GROUPS
+
+    for i, line in enumerate(base):
+        group, sep, option = line.partition("=")
+        if not sep or group not in USER_GROUPS:
+            continue
+        choices = _CHOICES.get(base[:i] + base[i + 1 :])
+        if choices is not None and choices.get(group) == option:
+            return True
+    return False
 
 
 def _check_index(cfg: DictConfig, dotted: str) -> None:
@@ -938,6 +963,7 @@ def _compose_with_hydra(overrides: tuple[str, ...]) -> tuple[DictConfig, dict[st
         restore_gh_from_backup(backup)
     launcher: dict[str, Any] = {}
     if "hydra" in cfg:
+        _CHOICES[overrides] = dict(cfg.hydra.runtime.get("choices") or {})
         node = cfg.hydra.get("launcher")
         if node is not None:
             launcher = OmegaConf.to_container(node, resolve=False)  # type: ignore[assignment]
