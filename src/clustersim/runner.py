@@ -164,13 +164,14 @@ class ParquetSink:
         self._writer: pq.ParquetWriter | None = None
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
+        self._id_columns: dict[tuple[str, int], Any] = {}  # the constant columns, shared by batches of one length
 
     def __call__(self, batch: pa.RecordBatch) -> None:
         """Take one batch; write a row group when enough rows are waiting."""
         if self.ids:
             from clustersim.store import with_ids
 
-            batch = with_ids(batch, self.ids)
+            batch = with_ids(batch, self.ids, self._id_columns)
         self._pending.append(batch)
         self._pending_rows += batch.num_rows
         if self._pending_rows >= self.row_group_rows:

@@ -371,8 +371,12 @@ def dataset_ids(experiment: str, run: str, meta: dict[str, Any], params: dict[st
     return ids
 
 
-def with_ids(data: Any, ids: dict[str, Any]) -> Any:
-    """An Arrow table or record batch with the identity columns appended (those it lacks)."""
+def with_ids(data: Any, ids: dict[str, Any], cache: dict[tuple[str, int], Any] | None = None) -> Any:
+    """An Arrow table or record batch with the identity columns appended (those it lacks).
+
+    ``cache``: constant columns made before, by column and length (Arrow arrays are
+    immutable: a run's yearly batches of the same firms share them).
+    """
     import pyarrow as pa
 
     names = list(data.schema.names)
@@ -380,7 +384,12 @@ def with_ids(data: Any, ids: dict[str, Any]) -> Any:
     for col, val in ids.items():
         if col != "run" and col not in names:
             names.append(col)
-            arrays.append(_const(val, data.num_rows))
+            column = cache.get((col, data.num_rows)) if cache is not None else None
+            if column is None:
+                column = _const(val, data.num_rows)
+                if cache is not None:
+                    cache[(col, data.num_rows)] = column
+            arrays.append(column)
     if isinstance(data, pa.RecordBatch):
         return pa.RecordBatch.from_arrays(arrays, names=names)
     return pa.Table.from_arrays(arrays, names=names)
