@@ -112,10 +112,10 @@ def test_choosing_the_option_already_chosen_is_not_composed_again_and_composes_t
 
     from clustersim import config
 
-    base = ["experiment=twelve_vs_seven", *FAST]
+    base = ["experiment=twelve_vs_seven", "hydra.sweep.dir=/tmp/elsewhere", *FAST]  # as the command line checks it
     config.compose(base)
-    same = ["experiment=twelve_vs_seven", "clusters=twelve", *FAST]  # the experiment's own choice
-    other = ["experiment=twelve_vs_seven", "clusters=reform", *FAST]
+    same = ["clusters=twelve", "experiment=twelve_vs_seven", *FAST]  # a job: the experiment's own choice, no hydra.*
+    other = ["clusters=reform", "experiment=twelve_vs_seven", *FAST]
     assert config._chosen_already(tuple(config._split(same)[0]))
     assert not config._chosen_already(tuple(config._split(other)[0]))
     assert OmegaConf.to_yaml(config.compose(same)) == OmegaConf.to_yaml(config.compose(base))

@@ -885,15 +885,21 @@ def _chosen_already(base: tuple[str, ...]) -> bool:
 
     ``experiment=twelve_vs_seven clusters=twelve`` composes what ``experiment=twelve_vs_seven``
     did when that experiment's clusters are ``twelve``: choosing the option already chosen
-    changes nothing in Hydra's defaults list.
+    changes nothing in Hydra's defaults list. Settings of Hydra itself (``hydra.sweep.dir``,
+    ``hydra/launcher``) are left out of the comparison: they compose the ``hydra`` node only,
+    which the configuration drops; choices of different groups are compared as sets.
     """
     from clustersim.overrides import USER_GROUPS
 
+    def own(overrides: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(sorted(o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))))
+
+    composed = {own(key): choices for key, choices in _CHOICES.items()}
     for i, line in enumerate(base):
         group, sep, option = line.partition("=")
         if not sep or group not in USER_GROUPS:
             continue
-        choices = _CHOICES.get(base[:i] + base[i + 1 :])
+        choices = composed.get(own(base[:i] + base[i + 1 :]))
         if choices is not None and choices.get(group) == option:
             return True
     return False
