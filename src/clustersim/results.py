@@ -19,13 +19,15 @@ import platform
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from omegaconf import OmegaConf
 
 from clustersim import __version__, atomic
 from clustersim.config import Config
+
+if TYPE_CHECKING:  # pandas is imported where a table is made or read: a sweep starts without it
+    import pandas as pd
 
 
 def seed_sequence_of(cfg: Config):
@@ -130,6 +132,7 @@ def metadata(cfg: Config, wall_seconds: float, digest: str | None = None) -> dic
     """Provenance of a run: versions, revision, config hash (``digest``, if known), seed."""
     import mesa
     import numpy
+    import pandas as pd
 
     return {
         "format_version": FORMAT_VERSION,
@@ -239,6 +242,8 @@ def _empty_firms() -> pd.DataFrame:
 
 def read_table(folder: Path | str, name: str) -> pd.DataFrame:
     """Read one table of a run folder."""
+    import pandas as pd
+
     if name not in TABLES:
         raise ValueError(f"unknown table {name!r}; allowed: {list(TABLES)}")
     return pd.read_parquet(Path(folder) / f"{name}.parquet")

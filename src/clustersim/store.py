@@ -35,13 +35,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import yaml
 
 from clustersim import atomic
 from clustersim.confdir import safe_load
+
+if TYPE_CHECKING:  # pandas is imported where a table is made or read: a sweep starts without it
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -217,6 +219,8 @@ class SweepTables(dict):
         self.sweep_dir = Path(sweep_dir)
 
     def __missing__(self, name: str) -> pd.DataFrame:
+        import pandas as pd
+
         if name not in MERGED:
             raise KeyError(name)
         table = pd.read_parquet(self.sweep_dir / f"{name}.parquet")
@@ -258,6 +262,8 @@ class _StreamedTable:
         self.writer.write_table(data, row_group_size=MERGE_ROWS)
 
     def close(self) -> None:
+        import pandas as pd
+
         self.flush()
         if self.writer is None:  # no complete run: an empty table, as before
             atomic.write_parquet(pd.DataFrame(), self.path)
@@ -298,6 +304,7 @@ def merge_sweep(sweep_dir: Path | str) -> dict[str, pd.DataFrame]:
     time through a Parquet writer, so the merge's memory does not grow with the sweep; the
     returned mapping holds ``runs`` and reads the others from their files when asked.
     """
+    import pandas as pd
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -428,6 +435,7 @@ def link_dataset_firms(sweep_dir: Path | str, run: str, source: Path, ids: dict[
 
 def write_dataset_table(sweep_dir: Path | str, table: str, run: str, data: Any, ids: dict[str, Any]) -> bool:
     """Write one run's ``table`` into the dataset (atomically) unless it is there; return whether written."""
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -486,6 +494,8 @@ def merge_dataset(sweep_dir: Path | str, runs: pd.DataFrame) -> int:
 
 def read_sweep(sweep_dir: Path | str) -> dict[str, pd.DataFrame]:
     """Read a merged sweep dataset (``monthly`` is read only when asked for: see :func:`read_monthly`)."""
+    import pandas as pd
+
     sweep_dir = Path(sweep_dir)
     return SweepTables(sweep_dir, pd.read_parquet(sweep_dir / "runs.parquet"))
 
@@ -499,6 +509,7 @@ def read_monthly(
     ``date`` as a category: a large sweep's report reads the few series it draws (about an
     eighth of the table) without ever holding the whole table.
     """
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
