@@ -71,3 +71,11 @@ def test_figures_are_saved_here_when_the_second_process_dies_or_cannot_take_them
         assert (tmp_path / f"{stem}.png").stat().st_size > 1000 and (tmp_path / f"{stem}.svg").is_file()
     assert saver._PROCESS is None and not list(tmp_path.glob(".*"))
     saver._DISABLED = False  # let the other tests of this process start a new one
+
+
+def test_a_save_cut_short_by_a_killed_process_leaves_nothing_behind(tmp_path: Path) -> None:
+    """The temporary files of the figure the dead process was writing are removed, nobody else's."""
+    for name in (".a.x1y2z3.png", ".a.q9w8e7.svg", ".a_b.x1y2z3.png", "a.png", ".b.x1y2z3.png"):
+        (tmp_path / name).write_bytes(b"partial")
+    saver._remove_partial(tmp_path / "a")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".a_b.x1y2z3.png", ".b.x1y2z3.png", "a.png"]

@@ -45,6 +45,15 @@ def save(fig: Any, stem: Path | str) -> list[Path]:
     return out
 
 
+def _remove_partial(stem: Path) -> None:
+    """Remove the temporary files a save of ``stem`` left behind (a saving process killed mid-write)."""
+    import glob
+
+    for suffix in (".png", ".svg"):
+        for leftover in stem.parent.glob(f".{glob.escape(stem.name)}.*{suffix}"):
+            leftover.unlink(missing_ok=True)
+
+
 def short_eur(x: float, _pos: int = 0) -> str:
     """A EUR tick label: 1.5M, 250k, 40 (the forest figure's axis; here so that its pickle needs no model code)."""
     if abs(x) >= 1e6:
@@ -194,6 +203,7 @@ class BackgroundSaver:
                 error = _PROCESS.answer()
             except (EOFError, OSError, ValueError):  # it died (or was killed): save here
                 _give_up()
+                _remove_partial(stem)  # what it was writing when it died
                 save(pickle.loads(data), stem)
             finally:
                 parcel.unlink(missing_ok=True)
