@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -472,6 +473,7 @@ class Plan:
 
 _BATCH_BELOW = 8  # teams this large or larger are planned one by one (NumPy's sums change order at 8 terms)
 _PLAN_CHUNK = 1024  # teams planned together at most (bounds the teams x organisations x domains temporary)
+_INV_CDF = NormalDist().inv_cdf  # what streams.normal inverts (after its clamp)
 
 
 def plan_proposals(
@@ -483,20 +485,24 @@ def plan_proposals(
     ``free``; -1 when ``free`` is None), :func:`cost_plan` and :func:`grant_for` per team:
     teams of one size are stacked, with the same float operations in the same order (the
     per-row sums over the domains are NumPy's same reductions; the sums over partners,
-    fewer than 8 terms, are added one by one from the left as NumPy does).
+    fewer than 8 terms, are added one by one from the left as NumPy does). Grants are
+    worked out in int64 when every product of a cost and an aid intensity fits (the same
+    integers as :func:`_grant`'s).
     """
     firms = state.firms
     p = state.cfg.behaviour.calls
     noise = p.quality_noise
     by_class = _cost_by_class(p)
     float_costs = np.array(by_class).dtype == np.float64  # integer costs: planned one by one
-    flat = np.array([f for t in teams for f in t], dtype=np.int64)
-    sizes_flat = firms.size_class[flat].tolist()
-    clusters_flat = state.cluster_of_firm[flat].tolist()
+    units = _aid_units(call)
+    unit_table = np.array(units, dtype=np.int64)
+    exact_below = ((1 << 63) - 1) // max(1, *units)  # costs whose products with the units fit in int64
     quality = [0.0] * len(teams)
     ro = [-1] * len(teams)
     duration: list[int | None] = [None] * len(teams)
     costs: list[list[int]] = [[]] * len(teams)
+    grants: list[int | None] = [None] * len(teams)
+    n_clusters: list[int | None] = [None] * len(teams)
     by_n: dict[int, list[int]] = {}
     for i, t in enumerate(teams):
         by_n.setdefault(len(t), []).append(i)
@@ -510,13 +516,16 @@ def plan_proposals(
         for lo in range(0, len(group), _PLAN_CHUNK):
             part = group[lo : lo + _PLAN_CHUNK]
             members = np.array([teams[i] for i in part], dtype=np.int64)  # (teams, n)
+            u = np.array([u_rows[i] for i in part])  # (teams, 5)
             prof = firms.profile[members]  # (teams, n, domains) float32
             if n > 1:  # proposal_quality's distance matrix, its float32 sum and mean
                 d = 0.5 * np.abs(prof[:, :, None, :] - prof[:, None, :, :]).sum(axis=-1)
                 mean_d = (d.reshape(len(part), n * n).sum(axis=-1) / (n * (n - 1))).astype(np.float64)
             else:
                 mean_d = np.zeros(len(part))
-            normals = np.array([normal(float(u_rows[i][_NOISE])) for i in part])
+            # streams.normal of each noise uniform (the same clamp, then the inverse CDF)
+            clamped = np.minimum(np.maximum(u[:, _NOISE], 1e-300), 1.0 - 2.0**-53).tolist()
+            normals = np.array(list(map(_INV_CDF, clamped)))
             q = (
                 0.5 * _means32(firms.knowledge[members])
                 + 0.25 * _means32(firms.absorptive[members])
@@ -525,12 +534,24 @@ def plan_proposals(
             )
             for i, x in zip(part, q.tolist(), strict=True):
                 quality[i] = min(max(x, 0.0), 1.0)
+            # the clusters the partners' domains lie in, counted row by row (sorted, then the changes)
+            clusters = np.sort(state.cluster_of_firm[members], axis=1)
+            distinct = (clusters[:, 1:] != clusters[:, :-1]).sum(axis=1) + 1
+            for i, k in zip(part, distinct.tolist(), strict=True):
+                n_clusters[i] = k
             if float_costs:
-                u = np.array([u_rows[i] for i in part])
-                months, cents = _cost_plans(p, call, np.array(by_class), firms.size_class[members], u)
+                sizes = firms.size_class[members]
+                months, cents = _cost_plans(p, call, np.array(by_class), sizes, u)
                 for i, m, c in zip(part, months, cents, strict=True):
                     duration[i] = m
                     costs[i] = c
+                flat_cents = [x for c in cents for x in c]
+                if flat_cents and min(flat_cents) >= 0 and max(flat_cents) < exact_below:  # no product overflows
+                    shares = (
+                        np.array(flat_cents, dtype=np.int64).reshape(len(part), n) * unit_table[sizes]
+                    ) // SHARE_UNIT
+                    for i, g in zip(part, shares.sum(axis=1).tolist(), strict=True):
+                        grants[i] = g
             if free is not None and free.ids.size:  # FreeResearchOrgs.best_for, team by team
                 total = prof[:, 0]
                 for k in range(1, n):  # the sum over partners (axis 0 of a team's rows): row by row
@@ -539,15 +560,16 @@ def plan_proposals(
                 for i, r in zip(part, free.ids[np.argmax(fit, axis=-1)].tolist(), strict=True):
                     ro[i] = r
     plans = []
-    at = 0
-    units = _aid_units(call)
     for i, t in enumerate(teams):
-        sizes = sizes_flat[at : at + len(t)]
-        if duration[i] is None:
-            duration[i], costs[i] = _cost_plan(p, call, by_class, sizes, u_rows[i])
-        n_clusters = len(set(clusters_flat[at : at + len(t)]))
-        plans.append(Plan(quality[i], ro[i], duration[i], costs[i], _grant(call, sizes, costs[i], units), n_clusters))
-        at += len(t)
+        if grants[i] is None or n_clusters[i] is None or duration[i] is None:
+            sizes = firms.size_class[t].tolist()
+            if duration[i] is None:
+                duration[i], costs[i] = _cost_plan(p, call, by_class, sizes, u_rows[i])
+            if grants[i] is None:
+                grants[i] = _grant(call, sizes, costs[i], units)
+            if n_clusters[i] is None:
+                n_clusters[i] = len(set(state.cluster_of_firm[t].tolist()))
+        plans.append(Plan(quality[i], ro[i], duration[i], costs[i], grants[i], n_clusters[i]))
     return plans
 
 
