@@ -473,6 +473,7 @@ class Plan:
 
 _BATCH_BELOW = 8  # teams this large or larger are planned one by one (NumPy's sums change order at 8 terms)
 _PLAN_CHUNK = 1024  # teams planned together at most (bounds the teams x organisations x domains temporary)
+_SUPPORT_ONE_BY_ONE = 32  # support sessions' firms updated one by one up to this many (NumPy beyond)
 _INV_CDF = NormalDist().inv_cdf  # what streams.normal inverts (after its clamp)
 
 
@@ -780,16 +781,15 @@ def support_innovation(state: State) -> int:
     knowledge by ``support_knowledge_gain x absorptive x (1 - knowledge)`` and counts as
     non-financial support. Returns the sessions held. Session ``k`` of a CMO's month draws
     position ``k`` of the CMO's monthly stream; the CMOs' members are disjoint, so all
-    CMOs' firms are updated in one pass.
+    CMOs' firms are updated in one pass (a few firms one by one, in float32 as on the
+    arrays).
     """
     beh = state.cfg.behaviour
-    k = state.firms.knowledge
     hours = beh.cmo.hours_per_consortium_support
     sessions = 0
     picks: list[int] = []
     month = None  # the month's stream, made once: each CMO's is its child
-    for c, cmo in enumerate(state.cmos):
-        members = state.members_by_cluster[c]
+    for cmo, members in zip(state.cmos, state.members_by_cluster, strict=False):
         size = members.size
         if size == 0:
             continue
@@ -797,12 +797,26 @@ def support_innovation(state: State) -> int:
         if n:  # a handful of sessions: plain Python, each CMO's firms once, in increasing order
             if month is None:
                 month = state.streams.stream("support", state.month)
-            u = month.child(cmo.stream_id).uniform_list(n)
-            picks.extend(sorted({members.item(min(int(x * size), size - 1)) for x in u}))
+            stream = month.child(cmo.stream_id)
+            if n == 1:
+                picks.append(members.item(min(int(stream.uniform(0) * size), size - 1)))
+            else:
+                picks.extend(sorted({members.item(min(int(x * size), size - 1)) for x in stream.uniform_list(n)}))
             sessions += n
     if not sessions:
         return 0
-    who = np.array(picks, dtype=np.int64)
-    k[who] += (beh.cmo.support_knowledge_gain * state.firms.absorptive[who] * (1.0 - k[who])).astype(np.float32)
-    state.mark_nonfinancial(who)
+    firms = state.firms
+    k, absorptive = firms.knowledge, firms.absorptive
+    gain = beh.cmo.support_knowledge_gain
+    if len(picks) > _SUPPORT_ONE_BY_ONE:
+        who = np.array(picks, dtype=np.int64)
+        k[who] += (gain * absorptive[who] * (1.0 - k[who])).astype(np.float32)
+        state.mark_nonfinancial(who)
+        return sessions
+    first, month_now = firms.first_nonfinancial, state.month
+    for f in picks:  # float32 scalars: the same operations as on the arrays
+        kf = k[f]
+        k[f] = kf + gain * absorptive[f] * (1.0 - kf)
+        if first.item(f) < 0:
+            first[f] = month_now
     return sessions
