@@ -210,6 +210,7 @@ class State:
     members_call_open: bool = False
     benefit: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     _domain_counts: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # refresh_members
+    _profile_by_domain: np.ndarray | None = None  # profile_by_domain
     fee_eur_per_year: np.ndarray = field(default_factory=lambda: np.zeros(4))
     fee_cents_per_month: np.ndarray = field(default_factory=lambda: np.zeros(4, dtype=np.int64))
     staff_cost_cents_per_hour: float = 0.0
@@ -274,6 +275,18 @@ class State:
         domain: the table holds each domain's member count in its cluster's row.
         """
         return self._domain_counts.copy()
+
+    def profile_by_domain(self) -> np.ndarray:
+        """The firms' competence profiles domain by domain: ``firms.profile.T``, contiguous.
+
+        Made once a run (profiles are drawn with the population and never change), for
+        per-domain columns of many firms at once.
+        """
+        profile = self.firms.profile
+        cached = self._profile_by_domain
+        if cached is None or cached.shape != profile.shape[::-1]:
+            cached = self._profile_by_domain = np.ascontiguousarray(profile.T)
+        return cached
 
     # ---------------------------------------------------------------- indicators
     def mark_nonfinancial(self, idx: int | np.ndarray) -> None:

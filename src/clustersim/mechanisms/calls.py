@@ -129,6 +129,7 @@ def lead_draws(state: State, call: Call, leads: np.ndarray, everyone: np.ndarray
     third_keys = child_keys(keys, "third")
     positions = np.arange(tries * width)
     chunk = max(1, _PRE_BUDGET // (tries * c_n * max(state.n_domains, 1)))
+    by_domain = state.profile_by_domain()
     for lo in range(0, leads.size, chunk):
         sl = slice(lo, lo + chunk)
         t = uniforms_at(third_keys[sl], positions).reshape(-1, tries, width)
@@ -137,15 +138,52 @@ def lead_draws(state: State, call: Call, leads: np.ndarray, everyone: np.ndarray
         size = sizes[pool]
         idx = np.minimum((t[:, :, 1:] * size[:, :, None]).astype(np.int64), np.maximum(size - 1, 0)[:, :, None])
         cands = flat[np.minimum(offsets[pool][:, :, None] + idx, flat.size - 1)]
-        diff = firms.profile[cands]  # distances 0.5 x sum of abs(a - b), worked out in place (no large temporaries)
-        diff -= firms.profile[leads[sl]][:, None, None, :]
+        # distances 0.5 x sum of abs(a - b), worked out in place domain by domain (contiguous
+        # columns), summed over the domains as NumPy sums a row (row_sums)
+        diff = by_domain.take(cands.ravel(), axis=1).reshape(by_domain.shape[0], *cands.shape)
+        diff -= by_domain.take(leads[sl], axis=1)[:, :, None, None]
         np.abs(diff, out=diff)
-        d = diff.sum(axis=-1)
+        d = row_sums(diff)
         d *= 0.5
         pick = np.argmax(nooteboom_value(d), axis=-1)
         best[sl] = np.take_along_axis(cands, pick[:, :, None], axis=-1)[:, :, 0]
         empty[sl] = size == 0
     return LeadDraws(keys, u, best, empty)
+
+
+def row_sums(columns: np.ndarray) -> np.ndarray:
+    """``x.sum(axis=-1)`` of the rows ``x`` whose elements are ``columns[0], columns[1], ...``.
+
+    The same additions in the same order as NumPy's sum along a contiguous row of ``n``
+    elements (its pairwise summation): fewer than 8 added one by one from the left; up to
+    128 into 8 partial sums (elements ``j, j + 8, ...``), combined as ((0 + 1) + (2 + 3)) +
+    ((4 + 5) + (6 + 7)), then the rest added one by one. Each column is a contiguous array,
+    so every addition is one pass over many rows at once instead of a small reduction per
+    row. More than 128 elements: the rows are gathered and summed by NumPy. (A sum whose
+    elements are all -0.0 may come out -0.0 here, +0.0 from NumPy.)
+    """
+    n = columns.shape[0]
+    if n == 0 or n > 128:
+        return np.ascontiguousarray(np.moveaxis(columns, 0, -1)).sum(axis=-1)
+    if n < 8:
+        total = columns[0] + 0.0  # NumPy starts from 0
+        for k in range(1, n):
+            total += columns[k]
+        return total
+    r = [columns[j].copy() for j in range(8)]
+    top = n - n % 8
+    for i in range(8, top, 8):
+        for j in range(8):
+            r[j] += columns[i + j]
+    total = r[0] + r[1]
+    total += r[2] + r[3]
+    r[4] += r[5]
+    r[6] += r[7]
+    r[4] += r[6]
+    total += r[4]
+    for k in range(top, n):
+        total += columns[k]
+    return total
 
 
 def _ordered(key: int, ids: list[int]) -> list[int]:
