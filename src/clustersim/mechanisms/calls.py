@@ -542,6 +542,8 @@ def plan_proposals(
     costs: list[list[int]] = [[]] * len(teams)
     grants: list[int | None] = [None] * len(teams)
     n_clusters: list[int | None] = [None] * len(teams)
+    by_domain = state.profile_by_domain()
+    free_by_domain = None if free is None else np.ascontiguousarray(free.profiles.T)
     by_n: dict[int, list[int]] = {}
     for i, t in enumerate(teams):
         by_n.setdefault(len(t), []).append(i)
@@ -556,10 +558,11 @@ def plan_proposals(
             part = group[lo : lo + _PLAN_CHUNK]
             members = np.array([teams[i] for i in part], dtype=np.int64)  # (teams, n)
             u = np.array([u_rows[i] for i in part])  # (teams, 5)
-            prof = firms.profile[members]  # (teams, n, domains) float32
-            if n > 1:  # proposal_quality's distance matrix, its float32 sum and mean
-                d = 0.5 * np.abs(prof[:, :, None, :] - prof[:, None, :, :]).sum(axis=-1)
-                mean_d = (d.reshape(len(part), n * n).sum(axis=-1) / (n * (n - 1))).astype(np.float64)
+            # (domains, n, teams) float32: the profiles domain by domain, partner by partner
+            prof = by_domain.take(members.T.ravel(), axis=1).reshape(by_domain.shape[0], n, len(part))
+            if n > 1:  # proposal_quality's distance matrix, its float32 sums (row_sums) and mean
+                d = 0.5 * row_sums(np.abs(prof[:, :, None, :] - prof[:, None, :, :]))  # (n, n, teams)
+                mean_d = (row_sums(d.reshape(n * n, len(part))) / (n * (n - 1))).astype(np.float64)
             else:
                 mean_d = np.zeros(len(part))
             # streams.normal of each noise uniform (the same clamp, then the inverse CDF)
@@ -595,8 +598,9 @@ def plan_proposals(
                 total = prof[:, 0]
                 for k in range(1, n):  # the sum over partners (axis 0 of a team's rows): row by row
                     total = total + prof[:, k]
-                fit = np.minimum(free.profiles, (total / n)[:, None, :]).sum(axis=-1)
-                for i, r in zip(part, free.ids[np.argmax(fit, axis=-1)].tolist(), strict=True):
+                # (organisations, teams): each fit summed over the domains as NumPy sums a row
+                fit = row_sums(np.minimum(free_by_domain[:, :, None], (total / n)[:, None, :]))
+                for i, r in zip(part, free.ids[np.argmax(fit, axis=0)].tolist(), strict=True):
                     ro[i] = r
     plans = []
     for i, t in enumerate(teams):
