@@ -209,7 +209,8 @@ class State:
     members_by_domain: list[np.ndarray] = field(default_factory=list)
     members_call_open: bool = False
     benefit: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
-    _domain_counts: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # refresh_members
+    _members_per_domain: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # refresh_members
+    one_domain_clusters: bool = False  # each cluster in force covers one domain (refresh_members)
     _profile_by_domain: np.ndarray | None = None  # profile_by_domain
     fee_eur_per_year: np.ndarray = field(default_factory=lambda: np.zeros(4))
     fee_cents_per_month: np.ndarray = field(default_factory=lambda: np.zeros(4, dtype=np.int64))
@@ -248,11 +249,9 @@ class State:
         self.members_by_domain = _split(members[np.argsort(dom, kind="stable")], counts_d)
         n_cmos = len(self.cmos)
         of_domain = self.cluster_of_domain.tolist()
-        table = np.zeros((n_cmos, self.n_domains))
-        if n_cmos:  # members are in the cluster of their primary domain (joining and reforms keep them so)
-            table[self.cluster_of_domain, np.arange(self.n_domains)] = counts_d
-        self._domain_counts = table
-        if n_cmos == self.n_domains and sorted(of_domain) == list(range(n_cmos)):
+        self._members_per_domain = counts_d
+        self.one_domain_clusters = n_cmos == self.n_domains and sorted(of_domain) == list(range(n_cmos))
+        if self.one_domain_clusters:
             # one domain per cluster: a cluster's members are its domain's, already in firm order
             by_domain = self.members_by_domain
             by_cluster = [by_domain[0]] * n_cmos
@@ -271,10 +270,14 @@ class State:
     def domain_counts_by_cluster(self) -> np.ndarray:
         """Members by cluster (rows) and primary domain (columns), as counted by :meth:`refresh_members`.
 
-        Each domain lies in one cluster, whose members include every member of that
-        domain: the table holds each domain's member count in its cluster's row.
+        Members are in the cluster of their primary domain (joining and reforms keep them
+        so), and each domain lies in one cluster: the table holds each domain's member
+        count in its cluster's row.
         """
-        return self._domain_counts.copy()
+        table = np.zeros((len(self.cmos), self.n_domains))
+        if len(self.cmos) and self._members_per_domain.size:
+            table[self.cluster_of_domain, np.arange(self.n_domains)] = self._members_per_domain
+        return table
 
     def profile_by_domain(self) -> np.ndarray:
         """The firms' competence profiles domain by domain: ``firms.profile.T``, contiguous.

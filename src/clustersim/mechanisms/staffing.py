@@ -167,8 +167,10 @@ def plan_staff_time(state: State) -> None:
     arithmetic, not on NumPy scalars.
     """
     total, shares = staff_shares(state)
-    counts = state.domain_counts_by_cluster()
-    breadth = breadth_factors(counts, state.cfg.behaviour.cmo.breadth_penalty)
+    if state.one_domain_clusters:  # every cluster's members are of one domain: each factor is 1.0
+        breadth = [1.0] * len(state.cmos)
+    else:
+        breadth = breadth_factors(state.domain_counts_by_cluster(), state.cfg.behaviour.cmo.breadth_penalty)
     months_left = state.region.months_to_next_grant(state.month, state.n_months)
     rates = _rates(state)
     for cmo, share, b in zip(state.cmos, shares, breadth, strict=True):
