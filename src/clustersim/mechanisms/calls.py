@@ -76,7 +76,7 @@ def draw_leads(state: State, call: Call, eligible: np.ndarray) -> np.ndarray:
     return order_by(state.streams.stream("call_order", call.stream_id), np.concatenate(leads))
 
 
-_PRE_TRIES = 8  # third-tier tries precomputed for every lead at once (later tries, rarely needed, one by one)
+_PRE_TRIES = 4  # third-tier tries precomputed for every lead at once (later tries, rarely needed, one by one)
 _PRE_BUDGET = 1 << 22  # numbers per chunk of leads in that precomputation (bounds its memory)
 
 
@@ -99,6 +99,9 @@ class LeadDraws:
     def __post_init__(self) -> None:
         """The same numbers as Python lists, row by row, for the loop over the leads."""
         self.key_list: list[int] = self.keys.tolist()
+        # the keys of each lead's streams of its first two tiers (Stream(key).child("past"), ...)
+        self.past_keys: list[int] = child_keys(self.keys, "past").tolist()
+        self.second_keys: list[int] = child_keys(self.keys, "second").tolist()
         self.u_rows: list[list[float]] = self.u.tolist()
         self.best_rows: list[list[int]] = self.best.tolist()
         self.empty_rows: list[list[bool]] = self.empty.tolist()
@@ -249,14 +252,14 @@ def _form(
     partners = state.ledger.partners
     past = sorted(partners.get(lead, ()))
     if past:
-        for j in _ordered(Stream(key).child("past").key, past):
+        for j in _ordered(draws.past_keys[row], past):
             if len(team) >= size:
                 break
             if ok(j):
                 team.append(j)
     if len(team) < size and past:
         second = sorted({k for j in past for k in partners.get(j, ()) if k != lead})
-        for j in _ordered(Stream(key).child("second").key, second):
+        for j in _ordered(draws.second_keys[row], second):
             if len(team) >= size:
                 break
             if ok(j):
