@@ -380,31 +380,42 @@ def _cost_plan(
     return duration, costs
 
 
-def _cost_plans(p: CallParams, call: Call, by_class: np.ndarray, sizes: np.ndarray, u: np.ndarray) -> tuple[list, list]:
-    """:func:`_cost_plan` of teams of one size, fewer than 8 (``sizes``: teams x partners), in NumPy.
+def _cost_plans(
+    p: CallParams, call: Call, by_class: np.ndarray, sizes: np.ndarray, real: np.ndarray, u: np.ndarray
+) -> tuple[list, list]:
+    """:func:`_cost_plan` of teams of fewer than 8 partners, in NumPy.
 
-    The same float operations in the same order (the partners' own costs added one by one
-    from the left, as :func:`_sum`); ``by_class`` must be float. Returns the durations and
-    each team's costs.
+    ``sizes`` is teams x slots, ``real`` marks each team's partners (its first slots; the
+    rest pad the row). The same float operations in the same order (the partners' own
+    costs added one by one from the left, as :func:`_sum`; a pad adds an own cost of 0.0,
+    which changes no sum); ``by_class`` must be float. Returns the durations and each
+    team's costs.
     """
     rules = call.cfg
     lo = min(p.duration_months_min, rules.max_duration_months)
     span = rules.max_duration_months - lo + 1
     duration = lo + np.minimum((u[:, _DURATION] * span).astype(np.int64), span - 1)
     own = by_class[sizes] * duration[:, None]
+    own[~real] = 0.0
     ro_share = np.minimum(0.95, rules.min_ro_share + u[:, _RO_SHARE] * p.ro_share_extra_max)
     own_total = own[:, 0]
     for k in range(1, sizes.shape[1]):
         own_total = own_total + own[:, k]
     total = own_total / (1.0 - ro_share)
-    minimum = np.where((sizes == LARGE).any(axis=1), rules.min_cost_with_large_eur, rules.min_cost_sme_eur)
+    large = ((sizes == LARGE) & real).any(axis=1)
+    minimum = np.where(large, rules.min_cost_with_large_eur, rules.min_cost_sme_eur)
     total = np.where(total < minimum, minimum * (1.0 + 0.5 * u[:, _SCALE_UP]), total)
     positive = own_total > 0
-    weights = np.full(own.shape, 1.0 / sizes.shape[1])
+    n = real.sum(axis=1)
+    weights = np.repeat((1.0 / n)[:, None], sizes.shape[1], axis=1)  # 1.0 / n: a team without own costs
     np.divide(own, own_total[:, None], out=weights, where=positive[:, None])
-    cents = eurs_to_cents((total[:, None] * weights).ravel())
-    n = sizes.shape[1]
-    return duration.tolist(), [cents[i : i + n] for i in range(0, len(cents), n)]
+    cents = eurs_to_cents((total[:, None] * weights)[real])
+    parts = []
+    at = 0
+    for k in n.tolist():
+        parts.append(cents[at : at + k])
+        at += k
+    return duration.tolist(), parts
 
 
 def _sum(values: list[float]) -> float:
@@ -525,86 +536,39 @@ def plan_proposals(
 
     The same numbers as :func:`proposal_quality`, :func:`choose_research_org` (with
     ``free``; -1 when ``free`` is None), :func:`cost_plan` and :func:`grant_for` per team:
-    teams of one size are stacked, with the same float operations in the same order (the
-    per-row sums over the domains are NumPy's same reductions; the sums over partners,
-    fewer than 8 terms, are added one by one from the left as NumPy does). Grants are
-    worked out in int64 when every product of a cost and an aid intensity fits (the same
-    integers as :func:`_grant`'s).
+    teams of fewer than 8 partners are stacked (:func:`_plan_stacked`), with the same float
+    operations in the same order (the sums over the domains as NumPy sums a row, by
+    :func:`row_sums`; the sums over partners, fewer than 8 terms, added one by one from the
+    left as NumPy does). Grants are worked out in int64 when every product of a cost and
+    an aid intensity fits (the same integers as :func:`_grant`'s). Larger teams are
+    planned one by one.
     """
     firms = state.firms
     p = state.cfg.behaviour.calls
-    noise = p.quality_noise
     by_class = _cost_by_class(p)
     float_costs = np.array(by_class).dtype == np.float64  # integer costs: planned one by one
     units = _aid_units(call)
-    unit_table = np.array(units, dtype=np.int64)
-    exact_below = ((1 << 63) - 1) // max(1, *units)  # costs whose products with the units fit in int64
     quality = [0.0] * len(teams)
     ro = [-1] * len(teams)
     duration: list[int | None] = [None] * len(teams)
     costs: list[list[int]] = [[]] * len(teams)
     grants: list[int | None] = [None] * len(teams)
     n_clusters: list[int | None] = [None] * len(teams)
-    by_domain = state.profile_by_domain()
-    free_by_domain = None if free is None else np.ascontiguousarray(free.profiles.T)
-    by_n: dict[int, list[int]] = {}
+    small = []
     for i, t in enumerate(teams):
-        by_n.setdefault(len(t), []).append(i)
-    for n, group in by_n.items():
-        if n >= _BATCH_BELOW:
-            for i in group:
-                quality[i] = proposal_quality(state, teams[i], u_rows[i])
-                if free is not None:
-                    ro[i] = choose_research_org(state, teams[i], free)
+        if len(t) < _BATCH_BELOW:
+            small.append(i)
             continue
-        for lo in range(0, len(group), _PLAN_CHUNK):
-            part = group[lo : lo + _PLAN_CHUNK]
-            members = np.array([teams[i] for i in part], dtype=np.int64)  # (teams, n)
-            u = np.array([u_rows[i] for i in part])  # (teams, 5)
-            # (domains, n, teams) float32: the profiles domain by domain, partner by partner
-            prof = by_domain.take(members.T.ravel(), axis=1).reshape(by_domain.shape[0], n, len(part))
-            if n > 1:  # proposal_quality's distance matrix, its float32 sums (row_sums) and mean
-                d = 0.5 * row_sums(np.abs(prof[:, :, None, :] - prof[:, None, :, :]))  # (n, n, teams)
-                mean_d = (row_sums(d.reshape(n * n, len(part))) / (n * (n - 1))).astype(np.float64)
-            else:
-                mean_d = np.zeros(len(part))
-            # streams.normal of each noise uniform (the same clamp, then the inverse CDF)
-            clamped = np.minimum(np.maximum(u[:, _NOISE], 1e-300), 1.0 - 2.0**-53).tolist()
-            normals = np.array(list(map(_INV_CDF, clamped)))
-            q = (
-                0.5 * _means32(firms.knowledge[members])
-                + 0.25 * _means32(firms.absorptive[members])
-                + 0.25 * nooteboom_value(mean_d)
-                + noise * normals
-            )
-            for i, x in zip(part, q.tolist(), strict=True):
-                quality[i] = min(max(x, 0.0), 1.0)
-            # the clusters the partners' domains lie in, counted row by row (sorted, then the changes)
-            clusters = np.sort(state.cluster_of_firm[members], axis=1)
-            distinct = (clusters[:, 1:] != clusters[:, :-1]).sum(axis=1) + 1
-            for i, k in zip(part, distinct.tolist(), strict=True):
-                n_clusters[i] = k
-            if float_costs:
-                sizes = firms.size_class[members]
-                months, cents = _cost_plans(p, call, np.array(by_class), sizes, u)
-                for i, m, c in zip(part, months, cents, strict=True):
-                    duration[i] = m
-                    costs[i] = c
-                flat_cents = [x for c in cents for x in c]
-                if flat_cents and min(flat_cents) >= 0 and max(flat_cents) < exact_below:  # no product overflows
-                    shares = (
-                        np.array(flat_cents, dtype=np.int64).reshape(len(part), n) * unit_table[sizes]
-                    ) // SHARE_UNIT
-                    for i, g in zip(part, shares.sum(axis=1).tolist(), strict=True):
-                        grants[i] = g
-            if free is not None and free.ids.size:  # FreeResearchOrgs.best_for, team by team
-                total = prof[:, 0]
-                for k in range(1, n):  # the sum over partners (axis 0 of a team's rows): row by row
-                    total = total + prof[:, k]
-                # (organisations, teams): each fit summed over the domains as NumPy sums a row
-                fit = row_sums(np.minimum(free_by_domain[:, :, None], (total / n)[:, None, :]))
-                for i, r in zip(part, free.ids[np.argmax(fit, axis=0)].tolist(), strict=True):
-                    ro[i] = r
+        quality[i] = proposal_quality(state, t, u_rows[i])
+        if free is not None:
+            ro[i] = choose_research_org(state, t, free)
+    for lo in range(0, len(small), _PLAN_CHUNK):
+        part = small[lo : lo + _PLAN_CHUNK]
+        stacked = _plan_stacked(state, call, [teams[i] for i in part], [u_rows[i] for i in part], free, float_costs)
+        for i, q, r, m, c, g, k in zip(part, *stacked, strict=True):
+            quality[i], ro[i], n_clusters[i] = q, r, k
+            if m is not None:
+                duration[i], costs[i], grants[i] = m, c, g
     plans = []
     for i, t in enumerate(teams):
         if grants[i] is None or n_clusters[i] is None or duration[i] is None:
@@ -619,12 +583,95 @@ def plan_proposals(
     return plans
 
 
-def _means32(values: np.ndarray) -> np.ndarray:
-    """:func:`_mean32` of each row of float32 ``values`` (fewer than 8 columns), as float64."""
+def _means32(values: np.ndarray, real: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """:func:`_mean32` of each row's first ``n`` float32 ``values`` (fewer than 8 columns), as float64.
+
+    The pads (``~real``) count as 0.0 and come last, so adding them changes no sum.
+    """
+    values = np.where(real, values, np.float32(0.0))
     total = values[:, 0]
     for k in range(1, values.shape[1]):
         total = total + values[:, k]
-    return (total.astype(np.float64) / values.shape[1]).astype(np.float32).astype(np.float64)
+    return (total.astype(np.float64) / n).astype(np.float32).astype(np.float64)
+
+
+def _plan_stacked(
+    state: State,
+    call: Call,
+    teams: list[list[int]],
+    u_rows: list[list[float]],
+    free: FreeResearchOrgs | None,
+    float_costs: bool,
+) -> tuple[list, ...]:
+    """:func:`plan_proposals` of teams of fewer than 8 partners, stacked in one teams x slots array.
+
+    A shorter team's row is padded with its lead, whose values count as 0.0 where partners
+    are summed (last, so no sum changes) and add no size class or cluster; only the
+    distances are worked out per team size (their pairwise sums depend on it). Returns,
+    per team, the quality, the organisation, the number of clusters, and the duration,
+    costs and grant (None when the costs are planned one by one).
+    """
+    firms = state.firms
+    p = state.cfg.behaviour.calls
+    n_teams = len(teams)
+    lengths = [len(t) for t in teams]
+    width = max(lengths)
+    n = np.array(lengths, dtype=np.int64)
+    members = np.array([t + [t[0]] * (width - len(t)) for t in teams], dtype=np.int64)  # (teams, slots)
+    real = np.arange(width) < n[:, None]
+    u = np.array(u_rows)  # (teams, 5)
+    by_domain = state.profile_by_domain()
+    # (domains, slots, teams) float32: the profiles domain by domain, slot by slot
+    prof = by_domain.take(members.T.ravel(), axis=1).reshape(by_domain.shape[0], width, n_teams)
+    mean_d = np.zeros(n_teams)
+    for k in sorted(set(lengths)):  # proposal_quality's distance matrix, its float32 sums (row_sums) and mean
+        if k < 2:
+            continue
+        rows = (n == k).nonzero()[0]
+        team_prof = prof[:, :k, rows] if rows.size < n_teams else prof[:, :k]
+        d = 0.5 * row_sums(np.abs(team_prof[:, :, None, :] - team_prof[:, None, :, :]))  # (k, k, teams of k)
+        mean_d[rows] = (row_sums(d.reshape(k * k, rows.size)) / (k * (k - 1))).astype(np.float64)
+    # streams.normal of each noise uniform (the same clamp, then the inverse CDF)
+    clamped = np.minimum(np.maximum(u[:, _NOISE], 1e-300), 1.0 - 2.0**-53).tolist()
+    normals = np.array(list(map(_INV_CDF, clamped)))
+    q = (
+        0.5 * _means32(firms.knowledge[members], real, n)
+        + 0.25 * _means32(firms.absorptive[members], real, n)
+        + 0.25 * nooteboom_value(mean_d)
+        + p.quality_noise * normals
+    )
+    quality = [min(max(x, 0.0), 1.0) for x in q.tolist()]
+    # the clusters the partners' domains lie in, counted row by row (sorted, then the changes;
+    # a pad repeats the lead's)
+    clusters = np.sort(state.cluster_of_firm[members], axis=1)
+    n_clusters = ((clusters[:, 1:] != clusters[:, :-1]).sum(axis=1) + 1).tolist()
+    durations: list = [None] * n_teams
+    costs: list = [None] * n_teams
+    grants: list = [None] * n_teams
+    if float_costs:
+        sizes = firms.size_class[members]
+        durations, costs = _cost_plans(p, call, np.array(_cost_by_class(p)), sizes, real, u)
+        units = _aid_units(call)
+        flat_cents = [x for c in costs for x in c]
+        exact_below = ((1 << 63) - 1) // max(1, *units)  # costs whose products with the units fit in int64
+        if flat_cents and min(flat_cents) >= 0 and max(flat_cents) < exact_below:
+            cents_table = np.zeros((n_teams, width), dtype=np.int64)
+            cents_table[real] = flat_cents
+            shares = (cents_table * np.array(units, dtype=np.int64)[sizes]) // SHARE_UNIT
+            grants = shares.sum(axis=1).tolist()
+        else:
+            grants = [_grant(call, sz[:k], c) for sz, k, c in zip(sizes.tolist(), lengths, costs, strict=True)]
+    ro = [-1] * n_teams
+    if free is not None and free.ids.size:  # FreeResearchOrgs.best_for, team by team
+        padded = np.where(real.T[None, :, :], prof, np.float32(0.0))
+        total = padded[:, 0]
+        for k in range(1, width):  # the sum over partners (axis 0 of a team's rows): row by row
+            total = total + padded[:, k]
+        # (organisations, teams): each fit summed over the domains as NumPy sums a row
+        need = total / n.astype(np.float32)
+        fit = row_sums(np.minimum(np.ascontiguousarray(free.profiles.T)[:, :, None], need[:, None, :]))
+        ro = free.ids[np.argmax(fit, axis=0)].tolist()
+    return quality, ro, durations, costs, grants, n_clusters
 
 
 def run_call(state: State, call: Call) -> None:
