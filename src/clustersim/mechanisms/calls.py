@@ -29,7 +29,7 @@ import numpy as np
 
 from clustersim.config import SIZE_CLASSES, CallParams
 from clustersim.money import SHARE_UNIT, eur_to_cents, eurs_to_cents, share_units
-from clustersim.network import FIRM_FIRM, FIRM_RO, ORIGINS, nooteboom_value
+from clustersim.network import FIRM_RO, ORIGINS, nooteboom_value
 from clustersim.population import LARGE, NO_CLUSTER
 from clustersim.state import Call, Proposal, State
 from clustersim.streams import Stream, child_keys, child_keys_of, normal, order_by, uniforms_at
@@ -815,17 +815,17 @@ def start_project(state: State, call: Call, prop: Proposal) -> None:
             state.ledger.add(month, FIRM_RO, PROJECT, f, prop.ro, cluster_id)
     lead_member = member_of.item(lead) >= 0
     lead_domain = domain.item(lead)
+    add_firm_firm = state.ledger.add_firm_firm  # ledger.add of a firm-firm tie of outcome 1, its hot path
     for f in prop.partners[1:]:
-        state.ledger.add(
+        add_firm_firm(
             month,
-            FIRM_FIRM,
             PROJECT,
             lead,
             f,
             cluster_id,
-            cross_domain=lead_domain != domain.item(f),
-            cross_cluster=cluster_of_firm.item(f) != cluster_idx,
-            members_both=lead_member and member_of.item(f) >= 0,
+            lead_domain != domain.item(f),
+            cluster_of_firm.item(f) != cluster_idx,
+            lead_member and member_of.item(f) >= 0,
         )
     if prop.ro >= 0:
         state.ros.active[prop.ro] += 1
