@@ -52,8 +52,13 @@ def spread_awareness(state: State) -> int:
         hours.append(h)
         c.hours_used += h
         c.hours["communication"] = 0.0
-    hazard = a * np.array(hours) / np.maximum(state.firms_per_cluster, 1.0) * 1000.0
-    newly = state.awareness.advance(hazard.take(state.cluster_of_domain))
+    # a * h / max(firms, 1) * 1000 per cluster, in Python floats (NumPy's float64 operations),
+    # then each domain's (a handful of numbers: no array calls)
+    firms_per_cluster = state.firms_per_cluster.tolist()
+    hazard = [a * h / (f if f >= 1.0 else 1.0) * 1000.0 for h, f in zip(hours, firms_per_cluster, strict=True)]
+    newly = state.awareness.advance(np.array([hazard[c] for c in state.cluster_of_domain.tolist()]))
+    if newly.size == 0:
+        return 0
     newly = newly[~state.firms.aware[newly]]
     state.firms.aware[newly] = True
     return int(newly.size)
