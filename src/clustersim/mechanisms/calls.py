@@ -624,13 +624,15 @@ def _plan_stacked(
     # (domains, slots, teams) float32: the profiles domain by domain, slot by slot
     prof = by_domain.take(members.T.ravel(), axis=1).reshape(by_domain.shape[0], width, n_teams)
     mean_d = np.zeros(n_teams)
-    for k in sorted(set(lengths)):  # proposal_quality's distance matrix, its float32 sums (row_sums) and mean
+    if width > 1:  # proposal_quality's distance matrix (every slot pair at once), its float32 sum and mean
+        d_all = 0.5 * row_sums(np.abs(prof[:, :, None, :] - prof[:, None, :, :]))  # (slots, slots, teams)
+    for k in sorted(set(lengths)):  # the sum of a team's k x k distances depends on k: team size by team size
         if k < 2:
             continue
         rows = (n == k).nonzero()[0]
-        team_prof = prof[:, :k, rows] if rows.size < n_teams else prof[:, :k]
-        d = 0.5 * row_sums(np.abs(team_prof[:, :, None, :] - team_prof[:, None, :, :]))  # (k, k, teams of k)
-        mean_d[rows] = (row_sums(d.reshape(k * k, rows.size)) / (k * (k - 1))).astype(np.float64)
+        d = d_all[:k, :k, rows] if rows.size < n_teams else d_all[:k, :k]
+        d = np.ascontiguousarray(d).reshape(k * k, rows.size)
+        mean_d[rows] = (row_sums(d) / (k * (k - 1))).astype(np.float64)
     # streams.normal of each noise uniform (the same clamp, then the inverse CDF)
     clamped = np.minimum(np.maximum(u[:, _NOISE], 1e-300), 1.0 - 2.0**-53).tolist()
     normals = np.array(list(map(_INV_CDF, clamped)))
@@ -640,7 +642,7 @@ def _plan_stacked(
         + 0.25 * nooteboom_value(mean_d)
         + p.quality_noise * normals
     )
-    quality = [min(max(x, 0.0), 1.0) for x in q.tolist()]
+    quality = np.clip(q, 0.0, 1.0).tolist()  # min(max(q, 0), 1) (q is never -0.0 or NaN)
     # the clusters the partners' domains lie in, counted row by row (sorted, then the changes;
     # a pad repeats the lead's)
     clusters = np.sort(state.cluster_of_firm[members], axis=1)
