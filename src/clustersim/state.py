@@ -235,9 +235,10 @@ class State:
         """Recompute the member index arrays (per cluster and per domain) and CMO counts.
 
         Call it whenever ``firms.member_of`` changes; ``members_cluster`` (each member's
-        cluster) is kept with ``members`` so that readers need not gather it again, and the
-        members by cluster and primary domain (:meth:`domain_counts_by_cluster`) are
-        counted here too.
+        cluster) is kept with ``members`` so that readers need not gather it again. The
+        members of each domain are counted here too (:meth:`domain_counts_by_cluster` reads
+        them), and ``one_domain_clusters`` notes whether every cluster in force covers one
+        domain (then a cluster's members are its domain's, and no second sort is needed).
         """
         firms = self.firms
         self.members = members = (firms.member_of != NO_CLUSTER).nonzero()[0]  # np.flatnonzero (1-D)
