@@ -238,16 +238,7 @@ def _form(
     size = p.consortium_min + min(int(u[_SIZE] * span), span - 1)
     team = [lead]
     capped = False
-
-    def ok(j: int) -> bool:
-        nonlocal capped
-        if not eligible[j]:
-            return False
-        if in_call[j] >= cap:
-            capped = True
-            return False
-        return j not in team
-
+    # each candidate j joins if eligible, under the cap (else the cap turned it away) and new
     key = draws.key_list[row]
     partners = state.ledger.partners
     past = sorted(partners.get(lead, ()))
@@ -255,34 +246,43 @@ def _form(
         for j in _ordered(draws.past_keys[row], past):
             if len(team) >= size:
                 break
-            if ok(j):
-                team.append(j)
+            if eligible[j]:
+                if in_call[j] >= cap:
+                    capped = True
+                elif j not in team:
+                    team.append(j)
     if len(team) < size and past:
         second = sorted({k for j in past for k in partners.get(j, ()) if k != lead})
         for j in _ordered(draws.second_keys[row], second):
             if len(team) >= size:
                 break
-            if ok(j):
-                team.append(j)
+            if eligible[j]:
+                if in_call[j] >= cap:
+                    capped = True
+                elif j not in team:
+                    team.append(j)
     if len(team) >= size:
         return team, capped
-    pre = draws.best.shape[1]
     best = draws.best_rows[row]
     empty = draws.empty_rows[row]
+    pre = len(best)
+    limit = 4 * size
     tries = 0
-    while len(team) < size and tries < 4 * size:
+    while len(team) < size and tries < limit:
         if tries < pre:
             if empty[tries]:
                 break
             j = best[tries]
-            tries += 1
         else:
             j = _third_try(state, call, lead, everyone, Stream(key).child("third"), tries)
-            tries += 1
             if j < 0:
                 break
-        if ok(j):
-            team.append(j)
+        tries += 1
+        if eligible[j]:
+            if in_call[j] >= cap:
+                capped = True
+            elif j not in team:
+                team.append(j)
     return (team if len(team) >= p.consortium_min else []), capped
 
 
