@@ -209,6 +209,9 @@ class State:
     members_by_domain: list[np.ndarray] = field(default_factory=list)
     members_call_open: bool = False
     benefit: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    _members_per_domain: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # refresh_members
+    one_domain_clusters: bool = False  # each cluster in force covers one domain (refresh_members)
+    _profile_by_domain: np.ndarray | None = None  # profile_by_domain
     fee_eur_per_year: np.ndarray = field(default_factory=lambda: np.zeros(4))
     fee_cents_per_month: np.ndarray = field(default_factory=lambda: np.zeros(4, dtype=np.int64))
     staff_cost_cents_per_hour: float = 0.0
@@ -232,28 +235,62 @@ class State:
         """Recompute the member index arrays (per cluster and per domain) and CMO counts.
 
         Call it whenever ``firms.member_of`` changes; ``members_cluster`` (each member's
-        cluster) is kept with ``members`` so that readers need not gather it again.
+        cluster) is kept with ``members`` so that readers need not gather it again. The
+        members of each domain are counted here too (:meth:`domain_counts_by_cluster` reads
+        them), and ``one_domain_clusters`` notes whether every cluster in force covers one
+        domain (then a cluster's members are its domain's, and no second sort is needed).
         """
         firms = self.firms
-        self.members = np.flatnonzero(firms.member_of != NO_CLUSTER)
-        owner = self.members_cluster = firms.member_of[self.members]
-        counts = np.bincount(owner, minlength=len(self.cmos))
+        self.members = members = (firms.member_of != NO_CLUSTER).nonzero()[0]  # np.flatnonzero (1-D)
+        owner = self.members_cluster = firms.member_of[members]
         # one sort by domain; a cluster's members are its domains' members (each domain
         # lies in one cluster), in firm order within each
-        dom = firms.primary_domain[self.members]
-        by_domain = self.members[np.argsort(dom, kind="stable")]
+        dom = firms.primary_domain[members]
         counts_d = np.bincount(dom, minlength=self.n_domains)
-        self.members_by_domain = _split(by_domain, counts_d)
-        self.members_by_cluster = _split(self.members[np.argsort(owner, kind="stable")], counts)
-        for cmo, n in zip(self.cmos, counts.tolist(), strict=True):
+        self.members_by_domain = _split(members[np.argsort(dom, kind="stable")], counts_d)
+        n_cmos = len(self.cmos)
+        of_domain = self.cluster_of_domain.tolist()
+        self._members_per_domain = counts_d
+        self.one_domain_clusters = n_cmos == self.n_domains and sorted(of_domain) == list(range(n_cmos))
+        if self.one_domain_clusters:
+            # one domain per cluster: a cluster's members are its domain's, already in firm order
+            by_domain = self.members_by_domain
+            by_cluster = [by_domain[0]] * n_cmos
+            counts = [0] * n_cmos
+            for d, (c, n) in enumerate(zip(of_domain, counts_d.tolist(), strict=True)):
+                by_cluster[c] = by_domain[d]
+                counts[c] = n
+            self.members_by_cluster = by_cluster
+        else:
+            per_cluster = np.bincount(owner, minlength=n_cmos)
+            self.members_by_cluster = _split(members[np.argsort(owner, kind="stable")], per_cluster)
+            counts = per_cluster.tolist()
+        for cmo, n in zip(self.cmos, counts, strict=True):
             cmo.n_members = n
 
     def domain_counts_by_cluster(self) -> np.ndarray:
-        """Members by cluster (rows) and primary domain (columns)."""
-        firms = self.firms
-        key = self.members_cluster.astype(np.int64) * self.n_domains + firms.primary_domain[self.members]
-        counts = np.bincount(key, minlength=len(self.cmos) * self.n_domains)
-        return counts.reshape(len(self.cmos), self.n_domains).astype(np.float64)
+        """Members by cluster (rows) and primary domain (columns), as counted by :meth:`refresh_members`.
+
+        Members are in the cluster of their primary domain (joining and reforms keep them
+        so), and each domain lies in one cluster: the table holds each domain's member
+        count in its cluster's row.
+        """
+        table = np.zeros((len(self.cmos), self.n_domains))
+        if len(self.cmos) and self._members_per_domain.size:
+            table[self.cluster_of_domain, np.arange(self.n_domains)] = self._members_per_domain
+        return table
+
+    def profile_by_domain(self) -> np.ndarray:
+        """The firms' competence profiles domain by domain: ``firms.profile.T``, contiguous.
+
+        Made once a run (profiles are drawn with the population and never change), for
+        per-domain columns of many firms at once.
+        """
+        profile = self.firms.profile
+        cached = self._profile_by_domain
+        if cached is None or cached.shape != profile.shape[::-1]:
+            cached = self._profile_by_domain = np.ascontiguousarray(profile.T)
+        return cached
 
     # ---------------------------------------------------------------- indicators
     def mark_nonfinancial(self, idx: int | np.ndarray) -> None:

@@ -23,12 +23,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
 from clustersim.config import SIZE_CLASSES, CallParams
 from clustersim.money import SHARE_UNIT, eur_to_cents, eurs_to_cents, share_units
-from clustersim.network import FIRM_FIRM, FIRM_RO, ORIGINS, nooteboom_value
+from clustersim.network import FIRM_RO, ORIGINS, nooteboom_value
 from clustersim.population import LARGE, NO_CLUSTER
 from clustersim.state import Call, Proposal, State
 from clustersim.streams import Stream, child_keys, child_keys_of, normal, order_by, uniforms_at
@@ -75,7 +76,7 @@ def draw_leads(state: State, call: Call, eligible: np.ndarray) -> np.ndarray:
     return order_by(state.streams.stream("call_order", call.stream_id), np.concatenate(leads))
 
 
-_PRE_TRIES = 8  # third-tier tries precomputed for every lead at once (later tries, rarely needed, one by one)
+_PRE_TRIES = 4  # third-tier tries precomputed for every lead at once (later tries, rarely needed, one by one)
 _PRE_BUDGET = 1 << 22  # numbers per chunk of leads in that precomputation (bounds its memory)
 
 
@@ -98,6 +99,9 @@ class LeadDraws:
     def __post_init__(self) -> None:
         """The same numbers as Python lists, row by row, for the loop over the leads."""
         self.key_list: list[int] = self.keys.tolist()
+        # the keys of each lead's streams of its first two tiers (Stream(key).child("past"), ...)
+        self.past_keys: list[int] = child_keys(self.keys, "past").tolist()
+        self.second_keys: list[int] = child_keys(self.keys, "second").tolist()
         self.u_rows: list[list[float]] = self.u.tolist()
         self.best_rows: list[list[int]] = self.best.tolist()
         self.empty_rows: list[list[bool]] = self.empty.tolist()
@@ -128,6 +132,7 @@ def lead_draws(state: State, call: Call, leads: np.ndarray, everyone: np.ndarray
     third_keys = child_keys(keys, "third")
     positions = np.arange(tries * width)
     chunk = max(1, _PRE_BUDGET // (tries * c_n * max(state.n_domains, 1)))
+    by_domain = state.profile_by_domain()
     for lo in range(0, leads.size, chunk):
         sl = slice(lo, lo + chunk)
         t = uniforms_at(third_keys[sl], positions).reshape(-1, tries, width)
@@ -136,15 +141,52 @@ def lead_draws(state: State, call: Call, leads: np.ndarray, everyone: np.ndarray
         size = sizes[pool]
         idx = np.minimum((t[:, :, 1:] * size[:, :, None]).astype(np.int64), np.maximum(size - 1, 0)[:, :, None])
         cands = flat[np.minimum(offsets[pool][:, :, None] + idx, flat.size - 1)]
-        diff = firms.profile[cands]  # distances 0.5 x sum of abs(a - b), worked out in place (no large temporaries)
-        diff -= firms.profile[leads[sl]][:, None, None, :]
+        # distances 0.5 x sum of abs(a - b), worked out in place domain by domain (contiguous
+        # columns), summed over the domains as NumPy sums a row (row_sums)
+        diff = by_domain.take(cands.ravel(), axis=1).reshape(by_domain.shape[0], *cands.shape)
+        diff -= by_domain.take(leads[sl], axis=1)[:, :, None, None]
         np.abs(diff, out=diff)
-        d = diff.sum(axis=-1)
+        d = row_sums(diff)
         d *= 0.5
         pick = np.argmax(nooteboom_value(d), axis=-1)
         best[sl] = np.take_along_axis(cands, pick[:, :, None], axis=-1)[:, :, 0]
         empty[sl] = size == 0
     return LeadDraws(keys, u, best, empty)
+
+
+def row_sums(columns: np.ndarray) -> np.ndarray:
+    """``x.sum(axis=-1)`` of the rows ``x`` whose elements are ``columns[0], columns[1], ...``.
+
+    The same additions in the same order as NumPy's sum along a contiguous row of ``n``
+    elements (its pairwise summation): fewer than 8 added one by one from the left; up to
+    128 into 8 partial sums (elements ``j, j + 8, ...``), combined as ((0 + 1) + (2 + 3)) +
+    ((4 + 5) + (6 + 7)), then the rest added one by one. Each column is a contiguous array,
+    so every addition is one pass over many rows at once instead of a small reduction per
+    row. More than 128 elements: the rows are gathered and summed by NumPy. (A sum whose
+    elements are all -0.0 may come out -0.0 here, +0.0 from NumPy.)
+    """
+    n = columns.shape[0]
+    if n == 0 or n > 128:
+        return np.ascontiguousarray(np.moveaxis(columns, 0, -1)).sum(axis=-1)
+    if n < 8:
+        total = columns[0] + 0.0  # NumPy starts from 0
+        for k in range(1, n):
+            total += columns[k]
+        return total
+    r = [columns[j].copy() for j in range(8)]
+    top = n - n % 8
+    for i in range(8, top, 8):
+        for j in range(8):
+            r[j] += columns[i + j]
+    total = r[0] + r[1]
+    total += r[2] + r[3]
+    r[4] += r[5]
+    r[6] += r[7]
+    r[4] += r[6]
+    total += r[4]
+    for k in range(top, n):
+        total += columns[k]
+    return total
 
 
 def _ordered(key: int, ids: list[int]) -> list[int]:
@@ -196,51 +238,51 @@ def _form(
     size = p.consortium_min + min(int(u[_SIZE] * span), span - 1)
     team = [lead]
     capped = False
-
-    def ok(j: int) -> bool:
-        nonlocal capped
-        if not eligible[j]:
-            return False
-        if in_call[j] >= cap:
-            capped = True
-            return False
-        return j not in team
-
+    # each candidate j joins if eligible, under the cap (else the cap turned it away) and new
     key = draws.key_list[row]
     partners = state.ledger.partners
     past = sorted(partners.get(lead, ()))
     if past:
-        for j in _ordered(Stream(key).child("past").key, past):
+        for j in _ordered(draws.past_keys[row], past):
             if len(team) >= size:
                 break
-            if ok(j):
-                team.append(j)
+            if eligible[j]:
+                if in_call[j] >= cap:
+                    capped = True
+                elif j not in team:
+                    team.append(j)
     if len(team) < size and past:
         second = sorted({k for j in past for k in partners.get(j, ()) if k != lead})
-        for j in _ordered(Stream(key).child("second").key, second):
+        for j in _ordered(draws.second_keys[row], second):
             if len(team) >= size:
                 break
-            if ok(j):
-                team.append(j)
+            if eligible[j]:
+                if in_call[j] >= cap:
+                    capped = True
+                elif j not in team:
+                    team.append(j)
     if len(team) >= size:
         return team, capped
-    pre = draws.best.shape[1]
     best = draws.best_rows[row]
     empty = draws.empty_rows[row]
+    pre = len(best)
+    limit = 4 * size
     tries = 0
-    while len(team) < size and tries < 4 * size:
+    while len(team) < size and tries < limit:
         if tries < pre:
             if empty[tries]:
                 break
             j = best[tries]
-            tries += 1
         else:
             j = _third_try(state, call, lead, everyone, Stream(key).child("third"), tries)
-            tries += 1
             if j < 0:
                 break
-        if ok(j):
-            team.append(j)
+        tries += 1
+        if eligible[j]:
+            if in_call[j] >= cap:
+                capped = True
+            elif j not in team:
+                team.append(j)
     return (team if len(team) >= p.consortium_min else []), capped
 
 
@@ -338,31 +380,42 @@ def _cost_plan(
     return duration, costs
 
 
-def _cost_plans(p: CallParams, call: Call, by_class: np.ndarray, sizes: np.ndarray, u: np.ndarray) -> tuple[list, list]:
-    """:func:`_cost_plan` of teams of one size, fewer than 8 (``sizes``: teams x partners), in NumPy.
+def _cost_plans(
+    p: CallParams, call: Call, by_class: np.ndarray, sizes: np.ndarray, real: np.ndarray, u: np.ndarray
+) -> tuple[list, list]:
+    """:func:`_cost_plan` of teams of fewer than 8 partners, in NumPy.
 
-    The same float operations in the same order (the partners' own costs added one by one
-    from the left, as :func:`_sum`); ``by_class`` must be float. Returns the durations and
-    each team's costs.
+    ``sizes`` is teams x slots, ``real`` marks each team's partners (its first slots; the
+    rest pad the row). The same float operations in the same order (the partners' own
+    costs added one by one from the left, as :func:`_sum`; a pad adds an own cost of 0.0,
+    which changes no sum); ``by_class`` must be float. Returns the durations and each
+    team's costs.
     """
     rules = call.cfg
     lo = min(p.duration_months_min, rules.max_duration_months)
     span = rules.max_duration_months - lo + 1
     duration = lo + np.minimum((u[:, _DURATION] * span).astype(np.int64), span - 1)
     own = by_class[sizes] * duration[:, None]
+    own[~real] = 0.0
     ro_share = np.minimum(0.95, rules.min_ro_share + u[:, _RO_SHARE] * p.ro_share_extra_max)
     own_total = own[:, 0]
     for k in range(1, sizes.shape[1]):
         own_total = own_total + own[:, k]
     total = own_total / (1.0 - ro_share)
-    minimum = np.where((sizes == LARGE).any(axis=1), rules.min_cost_with_large_eur, rules.min_cost_sme_eur)
+    large = ((sizes == LARGE) & real).any(axis=1)
+    minimum = np.where(large, rules.min_cost_with_large_eur, rules.min_cost_sme_eur)
     total = np.where(total < minimum, minimum * (1.0 + 0.5 * u[:, _SCALE_UP]), total)
     positive = own_total > 0
-    weights = np.full(own.shape, 1.0 / sizes.shape[1])
+    n = real.sum(axis=1)
+    weights = np.repeat((1.0 / n)[:, None], sizes.shape[1], axis=1)  # 1.0 / n: a team without own costs
     np.divide(own, own_total[:, None], out=weights, where=positive[:, None])
-    cents = eurs_to_cents((total[:, None] * weights).ravel())
-    n = sizes.shape[1]
-    return duration.tolist(), [cents[i : i + n] for i in range(0, len(cents), n)]
+    cents = eurs_to_cents((total[:, None] * weights)[real])
+    parts = []
+    at = 0
+    for k in n.tolist():
+        parts.append(cents[at : at + k])
+        at += k
+    return duration.tolist(), parts
 
 
 def _sum(values: list[float]) -> float:
@@ -472,6 +525,8 @@ class Plan:
 
 _BATCH_BELOW = 8  # teams this large or larger are planned one by one (NumPy's sums change order at 8 terms)
 _PLAN_CHUNK = 1024  # teams planned together at most (bounds the teams x organisations x domains temporary)
+_SUPPORT_ONE_BY_ONE = 32  # support sessions' firms updated one by one up to this many (NumPy beyond)
+_INV_CDF = NormalDist().inv_cdf  # what streams.normal inverts (after its clamp)
 
 
 def plan_proposals(
@@ -481,82 +536,144 @@ def plan_proposals(
 
     The same numbers as :func:`proposal_quality`, :func:`choose_research_org` (with
     ``free``; -1 when ``free`` is None), :func:`cost_plan` and :func:`grant_for` per team:
-    teams of one size are stacked, with the same float operations in the same order (the
-    per-row sums over the domains are NumPy's same reductions; the sums over partners,
-    fewer than 8 terms, are added one by one from the left as NumPy does).
+    teams of fewer than 8 partners are stacked (:func:`_plan_stacked`), with the same float
+    operations in the same order (the sums over the domains as NumPy sums a row, by
+    :func:`row_sums`; the sums over partners, fewer than 8 terms, added one by one from the
+    left as NumPy does). Grants are worked out in int64 when every product of a cost and
+    an aid intensity fits (the same integers as :func:`_grant`'s). Larger teams are
+    planned one by one.
     """
     firms = state.firms
     p = state.cfg.behaviour.calls
-    noise = p.quality_noise
     by_class = _cost_by_class(p)
     float_costs = np.array(by_class).dtype == np.float64  # integer costs: planned one by one
-    flat = np.array([f for t in teams for f in t], dtype=np.int64)
-    sizes_flat = firms.size_class[flat].tolist()
-    clusters_flat = state.cluster_of_firm[flat].tolist()
+    units = _aid_units(call)
     quality = [0.0] * len(teams)
     ro = [-1] * len(teams)
     duration: list[int | None] = [None] * len(teams)
     costs: list[list[int]] = [[]] * len(teams)
-    by_n: dict[int, list[int]] = {}
+    grants: list[int | None] = [None] * len(teams)
+    n_clusters: list[int | None] = [None] * len(teams)
+    small = []
     for i, t in enumerate(teams):
-        by_n.setdefault(len(t), []).append(i)
-    for n, group in by_n.items():
-        if n >= _BATCH_BELOW:
-            for i in group:
-                quality[i] = proposal_quality(state, teams[i], u_rows[i])
-                if free is not None:
-                    ro[i] = choose_research_org(state, teams[i], free)
+        if len(t) < _BATCH_BELOW:
+            small.append(i)
             continue
-        for lo in range(0, len(group), _PLAN_CHUNK):
-            part = group[lo : lo + _PLAN_CHUNK]
-            members = np.array([teams[i] for i in part], dtype=np.int64)  # (teams, n)
-            prof = firms.profile[members]  # (teams, n, domains) float32
-            if n > 1:  # proposal_quality's distance matrix, its float32 sum and mean
-                d = 0.5 * np.abs(prof[:, :, None, :] - prof[:, None, :, :]).sum(axis=-1)
-                mean_d = (d.reshape(len(part), n * n).sum(axis=-1) / (n * (n - 1))).astype(np.float64)
-            else:
-                mean_d = np.zeros(len(part))
-            normals = np.array([normal(float(u_rows[i][_NOISE])) for i in part])
-            q = (
-                0.5 * _means32(firms.knowledge[members])
-                + 0.25 * _means32(firms.absorptive[members])
-                + 0.25 * nooteboom_value(mean_d)
-                + noise * normals
-            )
-            for i, x in zip(part, q.tolist(), strict=True):
-                quality[i] = min(max(x, 0.0), 1.0)
-            if float_costs:
-                u = np.array([u_rows[i] for i in part])
-                months, cents = _cost_plans(p, call, np.array(by_class), firms.size_class[members], u)
-                for i, m, c in zip(part, months, cents, strict=True):
-                    duration[i] = m
-                    costs[i] = c
-            if free is not None and free.ids.size:  # FreeResearchOrgs.best_for, team by team
-                total = prof[:, 0]
-                for k in range(1, n):  # the sum over partners (axis 0 of a team's rows): row by row
-                    total = total + prof[:, k]
-                fit = np.minimum(free.profiles, (total / n)[:, None, :]).sum(axis=-1)
-                for i, r in zip(part, free.ids[np.argmax(fit, axis=-1)].tolist(), strict=True):
-                    ro[i] = r
+        quality[i] = proposal_quality(state, t, u_rows[i])
+        if free is not None:
+            ro[i] = choose_research_org(state, t, free)
+    for lo in range(0, len(small), _PLAN_CHUNK):
+        part = small[lo : lo + _PLAN_CHUNK]
+        stacked = _plan_stacked(state, call, [teams[i] for i in part], [u_rows[i] for i in part], free, float_costs)
+        for i, q, r, m, c, g, k in zip(part, *stacked, strict=True):
+            quality[i], ro[i], n_clusters[i] = q, r, k
+            if m is not None:
+                duration[i], costs[i], grants[i] = m, c, g
     plans = []
-    at = 0
-    units = _aid_units(call)
     for i, t in enumerate(teams):
-        sizes = sizes_flat[at : at + len(t)]
-        if duration[i] is None:
-            duration[i], costs[i] = _cost_plan(p, call, by_class, sizes, u_rows[i])
-        n_clusters = len(set(clusters_flat[at : at + len(t)]))
-        plans.append(Plan(quality[i], ro[i], duration[i], costs[i], _grant(call, sizes, costs[i], units), n_clusters))
-        at += len(t)
+        if grants[i] is None or n_clusters[i] is None or duration[i] is None:
+            sizes = firms.size_class[t].tolist()
+            if duration[i] is None:
+                duration[i], costs[i] = _cost_plan(p, call, by_class, sizes, u_rows[i])
+            if grants[i] is None:
+                grants[i] = _grant(call, sizes, costs[i], units)
+            if n_clusters[i] is None:
+                n_clusters[i] = len(set(state.cluster_of_firm[t].tolist()))
+        plans.append(Plan(quality[i], ro[i], duration[i], costs[i], grants[i], n_clusters[i]))
     return plans
 
 
-def _means32(values: np.ndarray) -> np.ndarray:
-    """:func:`_mean32` of each row of float32 ``values`` (fewer than 8 columns), as float64."""
+def _means32(values: np.ndarray, real: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """:func:`_mean32` of each row's first ``n`` float32 ``values`` (fewer than 8 columns), as float64.
+
+    The pads (``~real``) count as 0.0 and come last, so adding them changes no sum.
+    """
+    values = np.where(real, values, np.float32(0.0))
     total = values[:, 0]
     for k in range(1, values.shape[1]):
         total = total + values[:, k]
-    return (total.astype(np.float64) / values.shape[1]).astype(np.float32).astype(np.float64)
+    return (total.astype(np.float64) / n).astype(np.float32).astype(np.float64)
+
+
+def _plan_stacked(
+    state: State,
+    call: Call,
+    teams: list[list[int]],
+    u_rows: list[list[float]],
+    free: FreeResearchOrgs | None,
+    float_costs: bool,
+) -> tuple[list, ...]:
+    """:func:`plan_proposals` of teams of fewer than 8 partners, stacked in one teams x slots array.
+
+    A shorter team's row is padded with its lead, whose values count as 0.0 where partners
+    are summed (last, so no sum changes) and add no size class or cluster; only the
+    distances are worked out per team size (their pairwise sums depend on it). Returns,
+    per team, the quality, the organisation, the number of clusters, and the duration,
+    costs and grant (None when the costs are planned one by one).
+    """
+    firms = state.firms
+    p = state.cfg.behaviour.calls
+    n_teams = len(teams)
+    lengths = [len(t) for t in teams]
+    width = max(lengths)
+    n = np.array(lengths, dtype=np.int64)
+    members = np.array([t + [t[0]] * (width - len(t)) for t in teams], dtype=np.int64)  # (teams, slots)
+    real = np.arange(width) < n[:, None]
+    u = np.array(u_rows)  # (teams, 5)
+    by_domain = state.profile_by_domain()
+    # (domains, slots, teams) float32: the profiles domain by domain, slot by slot
+    prof = by_domain.take(members.T.ravel(), axis=1).reshape(by_domain.shape[0], width, n_teams)
+    mean_d = np.zeros(n_teams)
+    if width > 1:  # proposal_quality's distance matrix (every slot pair at once), its float32 sum and mean
+        d_all = 0.5 * row_sums(np.abs(prof[:, :, None, :] - prof[:, None, :, :]))  # (slots, slots, teams)
+    for k in sorted(set(lengths)):  # the sum of a team's k x k distances depends on k: team size by team size
+        if k < 2:
+            continue
+        rows = (n == k).nonzero()[0]
+        d = d_all[:k, :k, rows] if rows.size < n_teams else d_all[:k, :k]
+        d = np.ascontiguousarray(d).reshape(k * k, rows.size)
+        mean_d[rows] = (row_sums(d) / (k * (k - 1))).astype(np.float64)
+    # streams.normal of each noise uniform (the same clamp, then the inverse CDF)
+    clamped = np.minimum(np.maximum(u[:, _NOISE], 1e-300), 1.0 - 2.0**-53).tolist()
+    normals = np.array(list(map(_INV_CDF, clamped)))
+    q = (
+        0.5 * _means32(firms.knowledge[members], real, n)
+        + 0.25 * _means32(firms.absorptive[members], real, n)
+        + 0.25 * nooteboom_value(mean_d)
+        + p.quality_noise * normals
+    )
+    quality = np.clip(q, 0.0, 1.0).tolist()  # min(max(q, 0), 1) (q is never -0.0 or NaN)
+    # the clusters the partners' domains lie in, counted row by row (sorted, then the changes;
+    # a pad repeats the lead's)
+    clusters = np.sort(state.cluster_of_firm[members], axis=1)
+    n_clusters = ((clusters[:, 1:] != clusters[:, :-1]).sum(axis=1) + 1).tolist()
+    durations: list = [None] * n_teams
+    costs: list = [None] * n_teams
+    grants: list = [None] * n_teams
+    if float_costs:
+        sizes = firms.size_class[members]
+        durations, costs = _cost_plans(p, call, np.array(_cost_by_class(p)), sizes, real, u)
+        units = _aid_units(call)
+        flat_cents = [x for c in costs for x in c]
+        exact_below = ((1 << 63) - 1) // max(1, *units)  # costs whose products with the units fit in int64
+        if flat_cents and min(flat_cents) >= 0 and max(flat_cents) < exact_below:
+            cents_table = np.zeros((n_teams, width), dtype=np.int64)
+            cents_table[real] = flat_cents
+            shares = (cents_table * np.array(units, dtype=np.int64)[sizes]) // SHARE_UNIT
+            grants = shares.sum(axis=1).tolist()
+        else:
+            grants = [_grant(call, sz[:k], c) for sz, k, c in zip(sizes.tolist(), lengths, costs, strict=True)]
+    ro = [-1] * n_teams
+    if free is not None and free.ids.size:  # FreeResearchOrgs.best_for, team by team
+        padded = np.where(real.T[None, :, :], prof, np.float32(0.0))
+        total = padded[:, 0]
+        for k in range(1, width):  # the sum over partners (axis 0 of a team's rows): row by row
+            total = total + padded[:, k]
+        # (organisations, teams): each fit summed over the domains as NumPy sums a row
+        need = total / n.astype(np.float32)
+        fit = row_sums(np.minimum(np.ascontiguousarray(free.profiles.T)[:, :, None], need[:, None, :]))
+        ro = free.ids[np.argmax(fit, axis=0)].tolist()
+    return quality, ro, durations, costs, grants, n_clusters
 
 
 def run_call(state: State, call: Call) -> None:
@@ -700,17 +817,17 @@ def start_project(state: State, call: Call, prop: Proposal) -> None:
             state.ledger.add(month, FIRM_RO, PROJECT, f, prop.ro, cluster_id)
     lead_member = member_of.item(lead) >= 0
     lead_domain = domain.item(lead)
+    add_firm_firm = state.ledger.add_firm_firm  # ledger.add of a firm-firm tie of outcome 1, its hot path
     for f in prop.partners[1:]:
-        state.ledger.add(
+        add_firm_firm(
             month,
-            FIRM_FIRM,
             PROJECT,
             lead,
             f,
             cluster_id,
-            cross_domain=lead_domain != domain.item(f),
-            cross_cluster=cluster_of_firm.item(f) != cluster_idx,
-            members_both=lead_member and member_of.item(f) >= 0,
+            lead_domain != domain.item(f),
+            cluster_of_firm.item(f) != cluster_idx,
+            lead_member and member_of.item(f) >= 0,
         )
     if prop.ro >= 0:
         state.ros.active[prop.ro] += 1
@@ -758,16 +875,15 @@ def support_innovation(state: State) -> int:
     knowledge by ``support_knowledge_gain x absorptive x (1 - knowledge)`` and counts as
     non-financial support. Returns the sessions held. Session ``k`` of a CMO's month draws
     position ``k`` of the CMO's monthly stream; the CMOs' members are disjoint, so all
-    CMOs' firms are updated in one pass.
+    CMOs' firms are updated in one pass (a few firms one by one, in float32 as on the
+    arrays).
     """
     beh = state.cfg.behaviour
-    k = state.firms.knowledge
     hours = beh.cmo.hours_per_consortium_support
     sessions = 0
     picks: list[int] = []
     month = None  # the month's stream, made once: each CMO's is its child
-    for c, cmo in enumerate(state.cmos):
-        members = state.members_by_cluster[c]
+    for cmo, members in zip(state.cmos, state.members_by_cluster, strict=False):
         size = members.size
         if size == 0:
             continue
@@ -775,12 +891,26 @@ def support_innovation(state: State) -> int:
         if n:  # a handful of sessions: plain Python, each CMO's firms once, in increasing order
             if month is None:
                 month = state.streams.stream("support", state.month)
-            u = month.child(cmo.stream_id).uniform_list(n)
-            picks.extend(sorted({members.item(min(int(x * size), size - 1)) for x in u}))
+            stream = month.child(cmo.stream_id)
+            if n == 1:
+                picks.append(members.item(min(int(stream.uniform(0) * size), size - 1)))
+            else:
+                picks.extend(sorted({members.item(min(int(x * size), size - 1)) for x in stream.uniform_list(n)}))
             sessions += n
     if not sessions:
         return 0
-    who = np.array(picks, dtype=np.int64)
-    k[who] += (beh.cmo.support_knowledge_gain * state.firms.absorptive[who] * (1.0 - k[who])).astype(np.float32)
-    state.mark_nonfinancial(who)
+    firms = state.firms
+    k, absorptive = firms.knowledge, firms.absorptive
+    gain = beh.cmo.support_knowledge_gain
+    if len(picks) > _SUPPORT_ONE_BY_ONE:
+        who = np.array(picks, dtype=np.int64)
+        k[who] += (gain * absorptive[who] * (1.0 - k[who])).astype(np.float32)
+        state.mark_nonfinancial(who)
+        return sessions
+    first, month_now = firms.first_nonfinancial, state.month
+    for f in picks:  # float32 scalars: the same operations as on the arrays
+        kf = k[f]
+        k[f] = kf + gain * absorptive[f] * (1.0 - kf)
+        if first.item(f) < 0:
+            first[f] = month_now
     return sessions

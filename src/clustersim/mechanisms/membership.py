@@ -52,8 +52,13 @@ def spread_awareness(state: State) -> int:
         hours.append(h)
         c.hours_used += h
         c.hours["communication"] = 0.0
-    hazard = a * np.array(hours) / np.maximum(state.firms_per_cluster, 1.0) * 1000.0
-    newly = state.awareness.advance(hazard.take(state.cluster_of_domain))
+    # a * h / max(firms, 1) * 1000 per cluster, in Python floats (NumPy's float64 operations),
+    # then each domain's (a handful of numbers: no array calls)
+    firms_per_cluster = state.firms_per_cluster.tolist()
+    hazard = [a * h / (f if f >= 1.0 else 1.0) * 1000.0 for h, f in zip(hours, firms_per_cluster, strict=True)]
+    newly = state.awareness.advance(np.array([hazard[c] for c in state.cluster_of_domain.tolist()]))
+    if newly.size == 0:
+        return 0
     newly = newly[~state.firms.aware[newly]]
     state.firms.aware[newly] = True
     return int(newly.size)
@@ -72,16 +77,17 @@ def membership_utility(state: State, idx: np.ndarray) -> np.ndarray:
     p = state.cfg.behaviour.membership
     firms = state.firms
     service = np.array([c.service_per_member for c in state.cmos])
-    # beta0 + beta_service * log(1 + s_c / s_ref) once per cluster, then for each firm that of its cluster
+    # beta0 + beta_service * log1p(s_c / s_ref) once per cluster, then for each firm that of its cluster
     cluster_term = p.beta0 + p.beta_service * np.log1p(service / p.service_reference_hours)
     size = firms.size_class[idx]
     # look-ups in the small per-size and per-cluster tables with ``take`` (the same values as
     # indexing, cheaper with int8 / int16 indices)
     relative_fee = state.fee_eur_per_year.take(size) / (p.fee_reference_share * firms.turnover_eur[idx])
-    call = 1.0 if state.members_call_open else 0.0
-    u = cluster_term.take(state.cluster_of_firm[idx]) - p.beta_fee * relative_fee
-    u += p.beta_call * call
-    u += p.beta_large * (size == LARGE)
+    u = cluster_term.take(state.cluster_of_firm.take(idx)) - p.beta_fee * relative_fee
+    if state.members_call_open:  # (adding beta_call x 0 when none is open changes no utility)
+        u += p.beta_call * 1.0
+    # beta_large x [a large firm], looked up by size class: the products beta_large x 1.0 and x 0.0
+    u += np.array([p.beta_large * (c == LARGE) for c in range(len(state.fee_eur_per_year))]).take(size)
     return u
 
 
@@ -107,10 +113,13 @@ def choose_membership(state: State) -> tuple[int, int]:
     deciding = (member | firms.aware[idx]).nonzero()[0]  # found once, then taken from each array
     idx, draw, member = idx.take(deciding), draw.take(deciding), member.take(deciding)
     u = membership_utility(state, idx)
-    stay = logistic(u + p.beta_satisfaction * firms.satisfaction[idx] + p.switching_cost)
-    join = logistic(u - p.switching_cost)
-    joiners = idx[(~member) & (draw < join)]
-    leavers = idx[member & (draw >= stay)]
+    # one threshold per firm: logistic(U + beta_satisfaction * s + switching_cost) for members
+    # (stay), logistic(U - switching_cost) for non-members (join), element by element
+    stay = u + p.beta_satisfaction * firms.satisfaction[idx]
+    stay += p.switching_cost
+    threshold = logistic(np.where(member, stay, u - p.switching_cost))
+    joiners = idx[(~member) & (draw < threshold)]
+    leavers = idx[member & (draw >= threshold)]
     firms.member_of[joiners] = state.cluster_of_firm[joiners]
     firms.member_since[joiners] = state.month
     firms.ever_member[joiners] = True

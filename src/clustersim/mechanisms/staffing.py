@@ -38,15 +38,19 @@ def breadth_factors(domain_counts: np.ndarray, penalty: float) -> list[float]:
     element-wise operations and the same reduction along the row), so each factor is
     the one :func:`breadth_factor` returns.
     """
-    totals = domain_counts.sum(axis=1)
     factors = [1.0] * domain_counts.shape[0]
-    some = totals > 0
-    if some.all():
+    # a row with members of one domain only (or none) has D_eff = 1 exactly (its one share
+    # is 1.0), so its factor is 1.0: only rows with two domains or more are worked out
+    broad = np.count_nonzero(domain_counts, axis=1) > 1
+    if not broad.any():
+        return factors
+    totals = domain_counts.sum(axis=1)
+    if broad.all():
         rows = range(len(factors))
         shares = domain_counts / totals[:, None]
     else:
-        rows = np.flatnonzero(some).tolist()
-        shares = domain_counts[some] / totals[some, None]
+        rows = np.flatnonzero(broad).tolist()
+        shares = domain_counts[broad] / totals[broad, None]
     simpson = (shares * shares).sum(axis=1)
     for row, s in zip(rows, simpson.tolist(), strict=True):
         factors[row] = 1.0 / (1.0 + penalty * (1.0 / s - 1.0))
@@ -101,7 +105,7 @@ def _rates(state: State) -> tuple:
 def plan_hours(
     state: State,
     cmo: CMO,
-    domain_counts: np.ndarray,
+    domain_counts: np.ndarray | None,
     *,
     breadth: float | None = None,
     months_left: int | None = None,
@@ -117,9 +121,9 @@ def plan_hours(
     organisations bears k overheads) comes off first; the rest is scaled by skill,
     thematic breadth and, in a merger's transition, the merger loss.
 
-    ``breadth`` (the :func:`breadth_factor` of ``domain_counts``), ``months_left`` (to
-    the next tranche) and ``rates`` (:func:`_rates`) may be passed when already known
-    for the month.
+    ``breadth`` (the :func:`breadth_factor` of ``domain_counts``, which is then not
+    read), ``months_left`` (to the next tranche) and ``rates`` (:func:`_rates`) may be
+    passed when already known for the month.
     """
     month = state.month
     if rates is None:
@@ -163,11 +167,13 @@ def plan_staff_time(state: State) -> None:
     arithmetic, not on NumPy scalars.
     """
     total, shares = staff_shares(state)
-    counts = state.domain_counts_by_cluster()
-    breadth = breadth_factors(counts, state.cfg.behaviour.cmo.breadth_penalty)
+    if state.one_domain_clusters:  # every cluster's members are of one domain: each factor is 1.0
+        breadth = [1.0] * len(state.cmos)
+    else:
+        breadth = breadth_factors(state.domain_counts_by_cluster(), state.cfg.behaviour.cmo.breadth_penalty)
     months_left = state.region.months_to_next_grant(state.month, state.n_months)
     rates = _rates(state)
-    for cmo, share, dc, b in zip(state.cmos, shares, counts, breadth, strict=True):
+    for cmo, share, b in zip(state.cmos, shares, breadth, strict=True):
         cmo.staff_fte = total * share
-        plan_hours(state, cmo, dc, breadth=b, months_left=months_left, rates=rates)
+        plan_hours(state, cmo, None, breadth=b, months_left=months_left, rates=rates)
         cmo.service_per_member = cmo.hours_service / max(cmo.n_members, 1)
