@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from bisect import bisect_right
 from statistics import NormalDist
 
 import numpy as np
@@ -309,22 +310,49 @@ def normal(u: float) -> float:
     return _STANDARD_NORMAL.inv_cdf(min(max(u, 1e-300), 1.0 - 2.0**-53))
 
 
+_POISSON_CDF: dict[float, tuple[list[float], int]] = {}
+_POISSON_CDF_MAX = 1 << 12  # a bound on the cache (a rate is a count times a parameter: few distinct ones)
+
+
+def _poisson_cdf(lam: float) -> tuple[list[float], int]:
+    """The partial sums of the inversion in :func:`poisson` for ``lam``, and the first ``k`` whose term is 0.
+
+    The same float operations in the same order as the loop, so the same sums to the bit.
+    """
+    p = math.exp(-lam)
+    cdf = p
+    sums = [cdf]
+    k = 0
+    while p > 0.0:
+        k += 1
+        p *= lam / k
+        cdf += p
+        sums.append(cdf)
+    return sums, k
+
+
 def poisson(u: float, lam: float) -> int:
-    """A Poisson(``lam``) count from one uniform by inversion of the CDF (exact)."""
+    """A Poisson(``lam``) count from one uniform by inversion of the CDF (exact).
+
+    The smallest ``k`` with ``u`` below the partial sum ``P(0) + ... + P(k)``, or the first
+    ``k`` whose term underflows to 0 (the sums of each rate are worked out once and kept).
+    """
     if lam <= 0.0:
         return 0
     if lam > 500.0:  # exp(-lam) underflows: invert the CDF with scipy (rare, slower)
         from scipy.stats import poisson as _poisson
 
         return int(_poisson.ppf(u, lam))
-    p = math.exp(-lam)
-    cdf = p
-    k = 0
-    while u >= cdf and p > 0.0:
-        k += 1
-        p *= lam / k
-        cdf += p
-    return k
+    table = _POISSON_CDF.get(lam)
+    if table is None:
+        table = _poisson_cdf(lam)
+        if len(_POISSON_CDF) < _POISSON_CDF_MAX:
+            _POISSON_CDF[lam] = table
+    sums, last = table
+    if u < sums[0]:  # the most common count with a small rate: 0
+        return 0
+    k = bisect_right(sums, u)  # the first partial sum above u (they never decrease)
+    return k if k < last else last
 
 
 def sample_without_replacement(us: np.ndarray | list[float], n: int) -> list[int]:
