@@ -40,6 +40,7 @@ _TWO_M53 = 1.0 / (1 << 53)
 _STANDARD_NORMAL = NormalDist()
 _new_object = object.__new__
 _VECTOR_FROM = 24  # below this many numbers, plain Python beats NumPy's call overhead
+_AHEAD_MONTHS = 12  # months of entities' streams worked out at once (Streams.entities_ahead)
 
 # The same constants as NumPy scalars, made once: array arithmetic on uint64 wraps modulo
 # 2^64 without a warning (only NumPy *scalar* arithmetic warns on overflow).
@@ -236,6 +237,24 @@ class Stream:
         }
 
 
+class EntitiesMonth:
+    """One month of :meth:`Streams.entities_ahead`: the entities' keys and leading uniforms."""
+
+    __slots__ = ("children", "first", "keys", "lists", "n")
+
+    def __init__(
+        self, keys: list[int], first: list[float], lists: tuple[list[list[float]], ...], children: tuple, n: int
+    ) -> None:
+        """Entity ``b``: key ``keys[b]``, uniform 0 ``first[b]``, first ``n`` of child ``c``: ``lists[c][b]``."""
+        self.keys, self.first, self.lists, self.children, self.n = keys, first, lists, children, n
+
+    def child_uniforms(self, b: int, c: int, k: int) -> list[float]:
+        """The first ``k`` uniforms of entity ``b``'s child stream ``children[c]`` (a list)."""
+        if k <= self.n:
+            return self.lists[c][b][:k]
+        return Stream(self.keys[b]).child(self.children[c]).uniform_list(k)
+
+
 class Streams:
     """The root of a run's keyed streams: ``streams.stream("membership", month)``.
 
@@ -252,6 +271,7 @@ class Streams:
         self._firsts: dict[tuple[str, Part], Stream] = {}
         self._shared: np.random.Generator | None = None
         self._fresh: dict = {}
+        self._ahead: dict[tuple, tuple[int, dict[Part, int], list[EntitiesMonth]]] = {}
 
     def stream(self, process: str, *parts: Part) -> Stream:
         """The stream of ``process`` for ``parts`` (month, entity, ...)."""
@@ -266,6 +286,38 @@ class Streams:
             if len(self._firsts) < 1 << 16:
                 self._firsts[(process, parts[0])] = first
         return first.child(*parts[1:]) if len(parts) > 1 else first
+
+    def entities_ahead(
+        self, process: str, month: int, ids: list[Part], until: int, children: tuple[Part, ...] = (), n: int = 0
+    ) -> tuple[dict[Part, int], EntitiesMonth]:
+        """The streams ``stream(process, month, id)`` of several entities (e.g. CMOs), drawn ahead.
+
+        Returns the position of each id and the month's :class:`EntitiesMonth`: each entity's
+        key, its uniform at position 0 and, for each of ``children``, the first ``n``
+        uniforms of its child stream (further ones: ``Stream(key).child(part)``). The
+        numbers of up to a year of months (to ``until``, excluded) are worked out at once and
+        kept; a month or an id not among them works out a new year from this month. The
+        same numbers as the streams give one by one (a pure function of the keys).
+        """
+        entry = self._ahead.get((process, children, n))
+        if entry is not None:
+            start, index, months = entry
+            a = month - start
+            if 0 <= a < len(months) and all(i in index for i in ids):
+                return index, months[a]
+        span = range(month, max(month + 1, min(month + _AHEAD_MONTHS, until)))
+        parts = list(dict.fromkeys(ids))
+        keys = child_key_table([self.stream(process, m).key for m in span], parts)  # (months, ids)
+        flat = keys.ravel()
+        first = uniforms_at(flat, np.zeros(1, dtype=np.uint64)).reshape(keys.shape).tolist()
+        blocks = [uniforms_at(child_keys(flat, c), np.arange(n)).reshape(*keys.shape, n).tolist() for c in children]
+        keys_l = keys.tolist()
+        months = [
+            EntitiesMonth(keys_l[a], first[a], tuple(b[a] for b in blocks), children, n) for a in range(len(span))
+        ]
+        index = {sid: b for b, sid in enumerate(parts)}
+        self._ahead[(process, children, n)] = (month, index, months)
+        return index, months[0]
 
     def generator(self, process: str, *parts: Part) -> np.random.Generator:
         """A keyed NumPy generator for ``process`` and ``parts``."""
