@@ -243,7 +243,7 @@ class EntitiesMonth:
     __slots__ = ("children", "first", "keys", "lists", "n")
 
     def __init__(
-        self, keys: list[int], first: list[float], lists: tuple[list[list[float]], ...], children: tuple, n: int
+        self, keys: list[int], first: list[float], lists: tuple[np.ndarray, ...], children: tuple, n: int
     ) -> None:
         """Entity ``b``: key ``keys[b]``, uniform 0 ``first[b]``, first ``n`` of child ``c``: ``lists[c][b]``."""
         self.keys, self.first, self.lists, self.children, self.n = keys, first, lists, children, n
@@ -251,7 +251,7 @@ class EntitiesMonth:
     def child_uniforms(self, b: int, c: int, k: int) -> list[float]:
         """The first ``k`` uniforms of entity ``b``'s child stream ``children[c]`` (a list)."""
         if k <= self.n:
-            return self.lists[c][b][:k]
+            return self.lists[c][b, :k].tolist()
         return Stream(self.keys[b]).child(self.children[c]).uniform_list(k)
 
 
@@ -310,7 +310,7 @@ class Streams:
         keys = child_key_table([self.stream(process, m).key for m in span], parts)  # (months, ids)
         flat = keys.ravel()
         first = uniforms_at(flat, np.zeros(1, dtype=np.uint64)).reshape(keys.shape).tolist()
-        blocks = [uniforms_at(child_keys(flat, c), np.arange(n)).reshape(*keys.shape, n).tolist() for c in children]
+        blocks = [uniforms_at(child_keys(flat, c), np.arange(n)).reshape(*keys.shape, n) for c in children]
         keys_l = keys.tolist()
         months = [
             EntitiesMonth(keys_l[a], first[a], tuple(b[a] for b in blocks), children, n) for a in range(len(span))
