@@ -258,7 +258,7 @@ def broker_introductions(state: State) -> int:
         size = members.size
         for u in u_rows[r : r + n]:
             k = int(u[_MEMBER] * size)
-            who_l.append(int(members[k if k < size else size - 1]))
+            who_l.append(members.item(k if k < size else size - 1))
         r += n
     who = np.array(who_l, dtype=np.int64)
     first_service = firms.first_nonfinancial  # state.mark_nonfinancial, one by one (a few firms)
@@ -266,9 +266,31 @@ def broker_introductions(state: State) -> int:
         if first_service[i] < 0:
             first_service[i] = month
     primary = firms.primary_domain[who].tolist()
-    needs = [
-        _needed_domain_fast(t, own, u[_NEED], related[own], others[own]) for own, u in zip(primary, u_rows, strict=True)
-    ]
+    # the needed domain of each introduction (_needed_domain_fast, inlined: the same arithmetic)
+    low = t.need_own_domain_share
+    width_related = (1.0 - low) * t.need_related_share
+    low_related = low + width_related
+    needs = []
+    for own, u in zip(primary, u_rows, strict=True):
+        x = u[_NEED]
+        if x < low:
+            needs.append(own)
+            continue
+        rel = related[own]
+        if rel:
+            if x < low_related:
+                needs.append(rel[min(int((x - low) / width_related * len(rel)), len(rel) - 1)])
+                continue
+            if low_related >= 1.0:
+                needs.append(own)
+                continue
+            oth = others[own]
+            needs.append(oth[min(int((x - low_related) / (1.0 - low_related) * len(oth)), len(oth) - 1)])
+        elif low >= 1.0:
+            needs.append(own)
+        else:
+            oth = others[own]
+            needs.append(oth[min(int((x - low) / (1.0 - low) * len(oth)), len(oth) - 1)])
     # candidates of every introduction, from its needed domain's members, and their scores without trust
     pools = state.members_by_domain
     pool_size = [pool.size for pool in pools]
@@ -337,8 +359,7 @@ def broker_introductions(state: State) -> int:
                     if not row:
                         continue
                     best_k, best_score, credit = 0, -np.inf, 0.0
-                    for k, j in enumerate(row):
-                        cr = ledger.credit(month, i, j)
+                    for k, cr in enumerate(ledger.credits(month, i, row)):
                         score = plain_l[at + k] + w_trust * cr
                         if score > best_score:
                             best_k, best_score, credit = k, score, cr
@@ -355,14 +376,13 @@ def broker_introductions(state: State) -> int:
                     best_k = plain.index(max(plain))
                     j, dist, credit = row[best_k], d_l[at + best_k], 0.0
                 else:
-                    trusted = i in partners
+                    # credit needs past work of both (relational or through a common partner)
+                    crs = ledger.credits(month, i, row) if i in partners else [0.0] * c_n
                     best_k, best_score, credit = -1, -np.inf, 0.0
                     for k in range(c_n):
-                        j = row[k]
-                        if j == i:
+                        if row[k] == i:
                             continue
-                        # credit needs past work of both (relational or through a common partner)
-                        cr = ledger.credit(month, i, j) if trusted and j in partners else 0.0
+                        cr = crs[k]
                         score = plain_l[at + k] + w_trust * cr
                         if score > best_score:
                             best_k, best_score, credit = k, score, cr
