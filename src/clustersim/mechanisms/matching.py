@@ -94,7 +94,7 @@ def best_partner(state: State, i: int, candidates: np.ndarray, past_first: bool)
     cands = [j for j in cands if j != i]
     if not cands:
         return -1, 0.0, 0.0
-    d = cognitive_distance(state.firms.profile[cands], state.firms.profile[i])
+    d = cognitive_distance(state.firms.profile.take(cands, axis=0), state.firms.profile[i])
     plain = (w * nooteboom_value(d)).tolist()  # float32, then each score in float64
     trusted = i in ledger.partners  # no past partner: neither relational nor structural credit
     best, best_score, best_credit = 0, -np.inf, 0.0
@@ -191,7 +191,7 @@ def _broker_uniforms(state: State, plan: list, width: int) -> np.ndarray:
     if entry is not None:
         rows, first, n_rows = entry
         if rows.shape[1] == width and all(cmo.stream_id in first and n <= n_rows for cmo, _, n in plan):
-            return rows[[first[cmo.stream_id] + k for cmo, _, n in plan for k in range(n)]]
+            return rows.take([first[cmo.stream_id] + k for cmo, _, n in plan for k in range(n)], axis=0)
     n_rows = 2 * max(n for _, _, n in plan)
     months = range(month, max(month + 1, min(month + _AHEAD_MONTHS, state.n_months)))
     ids = list(dict.fromkeys([cmo.stream_id for cmo in state.cmos] + [cmo.stream_id for cmo, _, _ in plan]))
@@ -323,8 +323,9 @@ def broker_introductions(state: State) -> int:
     if past_j:
         pair_i = np.concatenate([pair_i, past_i])
         pair_j = np.concatenate([pair_j, past_j])
-    diff = firms.profile[pair_j]  # cognitive_distance, worked out in place
-    diff -= firms.profile[pair_i]
+    # cognitive_distance, worked out in place (take: the rows as indexing gives them, 4 times faster)
+    diff = firms.profile.take(pair_j, axis=0)
+    diff -= firms.profile.take(pair_i, axis=0)
     d = np.abs(diff, out=diff).sum(axis=-1)
     d *= 0.5
     plain_l = (w * nooteboom_value(d)).tolist()  # float32, as best_partner computes it
@@ -416,7 +417,7 @@ def research_organisation_offers(state: State, firm_ids: list[int], us: list[lis
     k = min(n_ros, state.cfg.behaviour.ties.candidates_per_introduction)
     picks = [sample_without_replacement(u[_CANDIDATES : _CANDIDATES + k], n_ros) for u in us]
     # each firm's fit to every organisation (a region has tens: fewer numpy calls than gathering the picks')
-    fits = np.minimum(ros.profiles, state.firms.profile[firm_ids][:, None, :]).sum(axis=-1)
+    fits = np.minimum(ros.profiles, state.firms.profile.take(firm_ids, axis=0)[:, None, :]).sum(axis=-1)
     offers = []
     for pick, fit_all in zip(picks, fits.tolist(), strict=True):
         fit = [fit_all[r] for r in pick]
@@ -552,8 +553,8 @@ def spontaneous_meetings(state: State, months: list[int]) -> dict[int, list[tupl
     i = np.concatenate(firm_parts)
     cands = np.concatenate(cand_parts).reshape(k, c_n)
     u = np.concatenate(u_parts)
-    diff = firms.profile[cands]  # distances 0.5 x sum of abs(a - b), worked out in place
-    diff -= firms.profile[i][:, None, :]
+    diff = firms.profile.take(cands, axis=0)  # distances 0.5 x sum of abs(a - b), worked out in place
+    diff -= firms.profile.take(i, axis=0)[:, None, :]
     d = np.abs(diff, out=diff).sum(axis=-1)
     d *= 0.5
     value = nooteboom_value(d)
