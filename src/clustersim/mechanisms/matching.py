@@ -261,10 +261,8 @@ def broker_introductions(state: State) -> int:
             who_l.append(members.item(k if k < size else size - 1))
         r += n
     who = np.array(who_l, dtype=np.int64)
-    first_service = firms.first_nonfinancial  # state.mark_nonfinancial, one by one (a few firms)
-    for i in who_l:
-        if first_service[i] < 0:
-            first_service[i] = month
+    first_service = firms.first_nonfinancial  # state.mark_nonfinancial, inlined
+    first_service[who[first_service[who] < 0]] = month
     primary = firms.primary_domain[who].tolist()
     # the needed domain of each introduction (_needed_domain_fast, inlined: the same arithmetic)
     low = t.need_own_domain_share
@@ -294,12 +292,12 @@ def broker_introductions(state: State) -> int:
     # candidates of every introduction, from its needed domain's members, and their scores without trust
     pools = state.members_by_domain
     pool_size = [pool.size for pool in pools]
-    pool_first = list(accumulate(pool_size, initial=0))
-    # the needed domain's (first position, size, size - 1) in all members by domain, for each introduction
-    dom = np.array([(pool_first[nd], pool_size[nd], pool_size[nd] - 1) for nd in needs], dtype=np.int64)
-    candidate_at = dom[:, :1] + np.minimum(
-        (u_block[:, _CANDIDATES : _CANDIDATES + c_n] * dom[:, 1:2]).astype(np.int64), dom[:, 2:]
-    )
+    # the needed domain's size and first position in all members by domain, for each introduction
+    need_at = np.array(needs, dtype=np.int64)
+    size_of = np.array(pool_size, dtype=np.int64)[need_at][:, None]
+    # min(int(u * size), size - 1), from the first position of the domain's members
+    candidate_at = np.minimum((u_block[:, _CANDIDATES : _CANDIDATES + c_n] * size_of).astype(np.int64), size_of - 1)
+    candidate_at += np.array(list(accumulate(pool_size, initial=0)), dtype=np.int64)[need_at][:, None]
     cands = np.concatenate(pools)[candidate_at]  # nobody to propose (size 0): the position before, valid and never read
     cands_l = cands.tolist()
     # the past partners of those who will ask them first, as they stand now: their distances
