@@ -414,11 +414,10 @@ def research_organisation_offers(state: State, firm_ids: list[int], us: list[lis
     n_ros = ros.n
     k = min(n_ros, state.cfg.behaviour.ties.candidates_per_introduction)
     picks = [sample_without_replacement(u[_CANDIDATES : _CANDIDATES + k], n_ros) for u in us]
-    # each firm's fit to every organisation (a region has tens: fewer numpy calls than gathering the picks')
-    fits = np.minimum(ros.profiles, state.firms.profile.take(firm_ids, axis=0)[:, None, :]).sum(axis=-1)
+    # each firm's fit to the organisations sampled for it (each fit the same sum of one row as among all organisations)
+    fits = np.minimum(ros.profiles.take(picks, axis=0), state.firms.profile.take(firm_ids, axis=0)[:, None, :])
     offers = []
-    for pick, fit_all in zip(picks, fits.tolist(), strict=True):
-        fit = [fit_all[r] for r in pick]
+    for pick, fit in zip(picks, fits.sum(axis=-1).tolist(), strict=True):
         best = fit.index(max(fit))  # the first of equal fits
         offers.append((pick[best], fit[best]))
     return offers
