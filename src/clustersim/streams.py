@@ -40,7 +40,7 @@ _TWO_M53 = 1.0 / (1 << 53)
 _STANDARD_NORMAL = NormalDist()
 _new_object = object.__new__
 _VECTOR_FROM = 24  # below this many numbers, plain Python beats NumPy's call overhead
-_AHEAD_MONTHS = 12  # months of entities' streams worked out at once (Streams.entities_ahead)
+_AHEAD_MONTHS = 144  # months of entities' streams worked out at once (Streams.entities_ahead): a Piedmont run
 
 # The same constants as NumPy scalars, made once: array arithmetic on uint64 wraps modulo
 # 2^64 without a warning (only NumPy *scalar* arithmetic warns on overflow).
@@ -295,8 +295,8 @@ class Streams:
         Returns the position of each id and the month's :class:`EntitiesMonth`: each entity's
         key, its uniform at position 0 and, for each of ``children``, the first ``n``
         uniforms of its child stream (further ones: ``Stream(key).child(part)``). The
-        numbers of up to a year of months (to ``until``, excluded) are worked out at once and
-        kept; a month or an id not among them works out a new year from this month. The
+        numbers of up to ``_AHEAD_MONTHS`` months (to ``until``, excluded) are worked out at once
+        and kept; a month or an id not among them works them out anew from this month. The
         same numbers as the streams give one by one (a pure function of the keys).
         """
         entry = self._ahead.get((process, children, n))

@@ -33,7 +33,7 @@ def build_links_and_ties(state: State) -> tuple[int, int]:
     add_tie = state.ledger.add
     firm_ties = state.partners.firm_ties
     cmos = state.cmos
-    # the CMOs' streams this month, worked out a year ahead (keys, position 0, the first members' and links' uniforms)
+    # the CMOs' streams this month, worked out ahead (keys, position 0, the first members' and links' uniforms)
     index, ahead = state.streams.entities_ahead(
         "international", month, [cmo.stream_id for cmo in cmos], state.n_months, ("member", "link"), _TIES_AHEAD
     )

@@ -32,8 +32,9 @@ SPONTANEOUS = ORIGINS.index("spontaneous")
 
 # positions of the uniforms of one introduction (one row of the CMO's monthly block)
 _MEMBER, _KIND, _NEED, _PAST, _REFERRAL, _SUCCESS, _CANDIDATES = range(7)
-# months of brokers' uniforms and of spontaneous meetings drawn at once (a year's numpy calls for one month's)
-_AHEAD_MONTHS = 12
+# months of brokers' uniforms and of spontaneous meetings drawn at once (a Piedmont run's 144: one batch
+# for the whole run, unless the CMOs change or a month needs more rows)
+_AHEAD_MONTHS = 144
 
 
 def tie_probability(state: State, distance: float, credit: float) -> float:
@@ -181,7 +182,7 @@ def _broker_uniforms(state: State, plan: list, width: int) -> np.ndarray:
     """The month's rows of uniforms: each planned CMO's first ``n`` rows, in plan order.
 
     Row k of a CMO in a month is the same function of its stream whenever it is drawn, so
-    the rows of every CMO for up to a year of months are drawn in one batch and kept in
+    the rows of every CMO for up to ``_AHEAD_MONTHS`` months are drawn in one batch and kept in
     ``state.broker_ahead`` (by month: the rows, each CMO's first row, rows per CMO); a
     month, CMO or row not in the batch draws a new batch from this month on, with twice
     the rows this month's busiest CMO needs.
@@ -491,7 +492,7 @@ def spontaneous_ties(state: State) -> int:
     All numbers come from the month's stream in a layout that depends only on N.
 
     Which meetings end in a tie depends on nothing else (the profiles never change), so
-    the meetings of up to a year of months are worked out at once and kept in
+    the meetings of up to ``_AHEAD_MONTHS`` months are worked out at once and kept in
     ``state.spontaneous_ahead``; each month only records its ties, in the same order.
     """
     t = state.cfg.behaviour.ties

@@ -42,7 +42,7 @@ def sign_and_train(state: State) -> tuple[int, int]:
     per_agreement = p.trainees_per_agreement_month
     members_by_cluster = state.members_by_cluster
     cmos = state.cmos
-    # the CMOs' streams this month, worked out a year ahead (keys, position 0, the first trainees' uniforms)
+    # the CMOs' streams this month, worked out ahead (keys, position 0, the first trainees' uniforms)
     index, ahead = state.streams.entities_ahead(
         "training", month, [cmo.stream_id for cmo in cmos], state.n_months, ("trainee",), _TRAINEES_AHEAD
     )
