@@ -237,22 +237,35 @@ class Stream:
         }
 
 
+class _EntitiesBlock:
+    """The numbers of :meth:`Streams.entities_ahead` for a run of months (arrays by month, then entity)."""
+
+    __slots__ = ("blocks", "children", "first", "keys", "n")
+
+    def __init__(self, keys: np.ndarray, first: list[list[float]], blocks: tuple, children: tuple, n: int) -> None:
+        """Keys (months, entities), uniforms 0 (nested lists), the children's first ``n`` (months, entities, n)."""
+        self.keys, self.first, self.blocks, self.children, self.n = keys, first, blocks, children, n
+
+
 class EntitiesMonth:
     """One month of :meth:`Streams.entities_ahead`: the entities' keys and leading uniforms."""
 
-    __slots__ = ("children", "first", "keys", "lists", "n")
+    __slots__ = ("_a", "_block", "first")
 
-    def __init__(
-        self, keys: list[int], first: list[float], lists: tuple[np.ndarray, ...], children: tuple, n: int
-    ) -> None:
-        """Entity ``b``: key ``keys[b]``, uniform 0 ``first[b]``, first ``n`` of child ``c``: ``lists[c][b]``."""
-        self.keys, self.first, self.lists, self.children, self.n = keys, first, lists, children, n
+    def __init__(self, block: _EntitiesBlock, a: int) -> None:
+        """Month ``a`` of ``block``; ``first[b]``: entity ``b``'s uniform at position 0."""
+        self._block, self._a, self.first = block, a, block.first[a]
+
+    def key(self, b: int) -> int:
+        """Entity ``b``'s key this month."""
+        return int(self._block.keys[self._a, b])
 
     def child_uniforms(self, b: int, c: int, k: int) -> list[float]:
         """The first ``k`` uniforms of entity ``b``'s child stream ``children[c]`` (a list)."""
-        if k <= self.n:
-            return self.lists[c][b, :k].tolist()
-        return Stream(self.keys[b]).child(self.children[c]).uniform_list(k)
+        block = self._block
+        if k <= block.n:
+            return block.blocks[c][self._a, b, :k].tolist()
+        return Stream(self.key(b)).child(block.children[c]).uniform_list(k)
 
 
 class Streams:
@@ -271,7 +284,7 @@ class Streams:
         self._firsts: dict[tuple[str, Part], Stream] = {}
         self._shared: np.random.Generator | None = None
         self._fresh: dict = {}
-        self._ahead: dict[tuple, tuple[int, dict[Part, int], list[EntitiesMonth]]] = {}
+        self._ahead: dict[tuple, tuple[int, list[Part], dict[Part, int], _EntitiesBlock]] = {}
 
     def stream(self, process: str, *parts: Part) -> Stream:
         """The stream of ``process`` for ``parts`` (month, entity, ...)."""
@@ -301,23 +314,21 @@ class Streams:
         """
         entry = self._ahead.get((process, children, n))
         if entry is not None:
-            start, index, months = entry
+            start, parts, index, block = entry
             a = month - start
-            if 0 <= a < len(months) and all(i in index for i in ids):
-                return index, months[a]
-        span = range(month, max(month + 1, min(month + _AHEAD_MONTHS, until)))
+            if 0 <= a < len(block.first) and (ids == parts or all(i in index for i in ids)):
+                return index, EntitiesMonth(block, a)
+        span = np.arange(month, max(month + 1, min(month + _AHEAD_MONTHS, until)))
         parts = list(dict.fromkeys(ids))
-        keys = child_key_table([self.stream(process, m).key for m in span], parts)  # (months, ids)
+        months = child_keys_of(self.stream(process).key, span)  # stream(process, m) of each month m
+        keys = child_key_table(months.tolist(), parts)  # (months, ids)
         flat = keys.ravel()
         first = uniforms_at(flat, np.zeros(1, dtype=np.uint64)).reshape(keys.shape).tolist()
-        blocks = [uniforms_at(child_keys(flat, c), np.arange(n)).reshape(*keys.shape, n) for c in children]
-        keys_l = keys.tolist()
-        months = [
-            EntitiesMonth(keys_l[a], first[a], tuple(b[a] for b in blocks), children, n) for a in range(len(span))
-        ]
+        blocks = tuple(uniforms_at(child_keys(flat, c), np.arange(n)).reshape(*keys.shape, n) for c in children)
+        block = _EntitiesBlock(keys, first, blocks, children, n)
         index = {sid: b for b, sid in enumerate(parts)}
-        self._ahead[(process, children, n)] = (month, index, months)
-        return index, months[0]
+        self._ahead[(process, children, n)] = (month, list(ids), index, block)
+        return index, EntitiesMonth(block, 0)
 
     def generator(self, process: str, *parts: Part) -> np.random.Generator:
         """A keyed NumPy generator for ``process`` and ``parts``."""

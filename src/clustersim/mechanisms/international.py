@@ -46,7 +46,7 @@ def build_links_and_ties(state: State) -> tuple[int, int]:
         made = cmo.accumulate("internationalisation", hours_each)
         if made:
             linked = set(cmo.links)
-            pick = Stream(ahead.keys[b]).child("partner")
+            pick = Stream(ahead.key(b)).child("partner")
             position = 0
             for _ in range(made):
                 if len(linked) >= n_partners:
