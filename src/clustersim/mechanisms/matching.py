@@ -24,7 +24,7 @@ from clustersim.cmo import CMO
 from clustersim.network import FIRM_RO, ORIGINS, nooteboom_value
 from clustersim.population import cognitive_distance
 from clustersim.state import State
-from clustersim.streams import child_key_table, sample_without_replacement, uniforms_at
+from clustersim.streams import child_key_table, child_keys_of, sample_without_replacement, uniforms_at
 
 BROKERED = ORIGINS.index("brokered")
 PLENARY = ORIGINS.index("plenary")
@@ -196,7 +196,9 @@ def _broker_uniforms(state: State, plan: list, width: int) -> np.ndarray:
     n_rows = 2 * max(n for _, _, n in plan)
     months = range(month, max(month + 1, min(month + _AHEAD_MONTHS, state.n_months)))
     ids = list(dict.fromkeys([cmo.stream_id for cmo in state.cmos] + [cmo.stream_id for cmo, _, _ in plan]))
-    keys = child_key_table([state.streams.stream("broker", m).key for m in months], ids)  # the CMOs' monthly streams
+    # the keys of stream("broker", m) of the months, then of the CMOs' monthly streams
+    month_keys = child_keys_of(state.streams.stream("broker").key, np.arange(months.start, months.stop))
+    keys = child_key_table(month_keys.tolist(), ids)
     block = uniforms_at(keys.ravel(), np.arange(n_rows * width)).reshape(len(months), len(ids) * n_rows, width)
     first = {sid: b * n_rows for b, sid in enumerate(ids)}
     state.broker_ahead = {m: (block[a], first, n_rows) for a, m in enumerate(months)}
