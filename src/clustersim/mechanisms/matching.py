@@ -163,21 +163,6 @@ def _domain_tables(state: State) -> tuple[list[tuple[int, ...]], list[tuple[int,
     return related, others
 
 
-def _needed_domain_fast(t: object, own: int, u: float, related: tuple[int, ...], others: tuple[int, ...]) -> int:
-    """:func:`needed_domain` with the domain's tables precomputed (the same arithmetic)."""
-    low = t.need_own_domain_share  # type: ignore[attr-defined]
-    if u < low:
-        return own
-    if related:
-        width = (1.0 - low) * t.need_related_share  # type: ignore[attr-defined]
-        if u < low + width:
-            return related[min(int((u - low) / width * len(related)), len(related) - 1)]
-        low += width
-    if low >= 1.0:
-        return own
-    return others[min(int((u - low) / (1.0 - low) * len(others)), len(others) - 1)]
-
-
 def _broker_uniforms(state: State, plan: list, width: int) -> np.ndarray:
     """The month's rows of uniforms: each planned CMO's first ``n`` rows, in plan order.
 
@@ -267,7 +252,7 @@ def broker_introductions(state: State) -> int:
     first_service = firms.first_nonfinancial  # state.mark_nonfinancial, inlined
     first_service[who[first_service[who] < 0]] = month
     primary = firms.primary_domain[who].tolist()
-    # the needed domain of each introduction (_needed_domain_fast, inlined: the same arithmetic)
+    # the needed domain of each introduction (needed_domain with the domain's tables precomputed: the same arithmetic)
     low = t.need_own_domain_share
     width_related = (1.0 - low) * t.need_related_share
     low_related = low + width_related
