@@ -67,7 +67,7 @@ def build_links_and_ties(state: State) -> tuple[int, int]:
         if k == 0:
             continue
         # members by weight 0.5 + knowledge: the first cumulative weight above u x total
-        cumulative = np.cumsum(np.add(firms.knowledge[members], 0.5, dtype=np.float64))
+        cumulative = np.add(firms.knowledge[members], 0.5, dtype=np.float64).cumsum()  # the method: np.cumsum calls it
         total, last = float(cumulative[-1]), members.size - 1
         picked = [
             min(int(cumulative.searchsorted(u * total, side="right")), last) for u in ahead.child_uniforms(b, 0, k)

@@ -304,7 +304,7 @@ def broker_introductions(state: State) -> int:
                 past_i += [i] * len(ask)
                 past_j += ask
     # one distance per (firm, candidate) pair, candidates first (row r's k-th at r * c_n + k)
-    pair_i = np.repeat(who, c_n)
+    pair_i = who.repeat(c_n)  # the method: np.repeat calls it
     pair_j = cands.ravel()
     if past_j:
         pair_i = np.concatenate([pair_i, past_i])
