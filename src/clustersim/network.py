@@ -29,24 +29,17 @@ class TieLedger:
     def __init__(self, trust_decay: float) -> None:
         """Start empty; ``trust_decay`` is delta, the monthly decay of relational credit."""
         self.delta = trust_decay
-        self._cols: dict[str, list[int]] = {
-            "month": [],
-            "kind": [],
-            "origin": [],
-            "source": [],
-            "target": [],
-            "cluster": [],
-            "cross_domain": [],
-            "cross_cluster": [],
-            "members_both": [],
-        }
+        # one tuple per tie (month, kind, origin, source, target, cluster, cross_domain,
+        # cross_cluster, members_both): one append a tie, columns made when asked for
+        self._rows: list[tuple[int, ...]] = []
         self._arrays = {k: np.zeros(0, dtype=np.int64) for k in ("month", "kind", "origin", "source", "target")}
         self._last: dict[tuple[int, int], tuple[int, float]] = {}
         self.partners: dict[int, set[int]] = defaultdict(set)
+        self._powers: list[float] = []  # delta ** age by age (credits)
 
     def __len__(self) -> int:
         """Number of ties recorded."""
-        return len(self._cols["month"])
+        return len(self._rows)
 
     def add(
         self,
@@ -62,16 +55,19 @@ class TieLedger:
         outcome: float = 1.0,
     ) -> None:
         """Record one tie; firm-firm ties also update the pair memory (trust)."""
-        c = self._cols
-        c["month"].append(month)
-        c["kind"].append(kind)
-        c["origin"].append(origin)
-        c["source"].append(source)
-        c["target"].append(target)
-        c["cluster"].append(cluster)
-        c["cross_domain"].append(int(cross_domain))
-        c["cross_cluster"].append(int(cross_cluster))
-        c["members_both"].append(int(members_both))
+        self._rows.append(
+            (
+                month,
+                kind,
+                origin,
+                source,
+                target,
+                cluster,
+                int(cross_domain),
+                int(cross_cluster),
+                int(members_both),
+            )
+        )
         if kind == FIRM_FIRM:
             self.remember(month, source, target, outcome)
 
@@ -87,16 +83,19 @@ class TieLedger:
         members_both: bool,
     ) -> None:
         """:meth:`add` of a firm-firm tie of outcome 1 (the same rows and memory, fewer calls: the ties' hot path)."""
-        c = self._cols
-        c["month"].append(month)
-        c["kind"].append(FIRM_FIRM)
-        c["origin"].append(origin)
-        c["source"].append(source)
-        c["target"].append(target)
-        c["cluster"].append(cluster)
-        c["cross_domain"].append(1 if cross_domain else 0)
-        c["cross_cluster"].append(1 if cross_cluster else 0)
-        c["members_both"].append(1 if members_both else 0)
+        self._rows.append(
+            (
+                month,
+                FIRM_FIRM,
+                origin,
+                source,
+                target,
+                cluster,
+                1 if cross_domain else 0,
+                1 if cross_cluster else 0,
+                1 if members_both else 0,
+            )
+        )
         self._last[(source, target) if source < target else (target, source)] = (month, 1.0)
         self.partners[source].add(target)
         self.partners[target].add(source)
@@ -132,6 +131,37 @@ class TieLedger:
                 s += ((delta ** (month - m_ik)) * o_ik) * ((delta ** (month - m_kj)) * o_kj)
         return min(1.0, r + s)
 
+    def credits(self, month: int, i: int, js: list[int]) -> list[float]:
+        """:meth:`credit` of ``i`` with each of ``js``: the same numbers (0.0 for ``i`` and firms without partners).
+
+        The decays ``delta ** age`` are read from a table of the same powers.
+        """
+        last, partners = self._last, self.partners
+        pi = partners.get(i)
+        if not pi:
+            return [0.0] * len(js)
+        pw, delta = self._powers, self.delta
+        if month >= len(pw):
+            pw += [delta**age for age in range(len(pw), month + 1)]
+        out = []
+        for j in js:
+            pj = partners.get(j)
+            if not pj or j == i:  # no past work of j: min(1, 0 + 0)
+                out.append(0.0)
+                continue
+            ij = last.get((i, j) if i < j else (j, i))
+            r = 0.0 if ij is None else (pw[a] if (a := month - ij[0]) >= 0 else delta**a) * ij[1]
+            s = 0.0
+            common = pi & pj
+            if common:
+                for k in sorted(common):
+                    m_ik, o_ik = last[(i, k) if i < k else (k, i)]
+                    m_kj, o_kj = last[(k, j) if k < j else (j, k)]
+                    a, b = month - m_ik, month - m_kj  # ages (negative, a month after ``month``: not in the table)
+                    s += ((pw[a] if a >= 0 else delta**a) * o_ik) * ((pw[b] if b >= 0 else delta**b) * o_kj)
+            out.append(min(1.0, r + s))
+        return out
+
     def columns(self, start: int = 0) -> dict[str, np.ndarray]:
         """The ties from row ``start`` on, as arrays (month, kind, origin, source, target).
 
@@ -140,25 +170,23 @@ class TieLedger:
         """
         done = self._arrays["month"].size
         if done < len(self):
-            c = self._cols
-            self._arrays = {
-                k: np.concatenate([a, np.asarray(c[k][done:], dtype=np.int64)]) for k, a in self._arrays.items()
-            }
+            new = np.array(self._rows[done:], dtype=np.int64)  # (rows, 9): its first five columns
+            self._arrays = {k: np.concatenate([a, new[:, col]]) for col, (k, a) in enumerate(self._arrays.items())}
         return {k: a[start:].copy() for k, a in self._arrays.items()}
 
     def to_frame(self) -> pd.DataFrame:
         """All ties as a tidy table (one row per tie)."""
-        c = self._cols
+        rows = np.array(self._rows, dtype=np.int64).reshape(len(self._rows), 9)
         return pd.DataFrame(
             {
-                "month": np.asarray(c["month"], dtype=np.int32),
-                "kind": pd.Categorical.from_codes(np.asarray(c["kind"], dtype=np.int8), categories=list(TIE_KINDS)),
-                "origin": pd.Categorical.from_codes(np.asarray(c["origin"], dtype=np.int8), categories=list(ORIGINS)),
-                "source": np.asarray(c["source"], dtype=np.int64),
-                "target": np.asarray(c["target"], dtype=np.int64),
-                "cluster": np.asarray(c["cluster"], dtype=np.int16),
-                "cross_domain": np.asarray(c["cross_domain"], dtype=bool),
-                "cross_cluster": np.asarray(c["cross_cluster"], dtype=bool),
-                "members_both": np.asarray(c["members_both"], dtype=bool),
+                "month": rows[:, 0].astype(np.int32),
+                "kind": pd.Categorical.from_codes(rows[:, 1].astype(np.int8), categories=list(TIE_KINDS)),
+                "origin": pd.Categorical.from_codes(rows[:, 2].astype(np.int8), categories=list(ORIGINS)),
+                "source": rows[:, 3].copy(),
+                "target": rows[:, 4].copy(),
+                "cluster": rows[:, 5].astype(np.int16),
+                "cross_domain": rows[:, 6].astype(bool),
+                "cross_cluster": rows[:, 7].astype(bool),
+                "members_both": rows[:, 8].astype(bool),
             }
         )

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from bisect import bisect_right
 from statistics import NormalDist
 
 import numpy as np
@@ -39,6 +40,7 @@ _TWO_M53 = 1.0 / (1 << 53)
 _STANDARD_NORMAL = NormalDist()
 _new_object = object.__new__
 _VECTOR_FROM = 24  # below this many numbers, plain Python beats NumPy's call overhead
+_AHEAD_MONTHS = 144  # months of entities' streams worked out at once (Streams.entities_ahead): a Piedmont run
 
 # The same constants as NumPy scalars, made once: array arithmetic on uint64 wraps modulo
 # 2^64 without a warning (only NumPy *scalar* arithmetic warns on overflow).
@@ -235,6 +237,37 @@ class Stream:
         }
 
 
+class _EntitiesBlock:
+    """The numbers of :meth:`Streams.entities_ahead` for a run of months (arrays by month, then entity)."""
+
+    __slots__ = ("blocks", "children", "first", "keys", "n")
+
+    def __init__(self, keys: np.ndarray, first: list[list[float]], blocks: tuple, children: tuple, n: int) -> None:
+        """Keys (months, entities), uniforms 0 (nested lists), the children's first ``n`` (months, entities, n)."""
+        self.keys, self.first, self.blocks, self.children, self.n = keys, first, blocks, children, n
+
+
+class EntitiesMonth:
+    """One month of :meth:`Streams.entities_ahead`: the entities' keys and leading uniforms."""
+
+    __slots__ = ("_a", "_block", "first")
+
+    def __init__(self, block: _EntitiesBlock, a: int) -> None:
+        """Month ``a`` of ``block``; ``first[b]``: entity ``b``'s uniform at position 0."""
+        self._block, self._a, self.first = block, a, block.first[a]
+
+    def key(self, b: int) -> int:
+        """Entity ``b``'s key this month."""
+        return int(self._block.keys[self._a, b])
+
+    def child_uniforms(self, b: int, c: int, k: int) -> list[float]:
+        """The first ``k`` uniforms of entity ``b``'s child stream ``children[c]`` (a list)."""
+        block = self._block
+        if k <= block.n:
+            return block.blocks[c][self._a, b, :k].tolist()
+        return Stream(self.key(b)).child(block.children[c]).uniform_list(k)
+
+
 class Streams:
     """The root of a run's keyed streams: ``streams.stream("membership", month)``.
 
@@ -251,6 +284,7 @@ class Streams:
         self._firsts: dict[tuple[str, Part], Stream] = {}
         self._shared: np.random.Generator | None = None
         self._fresh: dict = {}
+        self._ahead: dict[tuple, tuple[int, list[Part], dict[Part, int], _EntitiesBlock]] = {}
 
     def stream(self, process: str, *parts: Part) -> Stream:
         """The stream of ``process`` for ``parts`` (month, entity, ...)."""
@@ -265,6 +299,36 @@ class Streams:
             if len(self._firsts) < 1 << 16:
                 self._firsts[(process, parts[0])] = first
         return first.child(*parts[1:]) if len(parts) > 1 else first
+
+    def entities_ahead(
+        self, process: str, month: int, ids: list[Part], until: int, children: tuple[Part, ...] = (), n: int = 0
+    ) -> tuple[dict[Part, int], EntitiesMonth]:
+        """The streams ``stream(process, month, id)`` of several entities (e.g. CMOs), drawn ahead.
+
+        Returns the position of each id and the month's :class:`EntitiesMonth`: each entity's
+        key, its uniform at position 0 and, for each of ``children``, the first ``n``
+        uniforms of its child stream (further ones: ``Stream(key).child(part)``). The
+        numbers of up to ``_AHEAD_MONTHS`` months (to ``until``, excluded) are worked out at once
+        and kept; a month or an id not among them works them out anew from this month. The
+        same numbers as the streams give one by one (a pure function of the keys).
+        """
+        entry = self._ahead.get((process, children, n))
+        if entry is not None:
+            start, parts, index, block = entry
+            a = month - start
+            if 0 <= a < len(block.first) and (ids == parts or all(i in index for i in ids)):
+                return index, EntitiesMonth(block, a)
+        span = np.arange(month, max(month + 1, min(month + _AHEAD_MONTHS, until)))
+        parts = list(dict.fromkeys(ids))
+        months = child_keys_of(self.stream(process).key, span)  # stream(process, m) of each month m
+        keys = child_key_table(months.tolist(), parts)  # (months, ids)
+        flat = keys.ravel()
+        first = uniforms_at(flat, np.zeros(1, dtype=np.uint64)).reshape(keys.shape).tolist()
+        blocks = tuple(uniforms_at(child_keys(flat, c), np.arange(n)).reshape(*keys.shape, n) for c in children)
+        block = _EntitiesBlock(keys, first, blocks, children, n)
+        index = {sid: b for b, sid in enumerate(parts)}
+        self._ahead[(process, children, n)] = (month, list(ids), index, block)
+        return index, EntitiesMonth(block, 0)
 
     def generator(self, process: str, *parts: Part) -> np.random.Generator:
         """A keyed NumPy generator for ``process`` and ``parts``."""
@@ -309,22 +373,49 @@ def normal(u: float) -> float:
     return _STANDARD_NORMAL.inv_cdf(min(max(u, 1e-300), 1.0 - 2.0**-53))
 
 
+_POISSON_CDF: dict[float, tuple[list[float], int]] = {}
+_POISSON_CDF_MAX = 1 << 12  # a bound on the cache (a rate is a count times a parameter: few distinct ones)
+
+
+def _poisson_cdf(lam: float) -> tuple[list[float], int]:
+    """The partial sums of the inversion in :func:`poisson` for ``lam``, and the first ``k`` whose term is 0.
+
+    The same float operations in the same order as the loop, so the same sums to the bit.
+    """
+    p = math.exp(-lam)
+    cdf = p
+    sums = [cdf]
+    k = 0
+    while p > 0.0:
+        k += 1
+        p *= lam / k
+        cdf += p
+        sums.append(cdf)
+    return sums, k
+
+
 def poisson(u: float, lam: float) -> int:
-    """A Poisson(``lam``) count from one uniform by inversion of the CDF (exact)."""
+    """A Poisson(``lam``) count from one uniform by inversion of the CDF (exact).
+
+    The smallest ``k`` with ``u`` below the partial sum ``P(0) + ... + P(k)``, or the first
+    ``k`` whose term underflows to 0 (the sums of each rate are worked out once and kept).
+    """
     if lam <= 0.0:
         return 0
     if lam > 500.0:  # exp(-lam) underflows: invert the CDF with scipy (rare, slower)
         from scipy.stats import poisson as _poisson
 
         return int(_poisson.ppf(u, lam))
-    p = math.exp(-lam)
-    cdf = p
-    k = 0
-    while u >= cdf and p > 0.0:
-        k += 1
-        p *= lam / k
-        cdf += p
-    return k
+    table = _POISSON_CDF.get(lam)
+    if table is None:
+        table = _poisson_cdf(lam)
+        if len(_POISSON_CDF) < _POISSON_CDF_MAX:
+            _POISSON_CDF[lam] = table
+    sums, last = table
+    if u < sums[0]:  # the most common count with a small rate: 0
+        return 0
+    k = bisect_right(sums, u)  # the first partial sum above u (they never decrease)
+    return k if k < last else last
 
 
 def sample_without_replacement(us: np.ndarray | list[float], n: int) -> list[int]:

@@ -6,9 +6,10 @@ import numpy as np
 
 from clustersim.network import FIRM_INTERNATIONAL, ORIGINS
 from clustersim.state import State
-from clustersim.streams import poisson
+from clustersim.streams import Stream, poisson
 
 CMO_LINK = ORIGINS.index("cmo_link")
+_TIES_AHEAD = 4  # uniforms of ties abroad drawn ahead per CMO and month (more: drawn when needed)
 
 
 def build_links_and_ties(state: State) -> tuple[int, int]:
@@ -29,18 +30,23 @@ def build_links_and_ties(state: State) -> tuple[int, int]:
     new_links = ties = 0
     reached = []  # the members who gained ties, CMO by CMO (the CMOs' members are disjoint)
     month = state.month
-    month_stream = state.streams.stream("international", month)
     add_tie = state.ledger.add
     firm_ties = state.partners.firm_ties
-    for c, cmo in enumerate(state.cmos):
+    cmos = state.cmos
+    # the CMOs' streams this month, worked out ahead (keys, position 0, the first members' and links' uniforms)
+    index, ahead = state.streams.entities_ahead(
+        "international", month, [cmo.stream_id for cmo in cmos], state.n_months, ("member", "link"), _TIES_AHEAD
+    )
+    first = ahead.first
+    for c, cmo in enumerate(cmos):
         members = state.members_by_cluster[c]
         if members.size == 0:
             continue
-        stream = month_stream.child(cmo.stream_id)  # the CMO's stream this month
+        b = index[cmo.stream_id]  # the CMO's stream this month
         made = cmo.accumulate("internationalisation", hours_each)
         if made:
             linked = set(cmo.links)
-            pick = stream.child("partner")
+            pick = Stream(ahead.key(b)).child("partner")
             position = 0
             for _ in range(made):
                 if len(linked) >= n_partners:
@@ -57,19 +63,18 @@ def build_links_and_ties(state: State) -> tuple[int, int]:
                 new_links += 1
         if not cmo.links:
             continue
-        k = poisson(stream.uniform(0), len(cmo.links) * p.ties_per_link_month)
+        k = poisson(first[b], len(cmo.links) * p.ties_per_link_month)
         if k == 0:
             continue
         # members by weight 0.5 + knowledge: the first cumulative weight above u x total
-        cumulative = np.cumsum(np.add(firms.knowledge[members], 0.5, dtype=np.float64))
+        cumulative = np.add(firms.knowledge[members], 0.5, dtype=np.float64).cumsum()  # the method: np.cumsum calls it
         total, last = float(cumulative[-1]), members.size - 1
         picked = [
-            min(int(cumulative.searchsorted(u * total, side="right")), last)
-            for u in stream.child("member").uniform_list(k)
+            min(int(cumulative.searchsorted(u * total, side="right")), last) for u in ahead.child_uniforms(b, 0, k)
         ]
         who = [members.item(i) for i in picked]  # a few members: one by one, cheaper than a list index
         links = cmo.links
-        for f, v in zip(who, stream.child("link").uniform_list(k), strict=True):
+        for f, v in zip(who, ahead.child_uniforms(b, 1, k), strict=True):
             e = links[min(int(v * len(links)), len(links) - 1)]
             add_tie(month, FIRM_INTERNATIONAL, CMO_LINK, f, e, cmo.cluster_id)
             firm_ties[e] += 1

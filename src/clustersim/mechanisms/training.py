@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from clustersim.state import State
-from clustersim.streams import poisson
+from clustersim.streams import Stream, poisson
+
+_TRAINEES_AHEAD = 8  # trainees' uniforms drawn ahead per CMO and month (more: drawn when needed)
 
 
 def learn(absorptive: np.ndarray, half_life_months: float) -> np.ndarray:
@@ -34,21 +36,26 @@ def sign_and_train(state: State) -> tuple[int, int]:
     signed = 0
     trainees = []  # the training CMOs' trainees, CMO by CMO, each once and in firm order
     month = state.month
-    month_stream = state.streams.stream("training", month)
     n_agencies = state.n_training_agencies
     agency_agreements = state.agency_agreements
     until = month + p.agreement_months
     per_agreement = p.trainees_per_agreement_month
     members_by_cluster = state.members_by_cluster
-    for c, cmo in enumerate(state.cmos):
+    cmos = state.cmos
+    # the CMOs' streams this month, worked out ahead (keys, position 0, the first trainees' uniforms)
+    index, ahead = state.streams.entities_ahead(
+        "training", month, [cmo.stream_id for cmo in cmos], state.n_months, ("trainee",), _TRAINEES_AHEAD
+    )
+    first = ahead.first
+    for c, cmo in enumerate(cmos):
         members = members_by_cluster[c]
         size = members.size
         if size == 0:
             continue
-        stream = month_stream.child(cmo.stream_id)  # the CMO's stream this month
+        b = index[cmo.stream_id]  # the CMO's stream this month
         new = cmo.accumulate("competences", hours_each)
         if new:
-            for u in stream.child("agency").uniform_list(new):
+            for u in Stream(ahead.key(b)).child("agency").uniform_list(new):
                 agency = min(int(u * n_agencies), n_agencies - 1)
                 agency_agreements[agency] += 1
                 cmo.agreements.append((agency, until))
@@ -57,9 +64,9 @@ def sign_and_train(state: State) -> tuple[int, int]:
         active = cmo.active_agreements(month)
         if active == 0:
             continue
-        k = poisson(stream.uniform(0), active * per_agreement)
+        k = poisson(first[b], active * per_agreement)
         if k:  # a few trainees: read one by one (item), cheaper than indexing with a list
-            us = stream.child("trainee").uniform_list(k)
+            us = ahead.child_uniforms(b, 0, k)
             trainees += sorted({members.item(min(int(u * size), size - 1)) for u in us})  # duplicates trained once
     if not trainees:
         return signed, 0
