@@ -79,7 +79,7 @@ def test_the_report_measures_how_well_the_arms_stay_in_step(sweep: Path) -> None
 
 
 def test_float_columns_are_written_without_a_dictionary_and_categories_without_statistics(sweep: Path) -> None:
-    """Measured values go in plain pages (a dictionary overflowed and cost time); every other column keeps one.
+    """Measured values and firm ids go in plain pages (a dictionary overflowed and cost time); other columns keep one.
 
     Categorical text columns (Arrow dictionaries) have no min/max statistics; every other column has them.
     """
@@ -95,8 +95,8 @@ def test_float_columns_are_written_without_a_dictionary_and_categories_without_s
     ):
         meta, schema = pq.ParquetFile(path).metadata, pq.read_schema(path)
         words = set(dictionary_columns(schema))
-        floats = {f.name for f in schema if pa.types.is_floating(f.type)}
-        assert floats and not floats & words and len(words) == len(schema) - len(floats), path
+        plain = {f.name for f in schema if pa.types.is_floating(f.type) or f.name == "firm"}
+        assert plain and not plain & words and len(words) == len(schema) - len(plain), path
         for i, field in enumerate(schema):
             column = meta.row_group(0).column(i)
             assert column.is_stats_set == (not pa.types.is_dictionary(field.type)), (path.name, field.name)
