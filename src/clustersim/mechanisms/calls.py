@@ -874,28 +874,33 @@ def support_innovation(state: State) -> int:
     Each support session (``hours_per_consortium_support``) raises one random member's
     knowledge by ``support_knowledge_gain x absorptive x (1 - knowledge)`` and counts as
     non-financial support. Returns the sessions held. Session ``k`` of a CMO's month draws
-    position ``k`` of the CMO's monthly stream; the CMOs' members are disjoint, so all
-    CMOs' firms are updated in one pass (a few firms one by one, in float32 as on the
-    arrays).
+    position ``k`` of the CMO's monthly stream ``("support", month, CMO)``, worked out ahead
+    for the run's months (:meth:`Streams.entities_ahead`: the same numbers); the CMOs'
+    members are disjoint, so all CMOs' firms are updated in one pass (a few firms one by
+    one, in float32 as on the arrays).
     """
     beh = state.cfg.behaviour
     hours = beh.cmo.hours_per_consortium_support
     sessions = 0
     picks: list[int] = []
-    month = None  # the month's stream, made once: each CMO's is its child
-    for cmo, members in zip(state.cmos, state.members_by_cluster, strict=False):
+    cmos = state.cmos
+    ahead = None  # the CMOs' streams this month, asked for once (when a CMO holds a session)
+    for cmo, members in zip(cmos, state.members_by_cluster, strict=False):
         size = members.size
         if size == 0:
             continue
         n = cmo.use("innovation", hours, size)
         if n:  # a handful of sessions: plain Python, each CMO's firms once, in increasing order
-            if month is None:
-                month = state.streams.stream("support", state.month)
-            stream = month.child(cmo.stream_id)
+            if ahead is None:
+                index, ahead = state.streams.entities_ahead(
+                    "support", state.month, [c.stream_id for c in cmos], state.n_months
+                )
+            b = index[cmo.stream_id]
             if n == 1:
-                picks.append(members.item(min(int(stream.uniform(0) * size), size - 1)))
+                picks.append(members.item(min(int(ahead.first[b] * size), size - 1)))
             else:
-                picks.extend(sorted({members.item(min(int(x * size), size - 1)) for x in stream.uniform_list(n)}))
+                us = Stream(ahead.key(b)).uniform_list(n)
+                picks.extend(sorted({members.item(min(int(x * size), size - 1)) for x in us}))
             sessions += n
     if not sessions:
         return 0
