@@ -105,7 +105,12 @@ class Account:
 
     def spend(self, cents: int) -> int:
         """Spend up to ``cents`` from the balance; return what was spent."""
-        amount = max(0, min(int(cents), self.balance))
+        amount = int(cents)
+        balance = self.allocated - self.spent - self.transferred_out  # self.balance, read once
+        if amount > balance:  # max(0, min(cents, balance)), without the builtins' calls
+            amount = balance
+        if amount < 0:
+            amount = 0
         self.spent += amount
         return amount
 
