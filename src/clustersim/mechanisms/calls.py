@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from statistics import NormalDist
 
 import numpy as np
@@ -617,9 +618,14 @@ def _plan_stacked(
     lengths = [len(t) for t in teams]
     width = max(lengths)
     n = np.array(lengths, dtype=np.int64)
-    members = np.array([t + [t[0]] * (width - len(t)) for t in teams], dtype=np.int64)  # (teams, slots)
+    flat: list[int] = []  # the teams' slots row after row (one flat list: a cheaper conversion than nested lists)
+    for t in teams:
+        flat += t
+        if len(t) < width:
+            flat += [t[0]] * (width - len(t))
+    members = np.array(flat, dtype=np.int64).reshape(n_teams, width)  # (teams, slots)
     real = np.arange(width) < n[:, None]
-    u = np.array(u_rows)  # (teams, 5)
+    u = np.fromiter(chain.from_iterable(u_rows), dtype=np.float64).reshape(n_teams, -1)  # (teams, 5)
     by_domain = state.profile_by_domain()
     # (domains, slots, teams) float32: the profiles domain by domain, slot by slot
     prof = by_domain.take(members.T.ravel(), axis=1).reshape(by_domain.shape[0], width, n_teams)
