@@ -33,7 +33,7 @@ from clustersim.money import SHARE_UNIT, eur_to_cents, eurs_to_cents, share_unit
 from clustersim.network import FIRM_RO, ORIGINS, nooteboom_value
 from clustersim.population import LARGE, NO_CLUSTER
 from clustersim.state import Call, Proposal, State
-from clustersim.streams import Stream, child_keys, child_keys_of, normal, order_by, uniforms_at
+from clustersim.streams import Stream, child_key_table, child_keys_of, normal, order_by, uniforms_at
 
 PROJECT = ORIGINS.index("project")
 _CHUNK = 1 << 16
@@ -77,6 +77,7 @@ def draw_leads(state: State, call: Call, eligible: np.ndarray) -> np.ndarray:
     return order_by(state.streams.stream("call_order", call.stream_id), np.concatenate(leads))
 
 
+_TIERS = ("past", "second", "third")  # the child streams of a lead's (call, lead) stream, tier by tier
 _PRE_TRIES = 4  # third-tier tries precomputed for every lead at once (later tries, rarely needed, one by one)
 _PRE_BUDGET = 1 << 22  # numbers per chunk of leads in that precomputation (bounds its memory)
 
@@ -96,13 +97,15 @@ class LeadDraws:
     u: np.ndarray  # (leads, 5)
     best: np.ndarray  # (leads, tries) int64
     empty: np.ndarray  # (leads, tries) bool
+    tiers: np.ndarray | None = None  # the keys of child_key_table(keys, _TIERS), when already made
 
     def __post_init__(self) -> None:
         """The same numbers as Python lists, row by row, for the loop over the leads."""
         self.key_list: list[int] = self.keys.tolist()
         # the keys of each lead's streams of its first two tiers (Stream(key).child("past"), ...)
-        self.past_keys: list[int] = child_keys(self.keys, "past").tolist()
-        self.second_keys: list[int] = child_keys(self.keys, "second").tolist()
+        tiers = child_key_table(self.keys, list(_TIERS[:2])) if self.tiers is None else self.tiers
+        self.past_keys: list[int] = tiers[:, 0].tolist()
+        self.second_keys: list[int] = tiers[:, 1].tolist()
         self.u_rows: list[list[float]] = self.u.tolist()
         self.best_rows: list[list[int]] = self.best.tolist()
         self.empty_rows: list[list[bool]] = self.empty.tolist()
@@ -130,7 +133,8 @@ def lead_draws(state: State, call: Call, leads: np.ndarray, everyone: np.ndarray
     own_ok = (member != NO_CLUSTER) & (call.line != "never_members")
     own_pool = np.where(own_ok, member + 1, 0)
     own_size = np.where(own_ok, sizes[own_pool], 0)
-    third_keys = child_keys(keys, "third")
+    tiers = child_key_table(keys, list(_TIERS))  # the keys of each lead's streams of the three tiers
+    third_keys = tiers[:, 2]
     positions = np.arange(tries * width)
     chunk = max(1, _PRE_BUDGET // (tries * c_n * max(state.n_domains, 1)))
     by_domain = state.profile_by_domain()
@@ -139,9 +143,9 @@ def lead_draws(state: State, call: Call, leads: np.ndarray, everyone: np.ndarray
         t = uniforms_at(third_keys[sl], positions).reshape(-1, tries, width)
         use_own = (own_size[sl, None] > 0) & (t[:, :, 0] < p.own_cluster_partner_share)
         pool = np.where(use_own, own_pool[sl, None], 0)
-        size = sizes[pool]
+        size = sizes.take(pool)  # (take: the same elements as indexing, fewer checks)
         idx = np.minimum((t[:, :, 1:] * size[:, :, None]).astype(np.int64), np.maximum(size - 1, 0)[:, :, None])
-        cands = flat[np.minimum(offsets[pool][:, :, None] + idx, flat.size - 1)]
+        cands = flat.take(np.minimum(offsets.take(pool)[:, :, None] + idx, flat.size - 1))
         # distances 0.5 x sum of abs(a - b), worked out in place domain by domain (contiguous
         # columns), summed over the domains as NumPy sums a row (row_sums)
         diff = by_domain.take(cands.ravel(), axis=1).reshape(by_domain.shape[0], *cands.shape)
@@ -149,10 +153,10 @@ def lead_draws(state: State, call: Call, leads: np.ndarray, everyone: np.ndarray
         np.abs(diff, out=diff)
         d = row_sums(diff)
         d *= 0.5
-        pick = np.argmax(nooteboom_value(d), axis=-1)
+        pick = nooteboom_value(d).argmax(axis=-1)
         best[sl] = np.take_along_axis(cands, pick[:, :, None], axis=-1)[:, :, 0]
         empty[sl] = size == 0
-    return LeadDraws(keys, u, best, empty)
+    return LeadDraws(keys, u, best, empty, tiers)
 
 
 def row_sums(columns: np.ndarray) -> np.ndarray:
