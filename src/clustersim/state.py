@@ -296,6 +296,10 @@ class State:
     def mark_nonfinancial(self, idx: int | np.ndarray) -> None:
         """Record the first month a firm received a CMO service (CO04/RCO04)."""
         arr = self.firms.first_nonfinancial
+        if type(idx) is int:  # one firm, the most common call: its month read as a Python int
+            if arr.item(idx) < 0:
+                arr[idx] = self.month
+            return
         if isinstance(idx, int | np.integer):
             if arr[idx] < 0:
                 arr[idx] = self.month
@@ -303,7 +307,7 @@ class State:
         idx = np.asarray(idx)
         if idx.size <= 8 and idx.dtype.kind in "iu":  # a few firms: one at a time, cheaper than numpy
             for i in idx.tolist():
-                if arr[i] < 0:
+                if arr.item(i) < 0:
                     arr[i] = self.month
             return
         arr[idx[arr[idx] < 0]] = self.month
