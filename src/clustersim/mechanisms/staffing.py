@@ -74,13 +74,18 @@ def staff_shares(state: State) -> tuple[float, list[float]]:
     """
     st = state.cfg.staffing
     cmos = state.cmos
-    total = st.setup_fte if all(c.in_setup(state.month) for c in cmos) else st.run_fte
+    month = state.month
+    total = st.setup_fte
+    for c in cmos:  # all(c.in_setup(month) for c in cmos), without a generator and a call per CMO
+        if not month < c.setup_until:
+            total = st.run_fte
+            break
     if st.allocation == "by_members":
         weights = [c.n_members + 1 for c in cmos]
-    else:
-        weights = [1] * len(cmos)
-    weight_sum = float(sum(weights))
-    return total, [w / weight_sum for w in weights]
+        weight_sum = float(sum(weights))
+        return total, [w / weight_sum for w in weights]
+    share = 1 / float(len(cmos)) if cmos else 0.0  # equal weights 1: each share 1 / (their sum)
+    return total, [share] * len(cmos)
 
 
 def _rates(state: State) -> tuple:
