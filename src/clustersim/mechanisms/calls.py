@@ -567,6 +567,8 @@ def plan_proposals(
         quality[i] = proposal_quality(state, t, u_rows[i])
         if free is not None:
             ro[i] = choose_research_org(state, t, free)
+    if float_costs and 0 < len(small) == len(teams) <= _PLAN_CHUNK:  # one stacked pass plans every team in full
+        return list(map(Plan, *_plan_stacked(state, call, teams, u_rows, free, float_costs)))
     for lo in range(0, len(small), _PLAN_CHUNK):
         part = small[lo : lo + _PLAN_CHUNK]
         stacked = _plan_stacked(state, call, [teams[i] for i in part], [u_rows[i] for i in part], free, float_costs)
