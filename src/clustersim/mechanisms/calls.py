@@ -897,11 +897,22 @@ def support_innovation(state: State) -> int:
     picks: list[int] = []
     cmos = state.cmos
     ahead = None  # the CMOs' streams this month, asked for once (when a CMO holds a session)
+    if hours <= 0:  # CMO.use holds no session and books nothing
+        return 0
     for cmo, members in zip(cmos, state.members_by_cluster, strict=False):
         size = members.size
         if size == 0:
             continue
-        n = cmo.use("innovation", hours, size)
+        # cmo.use("innovation", hours, size), written out; no session books nothing (its hours
+        # less 0.0 and its hours used plus 0.0 are the same floats: a sum from 0.0 is never -0.0)
+        left = cmo.hours["innovation"]
+        n = int(left // hours)
+        if n == 0:
+            continue
+        n = n if n < size else size
+        spent = n * hours
+        cmo.hours["innovation"] = left - spent
+        cmo.hours_used += spent
         if n:  # a handful of sessions: plain Python, each CMO's firms once, in increasing order
             if ahead is None:
                 index, ahead = state.streams.entities_ahead(
