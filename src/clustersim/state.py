@@ -247,7 +247,7 @@ class State:
         # lies in one cluster), in firm order within each
         dom = firms.primary_domain[members]
         counts_d = np.bincount(dom, minlength=self.n_domains)
-        self.members_by_domain = _split(members[np.argsort(dom, kind="stable")], counts_d)
+        self.members_by_domain = _split(members[dom.argsort(kind="stable")], counts_d)
         n_cmos = len(self.cmos)
         of_domain = self.cluster_of_domain.tolist()
         self._members_per_domain = counts_d
@@ -263,7 +263,7 @@ class State:
             self.members_by_cluster = by_cluster
         else:
             per_cluster = np.bincount(owner, minlength=n_cmos)
-            self.members_by_cluster = _split(members[np.argsort(owner, kind="stable")], per_cluster)
+            self.members_by_cluster = _split(members[owner.argsort(kind="stable")], per_cluster)
             counts = per_cluster.tolist()
         for cmo, n in zip(self.cmos, counts, strict=True):
             cmo.n_members = n
