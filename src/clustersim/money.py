@@ -12,8 +12,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
-_FAST_BELOW = 1e12  # cents: below this, 100 x the written amount is within 0.001 of the float product
-_NEAR_HALF = 0.01  # a fraction of a cent this close to one half is rounded in decimal arithmetic
+_FAST_BELOW = 1e12  # cents: below this, 100 x the written amount is within 0.00023 of the float product
+_NEAR_HALF = 0.001  # a fraction of a cent this close to one half is rounded in decimal arithmetic
 
 
 def eur_to_cents(eur: float) -> int:
@@ -21,9 +21,10 @@ def eur_to_cents(eur: float) -> int:
 
     The amount is read as written (its shortest decimal representation, so 1.005 is
     1.005 and not 1.00499999...), then rounded in decimal arithmetic. The float product
-    ``100 x eur`` gives the same integer, faster, whenever its fraction is not near one
-    half: it and 100 x the written amount differ by less than 0.001 (each errs by at most
-    about 2**-52 of it), too little to cross a half cent.
+    ``100 x eur`` gives the same integer, faster, whenever its fraction is more than
+    0.001 from one half: below 1e12 cents it and 100 x the written amount differ by less
+    than 0.00023 (the float and the written amount differ by at most 2**-53 of it, and so
+    do the product and 100 x the float), too little to cross a half cent.
     """
     if not math.isfinite(eur):
         raise ValueError(f"not a finite amount: {eur!r}")
@@ -35,20 +36,39 @@ def eur_to_cents(eur: float) -> int:
         if abs(frac - 0.5) > _NEAR_HALF:
             cents = whole + (frac > 0.5)
             return cents if eur >= 0.0 else -cents
-    cents = (Decimal(repr(eur)) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    return int(cents)
+    return _written_cents(eur)
+
+
+def _written_cents(eur: float) -> int:
+    """:func:`eur_to_cents` of a finite float in decimal arithmetic (its slow path)."""
+    return int((Decimal(repr(eur)) * 100).quantize(_ONE, rounding=ROUND_HALF_UP))
+
+
+_ONE = Decimal(1)
 
 
 def eurs_to_cents(eur: np.ndarray) -> list[int]:
     """:func:`eur_to_cents` of each amount: its fast path in NumPy (the same float operations), the rest one by one."""
-    scaled = np.abs(eur * 100.0)
+    scaled = eur * 100.0
+    np.abs(scaled, out=scaled)
     whole = np.floor(scaled)
     frac = scaled - whole
-    fast = (scaled < _FAST_BELOW) & (np.abs(frac - 0.5) > _NEAR_HALF)  # False for a NaN or an infinity
-    cents = np.where(fast, whole, 0.0).astype(np.int64) + (frac > 0.5)
-    out = np.where(eur >= 0.0, cents, -cents).tolist()
-    for i in np.flatnonzero(~fast).tolist():
-        out[i] = eur_to_cents(float(eur[i]))
+    off_half = frac - 0.5
+    np.abs(off_half, out=off_half)
+    if not (scaled.max(initial=0.0) < _FAST_BELOW and off_half.min(initial=1.0) > _NEAR_HALF):
+        # some amount (or a NaN, an infinity) not on the fast path: the fast ones masked
+        fast = (scaled < _FAST_BELOW) & (off_half > _NEAR_HALF)
+        whole = np.where(fast, whole, 0.0)
+    else:
+        fast = None
+    cents = whole.astype(np.int64)
+    cents += frac > 0.5
+    np.negative(cents, out=cents, where=eur < 0.0)  # -cents where not eur >= 0.0 (a NaN is not fast)
+    out = cents.tolist()
+    if fast is not None:
+        for i in (~fast).nonzero()[0].tolist():
+            x = float(eur.item(i))
+            out[i] = _written_cents(x) if math.isfinite(x) else eur_to_cents(x)  # (which refuses it)
     return out
 
 
@@ -105,7 +125,12 @@ class Account:
 
     def spend(self, cents: int) -> int:
         """Spend up to ``cents`` from the balance; return what was spent."""
-        amount = max(0, min(int(cents), self.balance))
+        amount = int(cents)
+        balance = self.allocated - self.spent - self.transferred_out  # self.balance, read once
+        if amount > balance:  # max(0, min(cents, balance)), without the builtins' calls
+            amount = balance
+        if amount < 0:
+            amount = 0
         self.spent += amount
         return amount
 

@@ -247,7 +247,7 @@ class State:
         # lies in one cluster), in firm order within each
         dom = firms.primary_domain[members]
         counts_d = np.bincount(dom, minlength=self.n_domains)
-        self.members_by_domain = _split(members[np.argsort(dom, kind="stable")], counts_d)
+        self.members_by_domain = _split(members[dom.argsort(kind="stable")], counts_d)
         n_cmos = len(self.cmos)
         of_domain = self.cluster_of_domain.tolist()
         self._members_per_domain = counts_d
@@ -263,7 +263,7 @@ class State:
             self.members_by_cluster = by_cluster
         else:
             per_cluster = np.bincount(owner, minlength=n_cmos)
-            self.members_by_cluster = _split(members[np.argsort(owner, kind="stable")], per_cluster)
+            self.members_by_cluster = _split(members[owner.argsort(kind="stable")], per_cluster)
             counts = per_cluster.tolist()
         for cmo, n in zip(self.cmos, counts, strict=True):
             cmo.n_members = n
@@ -296,6 +296,10 @@ class State:
     def mark_nonfinancial(self, idx: int | np.ndarray) -> None:
         """Record the first month a firm received a CMO service (CO04/RCO04)."""
         arr = self.firms.first_nonfinancial
+        if type(idx) is int:  # one firm, the most common call: its month read as a Python int
+            if arr.item(idx) < 0:
+                arr[idx] = self.month
+            return
         if isinstance(idx, int | np.integer):
             if arr[idx] < 0:
                 arr[idx] = self.month
@@ -303,7 +307,7 @@ class State:
         idx = np.asarray(idx)
         if idx.size <= 8 and idx.dtype.kind in "iu":  # a few firms: one at a time, cheaper than numpy
             for i in idx.tolist():
-                if arr[i] < 0:
+                if arr.item(i) < 0:
                     arr[i] = self.month
             return
         arr[idx[arr[idx] < 0]] = self.month

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from statistics import NormalDist
 
 import numpy as np
@@ -32,7 +33,7 @@ from clustersim.money import SHARE_UNIT, eur_to_cents, eurs_to_cents, share_unit
 from clustersim.network import FIRM_RO, ORIGINS, nooteboom_value
 from clustersim.population import LARGE, NO_CLUSTER
 from clustersim.state import Call, Proposal, State
-from clustersim.streams import Stream, child_keys, child_keys_of, normal, order_by, uniforms_at
+from clustersim.streams import Stream, child_key_table, child_keys_of, normal, order_by, uniforms_at
 
 PROJECT = ORIGINS.index("project")
 _CHUNK = 1 << 16
@@ -76,6 +77,7 @@ def draw_leads(state: State, call: Call, eligible: np.ndarray) -> np.ndarray:
     return order_by(state.streams.stream("call_order", call.stream_id), np.concatenate(leads))
 
 
+_TIERS = ("past", "second", "third")  # the child streams of a lead's (call, lead) stream, tier by tier
 _PRE_TRIES = 4  # third-tier tries precomputed for every lead at once (later tries, rarely needed, one by one)
 _PRE_BUDGET = 1 << 22  # numbers per chunk of leads in that precomputation (bounds its memory)
 
@@ -95,13 +97,15 @@ class LeadDraws:
     u: np.ndarray  # (leads, 5)
     best: np.ndarray  # (leads, tries) int64
     empty: np.ndarray  # (leads, tries) bool
+    tiers: np.ndarray | None = None  # the keys of child_key_table(keys, _TIERS), when already made
 
     def __post_init__(self) -> None:
         """The same numbers as Python lists, row by row, for the loop over the leads."""
         self.key_list: list[int] = self.keys.tolist()
         # the keys of each lead's streams of its first two tiers (Stream(key).child("past"), ...)
-        self.past_keys: list[int] = child_keys(self.keys, "past").tolist()
-        self.second_keys: list[int] = child_keys(self.keys, "second").tolist()
+        tiers = child_key_table(self.keys, list(_TIERS[:2])) if self.tiers is None else self.tiers
+        self.past_keys: list[int] = tiers[:, 0].tolist()
+        self.second_keys: list[int] = tiers[:, 1].tolist()
         self.u_rows: list[list[float]] = self.u.tolist()
         self.best_rows: list[list[int]] = self.best.tolist()
         self.empty_rows: list[list[bool]] = self.empty.tolist()
@@ -129,7 +133,8 @@ def lead_draws(state: State, call: Call, leads: np.ndarray, everyone: np.ndarray
     own_ok = (member != NO_CLUSTER) & (call.line != "never_members")
     own_pool = np.where(own_ok, member + 1, 0)
     own_size = np.where(own_ok, sizes[own_pool], 0)
-    third_keys = child_keys(keys, "third")
+    tiers = child_key_table(keys, list(_TIERS))  # the keys of each lead's streams of the three tiers
+    third_keys = tiers[:, 2]
     positions = np.arange(tries * width)
     chunk = max(1, _PRE_BUDGET // (tries * c_n * max(state.n_domains, 1)))
     by_domain = state.profile_by_domain()
@@ -138,9 +143,9 @@ def lead_draws(state: State, call: Call, leads: np.ndarray, everyone: np.ndarray
         t = uniforms_at(third_keys[sl], positions).reshape(-1, tries, width)
         use_own = (own_size[sl, None] > 0) & (t[:, :, 0] < p.own_cluster_partner_share)
         pool = np.where(use_own, own_pool[sl, None], 0)
-        size = sizes[pool]
+        size = sizes.take(pool)  # (take: the same elements as indexing, fewer checks)
         idx = np.minimum((t[:, :, 1:] * size[:, :, None]).astype(np.int64), np.maximum(size - 1, 0)[:, :, None])
-        cands = flat[np.minimum(offsets[pool][:, :, None] + idx, flat.size - 1)]
+        cands = flat.take(np.minimum(offsets.take(pool)[:, :, None] + idx, flat.size - 1))
         # distances 0.5 x sum of abs(a - b), worked out in place domain by domain (contiguous
         # columns), summed over the domains as NumPy sums a row (row_sums)
         diff = by_domain.take(cands.ravel(), axis=1).reshape(by_domain.shape[0], *cands.shape)
@@ -148,10 +153,10 @@ def lead_draws(state: State, call: Call, leads: np.ndarray, everyone: np.ndarray
         np.abs(diff, out=diff)
         d = row_sums(diff)
         d *= 0.5
-        pick = np.argmax(nooteboom_value(d), axis=-1)
+        pick = nooteboom_value(d).argmax(axis=-1)
         best[sl] = np.take_along_axis(cands, pick[:, :, None], axis=-1)[:, :, 0]
         empty[sl] = size == 0
-    return LeadDraws(keys, u, best, empty)
+    return LeadDraws(keys, u, best, empty, tiers)
 
 
 def row_sums(columns: np.ndarray) -> np.ndarray:
@@ -562,6 +567,8 @@ def plan_proposals(
         quality[i] = proposal_quality(state, t, u_rows[i])
         if free is not None:
             ro[i] = choose_research_org(state, t, free)
+    if float_costs and 0 < len(small) == len(teams) <= _PLAN_CHUNK:  # one stacked pass plans every team in full
+        return list(map(Plan, *_plan_stacked(state, call, teams, u_rows, free, float_costs)))
     for lo in range(0, len(small), _PLAN_CHUNK):
         part = small[lo : lo + _PLAN_CHUNK]
         stacked = _plan_stacked(state, call, [teams[i] for i in part], [u_rows[i] for i in part], free, float_costs)
@@ -617,9 +624,14 @@ def _plan_stacked(
     lengths = [len(t) for t in teams]
     width = max(lengths)
     n = np.array(lengths, dtype=np.int64)
-    members = np.array([t + [t[0]] * (width - len(t)) for t in teams], dtype=np.int64)  # (teams, slots)
+    flat: list[int] = []  # the teams' slots row after row (one flat list: a cheaper conversion than nested lists)
+    for t in teams:
+        flat += t
+        if len(t) < width:
+            flat += [t[0]] * (width - len(t))
+    members = np.array(flat, dtype=np.int64).reshape(n_teams, width)  # (teams, slots)
     real = np.arange(width) < n[:, None]
-    u = np.array(u_rows)  # (teams, 5)
+    u = np.fromiter(chain.from_iterable(u_rows), dtype=np.float64).reshape(n_teams, -1)  # (teams, 5)
     by_domain = state.profile_by_domain()
     # (domains, slots, teams) float32: the profiles domain by domain, slot by slot
     prof = by_domain.take(members.T.ravel(), axis=1).reshape(by_domain.shape[0], width, n_teams)
@@ -874,28 +886,44 @@ def support_innovation(state: State) -> int:
     Each support session (``hours_per_consortium_support``) raises one random member's
     knowledge by ``support_knowledge_gain x absorptive x (1 - knowledge)`` and counts as
     non-financial support. Returns the sessions held. Session ``k`` of a CMO's month draws
-    position ``k`` of the CMO's monthly stream; the CMOs' members are disjoint, so all
-    CMOs' firms are updated in one pass (a few firms one by one, in float32 as on the
-    arrays).
+    position ``k`` of the CMO's monthly stream ``("support", month, CMO)``, worked out ahead
+    for the run's months (:meth:`Streams.entities_ahead`: the same numbers); the CMOs'
+    members are disjoint, so all CMOs' firms are updated in one pass (a few firms one by
+    one, in float32 as on the arrays).
     """
     beh = state.cfg.behaviour
     hours = beh.cmo.hours_per_consortium_support
     sessions = 0
     picks: list[int] = []
-    month = None  # the month's stream, made once: each CMO's is its child
-    for cmo, members in zip(state.cmos, state.members_by_cluster, strict=False):
+    cmos = state.cmos
+    ahead = None  # the CMOs' streams this month, asked for once (when a CMO holds a session)
+    if hours <= 0:  # CMO.use holds no session and books nothing
+        return 0
+    for cmo, members in zip(cmos, state.members_by_cluster, strict=False):
         size = members.size
         if size == 0:
             continue
-        n = cmo.use("innovation", hours, size)
+        # cmo.use("innovation", hours, size), written out; no session books nothing (its hours
+        # less 0.0 and its hours used plus 0.0 are the same floats: a sum from 0.0 is never -0.0)
+        left = cmo.hours["innovation"]
+        n = int(left // hours)
+        if n == 0:
+            continue
+        n = n if n < size else size
+        spent = n * hours
+        cmo.hours["innovation"] = left - spent
+        cmo.hours_used += spent
         if n:  # a handful of sessions: plain Python, each CMO's firms once, in increasing order
-            if month is None:
-                month = state.streams.stream("support", state.month)
-            stream = month.child(cmo.stream_id)
+            if ahead is None:
+                index, ahead = state.streams.entities_ahead(
+                    "support", state.month, [c.stream_id for c in cmos], state.n_months
+                )
+            b = index[cmo.stream_id]
             if n == 1:
-                picks.append(members.item(min(int(stream.uniform(0) * size), size - 1)))
+                picks.append(members.item(min(int(ahead.first[b] * size), size - 1)))
             else:
-                picks.extend(sorted({members.item(min(int(x * size), size - 1)) for x in stream.uniform_list(n)}))
+                us = Stream(ahead.key(b)).uniform_list(n)
+                picks.extend(sorted({members.item(min(int(x * size), size - 1)) for x in us}))
             sessions += n
     if not sessions:
         return 0

@@ -74,13 +74,18 @@ def staff_shares(state: State) -> tuple[float, list[float]]:
     """
     st = state.cfg.staffing
     cmos = state.cmos
-    total = st.setup_fte if all(c.in_setup(state.month) for c in cmos) else st.run_fte
+    month = state.month
+    total = st.setup_fte
+    for c in cmos:  # all(c.in_setup(month) for c in cmos), without a generator and a call per CMO
+        if not month < c.setup_until:
+            total = st.run_fte
+            break
     if st.allocation == "by_members":
         weights = [c.n_members + 1 for c in cmos]
-    else:
-        weights = [1] * len(cmos)
-    weight_sum = float(sum(weights))
-    return total, [w / weight_sum for w in weights]
+        weight_sum = float(sum(weights))
+        return total, [w / weight_sum for w in weights]
+    share = 1 / float(len(cmos)) if cmos else 0.0  # equal weights 1: each share 1 / (their sum)
+    return total, [share] * len(cmos)
 
 
 def _rates(state: State) -> tuple:
@@ -164,16 +169,45 @@ def plan_staff_time(state: State) -> None:
     """Share the staffing among the CMOs in force and let each plan its service hours.
 
     The shares are Python floats: a CMO's hours are worked out in plain float
-    arithmetic, not on NumPy scalars.
+    arithmetic, not on NumPy scalars. Each CMO's plan is :func:`plan_hours`'s, written out
+    in the loop (the same operations in the same order, the month's constants looked up
+    once for all CMOs).
     """
     total, shares = staff_shares(state)
     if state.one_domain_clusters:  # every cluster's members are of one domain: each factor is 1.0
         breadth = [1.0] * len(state.cmos)
     else:
         breadth = breadth_factors(state.domain_counts_by_cluster(), state.cfg.behaviour.cmo.breadth_penalty)
-    months_left = state.region.months_to_next_grant(state.month, state.n_months)
-    rates = _rates(state)
+    month = state.month
+    months_left = state.region.months_to_next_grant(month, state.n_months)
+    per_fte, overhead_per_org, staff_rate, activity_rate, skill, merger_loss, plan = _rates(state)
     for cmo, share, b in zip(state.cmos, shares, breadth, strict=True):
-        cmo.staff_fte = total * share
-        plan_hours(state, cmo, None, breadth=b, months_left=months_left, rates=rates)
-        cmo.service_per_member = cmo.hours_service / max(cmo.n_members, 1)
+        cmo.staff_fte = fte = total * share
+        hours = fte * per_fte
+        overhead = overhead_per_org * cmo.organisations * per_fte
+        if not overhead < hours:  # min(hours, overhead), as the builtin picks it
+            overhead = hours
+        cost_cents = int(staff_rate * hours + activity_rate * (hours - overhead))
+        account = cmo.account
+        paid = account.spend(min(cost_cents, account.balance // months_left))
+        if cost_cents != 0:  # (else all is affordable: x 1.0 changes no float)
+            affordable = paid / cost_cents
+            hours *= affordable
+            overhead *= affordable
+        service = (hours - overhead) * skill * b
+        if month < cmo.transition_until:
+            service *= merger_factor(cmo.merged_from, merger_loss)
+        cmo.hours_available = hours
+        cmo.hours_service = service
+        cmo.hours_used = 0.0
+        if month < cmo.setup_until:  # cmo.in_setup(month)
+            cmo.hours = dict.fromkeys(SERVICE_LINES, 0.0)
+            cmo.hours["communication"] = service
+        else:
+            cmo.hours = {line: service * x for line, x in plan}
+        totals = cmo.totals
+        totals["hours_available"] += hours
+        totals["hours_service"] += service
+        totals["hours_overhead"] += overhead
+        n = cmo.n_members
+        cmo.service_per_member = service / (n if n > 1 else 1)  # max(n_members, 1)
