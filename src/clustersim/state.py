@@ -28,6 +28,9 @@ from clustersim.network import TieLedger
 from clustersim.population import NO_CLUSTER, AwarenessClock, FirmArrays
 from clustersim.streams import Streams
 
+# the largest firm profile matrix kept a second time, transposed (State.profile_columns)
+PROFILE_COPY_BYTES = 4 << 20
+
 
 @dataclass(frozen=True)
 class Taxonomy:
@@ -211,7 +214,7 @@ class State:
     benefit: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     _members_per_domain: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # refresh_members
     one_domain_clusters: bool = False  # each cluster in force covers one domain (refresh_members)
-    _profile_by_domain: np.ndarray | None = None  # profile_by_domain
+    _profile_by_domain: np.ndarray | None = None  # profile_columns' copy of the profiles, domain by domain
     fee_eur_per_year: np.ndarray = field(default_factory=lambda: np.zeros(4))
     fee_cents_per_month: np.ndarray = field(default_factory=lambda: np.zeros(4, dtype=np.int64))
     staff_cost_cents_per_hour: float = 0.0
@@ -280,17 +283,22 @@ class State:
             table[self.cluster_of_domain, np.arange(self.n_domains)] = self._members_per_domain
         return table
 
-    def profile_by_domain(self) -> np.ndarray:
-        """The firms' competence profiles domain by domain: ``firms.profile.T``, contiguous.
+    def profile_columns(self, idx: np.ndarray) -> np.ndarray:
+        """The competence profiles of firms ``idx`` domain by domain: ``firms.profile[idx].T``, contiguous.
 
-        Made once a run (profiles are drawn with the population and never change), for
-        per-domain columns of many firms at once.
+        Shape ``(domains, len(idx))``, for per-domain columns of many firms at once. The
+        transposed profiles of all firms are made once a run and kept when they are small
+        (a Piedmont run: 0.6 MB; profiles are drawn with the population and never change);
+        for a larger population (the whole region: 20 MB) the rows asked for are gathered
+        and transposed at each call. The same values either way.
         """
         profile = self.firms.profile
-        cached = self._profile_by_domain
-        if cached is None or cached.shape != profile.shape[::-1]:
-            cached = self._profile_by_domain = np.ascontiguousarray(profile.T)
-        return cached
+        if profile.nbytes <= PROFILE_COPY_BYTES:
+            cached = self._profile_by_domain
+            if cached is None or cached.shape != profile.shape[::-1]:
+                cached = self._profile_by_domain = np.ascontiguousarray(profile.T)
+            return cached.take(idx, axis=1)
+        return np.ascontiguousarray(profile.take(idx, axis=0).T)
 
     # ---------------------------------------------------------------- indicators
     def mark_nonfinancial(self, idx: int | np.ndarray) -> None:

@@ -137,7 +137,7 @@ def lead_draws(state: State, call: Call, leads: np.ndarray, everyone: np.ndarray
     third_keys = tiers[:, 2]
     positions = np.arange(tries * width)
     chunk = max(1, _PRE_BUDGET // (tries * c_n * max(state.n_domains, 1)))
-    by_domain = state.profile_by_domain()
+    n_domains = state.n_domains
     for lo in range(0, leads.size, chunk):
         sl = slice(lo, lo + chunk)
         t = uniforms_at(third_keys[sl], positions).reshape(-1, tries, width)
@@ -148,8 +148,8 @@ def lead_draws(state: State, call: Call, leads: np.ndarray, everyone: np.ndarray
         cands = flat.take(np.minimum(offsets.take(pool)[:, :, None] + idx, flat.size - 1))
         # distances 0.5 x sum of abs(a - b), worked out in place domain by domain (contiguous
         # columns), summed over the domains as NumPy sums a row (row_sums)
-        diff = by_domain.take(cands.ravel(), axis=1).reshape(by_domain.shape[0], *cands.shape)
-        diff -= by_domain.take(leads[sl], axis=1)[:, :, None, None]
+        diff = state.profile_columns(cands.ravel()).reshape(n_domains, *cands.shape)
+        diff -= state.profile_columns(leads[sl])[:, :, None, None]
         np.abs(diff, out=diff)
         d = row_sums(diff)
         d *= 0.5
@@ -632,9 +632,8 @@ def _plan_stacked(
     members = np.array(flat, dtype=np.int64).reshape(n_teams, width)  # (teams, slots)
     real = np.arange(width) < n[:, None]
     u = np.fromiter(chain.from_iterable(u_rows), dtype=np.float64).reshape(n_teams, -1)  # (teams, 5)
-    by_domain = state.profile_by_domain()
     # (domains, slots, teams) float32: the profiles domain by domain, slot by slot
-    prof = by_domain.take(members.T.ravel(), axis=1).reshape(by_domain.shape[0], width, n_teams)
+    prof = state.profile_columns(members.T.ravel()).reshape(state.n_domains, width, n_teams)
     mean_d = np.zeros(n_teams)
     if width > 1:  # proposal_quality's distance matrix (every slot pair at once), its float32 sum and mean
         d_all = 0.5 * row_sums(np.abs(prof[:, :, None, :] - prof[:, None, :, :]))  # (slots, slots, teams)
