@@ -171,7 +171,7 @@ def _unmix64(y: int) -> int:
 
 
 def test_draws_is_a_fresh_generator_of_the_stream() -> None:
-    from clustersim.streams import GOLDEN, MASK64, mix64
+    from clustersim.streams import GOLDEN, MASK64, mix64, philox_keys
 
     root = Streams(seed_sequence(7, 0))
     names = [("innovation", m) for m in range(40)] + [("support", 3, c) for c in range(40)] + [("turnover",)]
@@ -188,6 +188,9 @@ def test_draws_is_a_fresh_generator_of_the_stream() -> None:
             fresh = np.random.Philox(key=[stream.key, word]).state["state"]["key"].tolist()
             assert list(stream.philox_key()) == fresh
             assert stream.philox_state()["state"]["key"].tolist() == fresh
+            assert philox_keys(np.array([stream.key, stream.key ^ 1], dtype=np.uint64))[0] == tuple(fresh)
+    keys = np.random.default_rng(1).integers(0, 1 << 64, size=2000, dtype=np.uint64)  # half with one word >= 2^63
+    assert philox_keys(keys) == [Stream(int(k)).philox_key() for k in keys]
 
 
 def test_keyed_uniforms_are_uniform_and_independent() -> None:
