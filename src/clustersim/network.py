@@ -63,9 +63,9 @@ class TieLedger:
                 source,
                 target,
                 cluster,
-                int(cross_domain),
-                int(cross_cluster),
-                int(members_both),
+                1 if cross_domain else 0,  # int(flag), without the call
+                1 if cross_cluster else 0,
+                1 if members_both else 0,
             )
         )
         if kind == FIRM_FIRM:
