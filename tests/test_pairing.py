@@ -226,3 +226,18 @@ def test_sampling_without_replacement_is_uniform() -> None:
         assert len(set(picks)) == 3
         counts[picks] += 1
     np.testing.assert_allclose(counts / counts.sum(), 0.1, atol=0.01)
+
+
+def test_entities_ahead_gives_the_streams_one_by_one() -> None:
+    root = Streams(seed_sequence(7, 0))
+    ids = [5, 3, 11]
+    for month in (0, 1, 60, 143, 150):
+        index, ahead = root.entities_ahead("training", month, ids, 144, ("trainee",), 4)
+        for sid in ids:
+            b = index[sid]
+            stream = root.stream("training", month, sid)
+            assert ahead.key(b) == stream.key
+            assert ahead.first[b] == stream.uniform(0)
+            assert ahead.child_uniforms(b, 0, 3) == stream.child("trainee").uniform_list(3)
+            assert ahead.child_uniforms(b, 0, 6) == stream.child("trainee").uniform_list(6)
+            assert ahead.child_stream(b, "agency").key == stream.child("agency").key

@@ -263,11 +263,12 @@ class Stream:
 class _EntitiesBlock:
     """The numbers of :meth:`Streams.entities_ahead` for a run of months (arrays by month, then entity)."""
 
-    __slots__ = ("blocks", "children", "first", "keys", "n")
+    __slots__ = ("blocks", "child_keys", "children", "first", "keys", "n")
 
     def __init__(self, keys: np.ndarray, first: list[list[float]], blocks: tuple, children: tuple, n: int) -> None:
         """Keys (months, entities), uniforms 0 (nested lists), the children's first ``n`` (months, entities, n)."""
         self.keys, self.first, self.blocks, self.children, self.n = keys, first, blocks, children, n
+        self.child_keys: dict[Part, list[list[int]]] = {}  # EntitiesMonth.child_stream's keys, by part
 
 
 class EntitiesMonth:
@@ -282,6 +283,20 @@ class EntitiesMonth:
     def key(self, b: int) -> int:
         """Entity ``b``'s key this month."""
         return int(self._block.keys[self._a, b])
+
+    def child_stream(self, b: int, part: Part) -> Stream:
+        """Entity ``b``'s child stream ``part``, ``Stream(self.key(b)).child(part)``.
+
+        The keys of that child of every month and entity of the block are worked out at
+        once (:func:`child_keys`) the first time a part is asked for, and kept.
+        """
+        block = self._block
+        keys = block.child_keys.get(part)
+        if keys is None:
+            keys = block.child_keys[part] = child_keys(block.keys.ravel(), part).reshape(block.keys.shape).tolist()
+        child = _new_object(Stream)  # Stream(key) without __init__: the key is 64-bit already
+        child.key = keys[self._a][b]
+        return child
 
     def child_uniforms(self, b: int, c: int, k: int) -> list[float]:
         """The first ``k`` uniforms of entity ``b``'s child stream ``children[c]`` (a list)."""
