@@ -171,7 +171,7 @@ def _unmix64(y: int) -> int:
 
 
 def test_draws_is_a_fresh_generator_of_the_stream() -> None:
-    from clustersim.streams import GOLDEN, MASK64, mix64
+    from clustersim.streams import GOLDEN, MASK64, mix64, philox_keys
 
     root = Streams(seed_sequence(7, 0))
     names = [("innovation", m) for m in range(40)] + [("support", 3, c) for c in range(40)] + [("turnover",)]
@@ -188,6 +188,9 @@ def test_draws_is_a_fresh_generator_of_the_stream() -> None:
             fresh = np.random.Philox(key=[stream.key, word]).state["state"]["key"].tolist()
             assert list(stream.philox_key()) == fresh
             assert stream.philox_state()["state"]["key"].tolist() == fresh
+            assert philox_keys(np.array([stream.key, stream.key ^ 1], dtype=np.uint64))[0] == tuple(fresh)
+    keys = np.random.default_rng(1).integers(0, 1 << 64, size=2000, dtype=np.uint64)  # half with one word >= 2^63
+    assert philox_keys(keys) == [Stream(int(k)).philox_key() for k in keys]
 
 
 def test_keyed_uniforms_are_uniform_and_independent() -> None:
@@ -223,3 +226,18 @@ def test_sampling_without_replacement_is_uniform() -> None:
         assert len(set(picks)) == 3
         counts[picks] += 1
     np.testing.assert_allclose(counts / counts.sum(), 0.1, atol=0.01)
+
+
+def test_entities_ahead_gives_the_streams_one_by_one() -> None:
+    root = Streams(seed_sequence(7, 0))
+    ids = [5, 3, 11]
+    for month in (0, 1, 60, 143, 150):
+        index, ahead = root.entities_ahead("training", month, ids, 144, ("trainee",), 4)
+        for sid in ids:
+            b = index[sid]
+            stream = root.stream("training", month, sid)
+            assert ahead.key(b) == stream.key
+            assert ahead.first[b] == stream.uniform(0)
+            assert ahead.child_uniforms(b, 0, 3) == stream.child("trainee").uniform_list(3)
+            assert ahead.child_uniforms(b, 0, 6) == stream.child("trainee").uniform_list(6)
+            assert ahead.child_stream(b, "agency").key == stream.child("agency").key

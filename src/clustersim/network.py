@@ -63,9 +63,9 @@ class TieLedger:
                 source,
                 target,
                 cluster,
-                int(cross_domain),
-                int(cross_cluster),
-                int(members_both),
+                1 if cross_domain else 0,  # int(flag), without the call
+                1 if cross_cluster else 0,
+                1 if members_both else 0,
             )
         )
         if kind == FIRM_FIRM:
@@ -152,14 +152,14 @@ class TieLedger:
             ij = last.get((i, j) if i < j else (j, i))
             r = 0.0 if ij is None else (pw[a] if (a := month - ij[0]) >= 0 else delta**a) * ij[1]
             s = 0.0
-            common = pi & pj
-            if common:
-                for k in sorted(common):
+            if not pi.isdisjoint(pj):  # common partners (no set made when there are none)
+                for k in sorted(pi & pj):
                     m_ik, o_ik = last[(i, k) if i < k else (k, i)]
                     m_kj, o_kj = last[(k, j) if k < j else (j, k)]
                     a, b = month - m_ik, month - m_kj  # ages (negative, a month after ``month``: not in the table)
                     s += ((pw[a] if a >= 0 else delta**a) * o_ik) * ((pw[b] if b >= 0 else delta**b) * o_kj)
-            out.append(min(1.0, r + s))
+            x = r + s
+            out.append(x if x < 1.0 else 1.0)  # min(1.0, x) without the call (the same for every x, NaN too)
         return out
 
     def columns(self, start: int = 0) -> dict[str, np.ndarray]:

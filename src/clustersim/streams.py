@@ -112,6 +112,29 @@ def child_key_table(keys: list[int], parts: list[Part]) -> np.ndarray:
     return _mix_vec(np.bitwise_xor.outer(np.array(keys, dtype=np.uint64), mixes))
 
 
+def philox_keys(keys: np.ndarray) -> list[tuple[int, int]]:
+    """:meth:`Stream.philox_key` of many streams at once: the Philox key words of ``Stream(k)`` for ``k`` in ``keys``.
+
+    The same words: where exactly one word is at least 2^63 both are rounded to float64
+    (as NumPy rounds a uint64, to nearest) and back; a word rounded up to 2^64 (rare) is
+    left to :meth:`Stream.philox_key`.
+    """
+    a = np.array(keys, dtype=np.uint64)  # a copy
+    b = a ^ _U_GOLDEN
+    _mix_vec(b)
+    mixed = ((a ^ b) >> np.uint64(63)).astype(bool)  # one word >= 2^63, the other not: the float64 list
+    af, bf = a[mixed].astype(np.float64), b[mixed].astype(np.float64)
+    top = 18446744073709551616.0  # 2^64
+    fits = (af < top) & (bf < top)
+    rows = np.flatnonzero(mixed)
+    a[rows[fits]] = af[fits].astype(np.uint64)
+    b[rows[fits]] = bf[fits].astype(np.uint64)
+    out = list(zip(a.tolist(), b.tolist(), strict=True))
+    for i in rows[~fits].tolist():
+        out[i] = Stream(int(keys[i])).philox_key()
+    return out
+
+
 def uniforms_at(keys: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """Uniforms of many streams: ``Stream(keys[i]).uniform(positions[j])`` at ``[i, j]``."""
     steps = np.asarray(positions).astype(np.uint64)  # (j + 1) * GOLDEN, a copy made in place
@@ -240,11 +263,12 @@ class Stream:
 class _EntitiesBlock:
     """The numbers of :meth:`Streams.entities_ahead` for a run of months (arrays by month, then entity)."""
 
-    __slots__ = ("blocks", "children", "first", "keys", "n")
+    __slots__ = ("blocks", "child_keys", "children", "first", "keys", "n")
 
     def __init__(self, keys: np.ndarray, first: list[list[float]], blocks: tuple, children: tuple, n: int) -> None:
         """Keys (months, entities), uniforms 0 (nested lists), the children's first ``n`` (months, entities, n)."""
         self.keys, self.first, self.blocks, self.children, self.n = keys, first, blocks, children, n
+        self.child_keys: dict[Part, list[list[int]]] = {}  # EntitiesMonth.child_stream's keys, by part
 
 
 class EntitiesMonth:
@@ -259,6 +283,20 @@ class EntitiesMonth:
     def key(self, b: int) -> int:
         """Entity ``b``'s key this month."""
         return int(self._block.keys[self._a, b])
+
+    def child_stream(self, b: int, part: Part) -> Stream:
+        """Entity ``b``'s child stream ``part``, ``Stream(self.key(b)).child(part)``.
+
+        The keys of that child of every month and entity of the block are worked out at
+        once (:func:`child_keys`) the first time a part is asked for, and kept.
+        """
+        block = self._block
+        keys = block.child_keys.get(part)
+        if keys is None:
+            keys = block.child_keys[part] = child_keys(block.keys.ravel(), part).reshape(block.keys.shape).tolist()
+        child = _new_object(Stream)  # Stream(key) without __init__: the key is 64-bit already
+        child.key = keys[self._a][b]
+        return child
 
     def child_uniforms(self, b: int, c: int, k: int) -> list[float]:
         """The first ``k`` uniforms of entity ``b``'s child stream ``children[c]`` (a list)."""
@@ -285,6 +323,7 @@ class Streams:
         self._shared: np.random.Generator | None = None
         self._fresh: dict = {}
         self._ahead: dict[tuple, tuple[int, list[Part], dict[Part, int], _EntitiesBlock]] = {}
+        self._keys_ahead: dict[str, tuple[int, list[tuple[int, int]]]] = {}
 
     def stream(self, process: str, *parts: Part) -> Stream:
         """The stream of ``process`` for ``parts`` (month, entity, ...)."""
@@ -338,7 +377,9 @@ class Streams:
         """The same numbers as :meth:`generator`, from one generator of this run re-keyed (no new object).
 
         Cheaper for the monthly processes, but valid only until the next call: use it at
-        once, never keep it (Mesa's ``model.rng`` comes from :meth:`generator`).
+        once, never keep it (Mesa's ``model.rng`` comes from :meth:`generator`). For one
+        integer part (a month), the Philox keys of ``_AHEAD_MONTHS`` months from it are worked
+        out at once (:func:`philox_keys`) and kept.
         """
         if self._shared is None:
             self._shared = np.random.Generator(np.random.Philox(key=[1, 2]))
@@ -351,7 +392,17 @@ class Streams:
                 "has_uint32": 0,
                 "uinteger": 0,
             }
-        self._fresh["state"]["key"] = self.stream(process, *parts).philox_key()
+        if len(parts) == 1 and type(parts[0]) is int:
+            month = parts[0]
+            ahead = self._keys_ahead.get(process)
+            if ahead is None or not 0 <= month - ahead[0] < len(ahead[1]):
+                span = np.arange(month, month + _AHEAD_MONTHS)
+                ahead = (month, philox_keys(child_keys_of(self.stream(process).key, span)))
+                self._keys_ahead[process] = ahead
+            key = ahead[1][month - ahead[0]]
+        else:
+            key = self.stream(process, *parts).philox_key()
+        self._fresh["state"]["key"] = key
         self._shared.bit_generator.state = self._fresh
         return self._shared
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from clustersim.network import FIRM_INTERNATIONAL, ORIGINS
 from clustersim.state import State
-from clustersim.streams import Stream, poisson
+from clustersim.streams import poisson
 
 CMO_LINK = ORIGINS.index("cmo_link")
 _TIES_AHEAD = 4  # uniforms of ties abroad drawn ahead per CMO and month (more: drawn when needed)
@@ -46,7 +46,7 @@ def build_links_and_ties(state: State) -> tuple[int, int]:
         made = cmo.accumulate("internationalisation", hours_each)
         if made:
             linked = set(cmo.links)
-            pick = Stream(ahead.key(b)).child("partner")
+            pick = ahead.child_stream(b, "partner")
             position = 0
             for _ in range(made):
                 if len(linked) >= n_partners:

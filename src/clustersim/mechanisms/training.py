@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from clustersim.state import State
-from clustersim.streams import Stream, poisson
+from clustersim.streams import poisson
 
 _TRAINEES_AHEAD = 8  # trainees' uniforms drawn ahead per CMO and month (more: drawn when needed)
 
@@ -55,7 +55,7 @@ def sign_and_train(state: State) -> tuple[int, int]:
         b = index[cmo.stream_id]  # the CMO's stream this month
         new = cmo.accumulate("competences", hours_each)
         if new:
-            for u in Stream(ahead.key(b)).child("agency").uniform_list(new):
+            for u in ahead.child_stream(b, "agency").uniform_list(new):
                 agency = min(int(u * n_agencies), n_agencies - 1)
                 agency_agreements[agency] += 1
                 cmo.agreements.append((agency, until))
