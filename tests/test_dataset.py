@@ -105,3 +105,30 @@ def test_float_columns_are_written_without_a_dictionary_and_categories_without_s
             encodings = set(column.encodings)
             has_dictionary = bool(encodings & {"PLAIN_DICTIONARY", "RLE_DICTIONARY"})
             assert has_dictionary == (field.name in words), (path.name, field.name, encodings)
+
+
+def _arrow_pool(env: dict[str, str], code: str) -> str:
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"} | env
+    out = subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+@pytest.mark.skipif(__import__("sys").platform != "linux", reason="jemalloc is chosen on Linux only")
+def test_clustersim_chooses_arrows_allocator_before_pyarrow_loads_and_keeps_the_users() -> None:
+    import pyarrow as pa
+
+    try:
+        pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        pytest.skip("this pyarrow build has no jemalloc")
+    show = "import clustersim, pyarrow; print(pyarrow.default_memory_pool().backend_name)"
+    assert _arrow_pool({}, show) == "jemalloc"
+    # a choice of the user's is kept, and pyarrow loaded first keeps its own default
+    assert _arrow_pool({"ARROW_DEFAULT_MEMORY_POOL": "system"}, show) == "system"
+    first = "import pyarrow, clustersim; print(pyarrow.default_memory_pool().backend_name)"
+    alone = "import pyarrow; print(pyarrow.default_memory_pool().backend_name)"
+    assert _arrow_pool({}, first) == _arrow_pool({}, alone)

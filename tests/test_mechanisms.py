@@ -559,6 +559,21 @@ def test_spontaneous_ties_sample_candidates_instead_of_scanning_pairs(monkeypatc
     assert 0 < sum(evaluated) <= 3 * expected_pairs + 50
 
 
+@pytest.mark.parametrize("meetings_ahead", [1, 100])
+def test_spontaneous_ties_do_not_depend_on_how_many_months_are_drawn_at_once(
+    monkeypatch: pytest.MonkeyPatch, meetings_ahead: int
+) -> None:
+    # The meetings of several months are worked out together, at most _MEETINGS_AHEAD expected
+    # at once (the whole run for Piedmont, a few batches for the region): one month at a time
+    # (1) or a few months (100) gives the same ties, in the same order, as the default.
+    ties = []
+    for ahead in (matching._MEETINGS_AHEAD, meetings_ahead):
+        monkeypatch.setattr(matching, "_MEETINGS_AHEAD", ahead)
+        ties.append(run("behaviour.ties.spontaneous_tie_rate=0.01", "start=2015-01", "end=2016-12").ties)
+    assert (ties[0]["origin"] == "spontaneous").sum() > 30
+    pd.testing.assert_frame_equal(ties[0], ties[1])
+
+
 def _monthly_by_definition(model: ClusterModel) -> pd.DataFrame:
     """The monthly table as its docstring defines it: every record, sorted by (month, kpi, cluster)."""
     from clustersim.metrics import month_label

@@ -35,6 +35,10 @@ _MEMBER, _KIND, _NEED, _PAST, _REFERRAL, _SUCCESS, _CANDIDATES = range(7)
 # months of brokers' uniforms and of spontaneous meetings drawn at once (a Piedmont run's 144: one batch
 # for the whole run, unless the CMOs change or a month needs more rows)
 _AHEAD_MONTHS = 144
+# expected spontaneous meetings worked out at once, at most: a Piedmont run's 700 in one batch, the whole
+# region's 24,700 in seven (their candidates' profiles, 12 domains x 5 candidates x 4 bytes a meeting,
+# and the ties as Python tuples until their month: 1.5 MB off the region's peak)
+_MEETINGS_AHEAD = 4096
 
 
 def tie_probability(state: State, distance: float, credit: float) -> float:
@@ -479,7 +483,8 @@ def spontaneous_ties(state: State) -> int:
     All numbers come from the month's stream in a layout that depends only on N.
 
     Which meetings end in a tie depends on nothing else (the profiles never change), so
-    the meetings of up to ``_AHEAD_MONTHS`` months are worked out at once and kept in
+    the meetings of up to ``_AHEAD_MONTHS`` months, and of no more months than expect
+    ``_MEETINGS_AHEAD`` meetings in all, are worked out at once and kept in
     ``state.spontaneous_ahead``; each month only records its ties, in the same order.
     """
     t = state.cfg.behaviour.ties
@@ -497,7 +502,9 @@ def spontaneous_ties(state: State) -> int:
     month = state.month
     entry = ahead.pop(month, None)
     if entry is None or entry[0] != key:
-        end = min(month + _AHEAD_MONTHS, state.n_months)
+        expected = t.spontaneous_tie_rate * firms.n  # meetings a month
+        span = _AHEAD_MONTHS if expected * _AHEAD_MONTHS <= _MEETINGS_AHEAD else int(_MEETINGS_AHEAD / expected)
+        end = min(month + max(span, 1), state.n_months)
         months = [month]
         for m in range(month + 1, end):
             if m in ahead:  # drawn already: stop there (a month asked for again is drawn alone)
