@@ -13,7 +13,9 @@ from clustersim import saver
 from clustersim.saver import BackgroundSaver, FigureError, save, short_eur
 
 
-def figure(label: str = "members", unpicklable: bool = False) -> Figure:
+def figure(label: str = "members", unpicklable: bool = False, constrained: bool = False) -> Figure:
+    if constrained:
+        return laid_out_figure()
     fig = Figure(figsize=(4, 3))
     ax = fig.add_subplot()
     x = np.arange(24)
@@ -26,12 +28,27 @@ def figure(label: str = "members", unpicklable: bool = False) -> Figure:
     return fig
 
 
-def test_a_figure_saved_by_the_second_process_is_the_same_bytes(tmp_path: Path) -> None:
-    here = save(figure(), tmp_path / "here" / "f")
-    again = save(figure(), tmp_path / "again" / "f")
+def laid_out_figure() -> Figure:
+    """Panels in a constrained layout, laid out again at each draw, as the report's series figure.
+
+    A PNG drawn before the SVG renamed the SVG's clip paths: the SVG is drawn first, also when alone.
+    """
+    fig = Figure(figsize=(7.2, 8.5), layout="constrained")
+    x = np.arange(144)
+    for ax in fig.subplots(3, 1, sharex=True):
+        ax.plot(x, np.sqrt(x))
+        ax.fill_between(x, np.sqrt(x) - 0.5, np.sqrt(x) + 0.5, alpha=0.3, hatch="////")
+        ax.axvspan(20, 40, color="#bbbbbb", alpha=0.3)
+    return fig
+
+
+@pytest.mark.parametrize("constrained", [False, True])
+def test_a_figure_saved_by_the_second_process_is_the_same_bytes(tmp_path: Path, constrained: bool) -> None:
+    here = save(figure(constrained=constrained), tmp_path / "here" / "f")
+    again = save(figure(constrained=constrained), tmp_path / "again" / "f")
     background = BackgroundSaver()
-    there = background(figure(), tmp_path / "there" / "f")
-    background.wait()
+    there = background(figure(constrained=constrained), tmp_path / "there" / "f")
+    background.wait()  # one of its two files may be written here, the other there
     assert saver._PROCESS is not None  # it did go to the other process (2 cores or more here)
     for a, b, c in zip(here, again, there, strict=True):
         assert a.read_bytes() == b.read_bytes() == c.read_bytes(), a.name  # SVGs too: a fixed hash salt
@@ -77,5 +94,22 @@ def test_a_save_cut_short_by_a_killed_process_leaves_nothing_behind(tmp_path: Pa
     """The temporary files of the figure the dead process was writing are removed, nobody else's."""
     for name in (".a.x1y2z3.png", ".a.q9w8e7.svg", ".a_b.x1y2z3.png", "a.png", ".b.x1y2z3.png"):
         (tmp_path / name).write_bytes(b"partial")
+    saver._remove_partial(tmp_path / "a", (".svg",))  # only the file it was writing: the other may be written here
+    assert ".a.x1y2z3.png" in {p.name for p in tmp_path.iterdir()}
     saver._remove_partial(tmp_path / "a")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".a_b.x1y2z3.png", ".b.x1y2z3.png", "a.png"]
+
+
+def test_the_files_not_yet_handed_over_are_written_here_while_the_process_writes_its_own(tmp_path: Path) -> None:
+    """Work shared at the end: wait() writes the newest pieces here; every file once, nothing left behind."""
+    background = BackgroundSaver()
+    for k in range(4):
+        background(figure(constrained=True), tmp_path / f"f{k}")
+    background.wait()
+    for k in range(4):
+        here = save(figure(constrained=True), tmp_path / "here" / f"f{k}")
+        for path in here:
+            assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
+    assert not list(tmp_path.glob(".*")) and saver._PROCESS is not None
+    assert saver._LOCK.acquire(blocking=False)  # released for the next report
+    saver._LOCK.release()

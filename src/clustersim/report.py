@@ -381,6 +381,8 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
             saver(forest_figure(rated, title), stem)
             doc.add("figure", (stem.with_suffix(".png"), f"effects: {c.description}", effect_caption(rated)))
         out["table"] = next(iter(tables.values())) if tables else pd.DataFrame()
+        # the series figure goes to the saving process before the firm pairing is worked out here
+        series = _series(saver, sweep_dir, design, cell, ctx, notes, figures)
         _pairing_section(doc, sweep_dir, data["runs"], design, ctx, out)
     else:
         for a in design.arms:
@@ -390,21 +392,9 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
             tables[a] = t
             doc.add("table", t)
         out["table"] = next(iter(tables.values())) if tables else pd.DataFrame()
-    # only the series drawn, and the columns they need: a large sweep's monthly table stays on disk
-    wanted = ["run", "month", "date", "kpi", "value", design.arm, *design.by, *cell]
-    monthly = read_monthly(sweep_dir, kpis=SERIES, columns=list(dict.fromkeys(wanted)))
-    if not monthly.empty:
-        m = select(monthly, cell)
-        spans = []
-        for a in design.arms:
-            spans += [s for s in ctx.spans.get(a, []) if s not in spans]
-        saver(series_figure(m, design.arm, design.arms, notes, SERIES, spans, design.level), figures / "series")
-        caption = (
-            f"Monthly paths of each arm ({m['run'].nunique() // max(len(design.arms), 1)} runs each): line the mean,"
-            " dark band its 95% interval,"
-            " light band where 95% of the replications fall. "
-        ) + series_caption(m, design.arm, design.arms, notes, spans, SERIES)
-        doc.add("figure", (figures / "series.png", "monthly paths per arm", caption))
+        series = _series(saver, sweep_dir, design, cell, ctx, notes, figures)
+    if series is not None:
+        doc.add("figure", series)
     if design.is_comparison and design.by:
         doc.add("h2", "Every cell of the grid")
         for c in design.contrasts:
@@ -434,6 +424,28 @@ def build_report(sweep_dir: Path | str, merge: bool = False) -> dict[str, Any]:
     out["markdown"] = doc.markdown()
     out["text"] = terminal_text(design, brief, tables, failed)
     return out
+
+
+def _series(
+    saver: BackgroundSaver, sweep_dir: Path, design: Design, cell: dict[str, Any], ctx: Any, notes: Notes, figures: Path
+) -> tuple[Path, str, str] | None:
+    """Queue the figure of the monthly series; return its report entry (path, alt text, caption), None if no series."""
+    # only the series drawn, and the columns they need: a large sweep's monthly table stays on disk
+    wanted = ["run", "month", "date", "kpi", "value", design.arm, *design.by, *cell]
+    monthly = read_monthly(sweep_dir, kpis=SERIES, columns=list(dict.fromkeys(wanted)))
+    if monthly.empty:
+        return None
+    m = select(monthly, cell)
+    spans = []
+    for a in design.arms:
+        spans += [s for s in ctx.spans.get(a, []) if s not in spans]
+    saver(series_figure(m, design.arm, design.arms, notes, SERIES, spans, design.level), figures / "series")
+    caption = (
+        f"Monthly paths of each arm ({m['run'].nunique() // max(len(design.arms), 1)} runs each): line the mean,"
+        " dark band its 95% interval,"
+        " light band where 95% of the replications fall. "
+    ) + series_caption(m, design.arm, design.arms, notes, spans, SERIES)
+    return figures / "series.png", "monthly paths per arm", caption
 
 
 def _pairing_section(

@@ -8,6 +8,7 @@ figures pickle with references to this module and matplotlib alone.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import pickle
@@ -18,16 +19,22 @@ from typing import Any
 DPI = 300
 
 
-def save(fig: Any, stem: Path | str) -> list[Path]:
-    """Write ``<stem>.png`` (300 dpi) and ``<stem>.svg`` atomically; return both paths."""
+SUFFIXES = (".png", ".svg")
+
+
+def save(fig: Any, stem: Path | str, suffixes: tuple[str, ...] = SUFFIXES) -> list[Path]:
+    """Write ``<stem>.png`` (300 dpi) and ``<stem>.svg`` atomically (or only ``suffixes``); return the paths."""
     import tempfile
 
     from matplotlib import rc_context
 
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    out = []
-    for suffix in (".png", ".svg"):
+    out = {}
+    # the SVG first: a PNG drawn before it leaves state in the figure that renames the SVG's clip
+    # paths, so the SVG is the same bytes whether written alone (from a pickle, as the saving
+    # process and BackgroundSaver.wait write one file) or with the PNG (checked on the report's figures)
+    for suffix in sorted(suffixes, key=lambda s: s != ".svg"):
         path = stem.with_suffix(suffix)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
         os.close(fd)
@@ -41,15 +48,15 @@ def save(fig: Any, stem: Path | str) -> list[Path]:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-        out.append(path)
-    return out
+        out[suffix] = path
+    return [out[suffix] for suffix in suffixes]
 
 
-def _remove_partial(stem: Path) -> None:
-    """Remove the temporary files a save of ``stem`` left behind (a saving process killed mid-write)."""
+def _remove_partial(stem: Path, suffixes: tuple[str, ...] = SUFFIXES) -> None:
+    """Remove the temporary files a save of ``stem`` as ``suffixes`` left behind (a process killed mid-write)."""
     import glob
 
-    for suffix in (".png", ".svg"):
+    for suffix in suffixes:
         for leftover in stem.parent.glob(f".{glob.escape(stem.name)}.*{suffix}"):
             leftover.unlink(missing_ok=True)
 
@@ -68,8 +75,9 @@ class _Process:
 
     A plain subprocess rather than a multiprocessing pool: it never imports the caller's
     ``__main__`` (a script without a ``__main__`` guard would run again in it). Each figure
-    travels as a pickle file beside its target; the pipe carries one line per figure and
-    one line back (empty, or the error). One report at a time uses it (:data:`_LOCK`).
+    travels as a pickle file beside its target; the pipe carries one line per file to write
+    (the pickle, the stem, the suffix) and one line back (empty, or the error). One report
+    at a time uses it (:data:`_LOCK`).
     """
 
     def __init__(self) -> None:
@@ -85,21 +93,11 @@ class _Process:
             bufsize=1,
         )
 
-    def send(self, data: bytes, stem: Path) -> Path:
-        """Hand one figure over (returns the pickle file it travels in)."""
-        from clustersim import atomic
-
-        parcel = atomic.temp_path(stem.with_suffix(".figure"))
-        parcel.parent.mkdir(parents=True, exist_ok=True)
-        parcel.write_bytes(data)
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(f"{json.dumps([str(parcel), str(stem)])}\n")
-            self.proc.stdin.flush()
-        except BaseException:
-            parcel.unlink(missing_ok=True)
-            raise
-        return parcel
+    def send(self, parcel: Path, stem: Path, suffix: str) -> None:
+        """Ask for ``<stem><suffix>`` to be written from the pickled figure in ``parcel``."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{json.dumps([str(parcel), str(stem), suffix])}\n")
+        self.proc.stdin.flush()
 
     def answer(self) -> str:
         """The next answer: '' when the figure was saved, else the error; EOFError if the process died."""
@@ -142,79 +140,127 @@ def _give_up() -> None:
     _PROCESS, _DISABLED = None, True
 
 
+def _error_line(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}" or type(err).__name__
+
+
 class BackgroundSaver:
     """Saves figures as :func:`save` does, in a second process, while the report goes on.
 
     A report's figures are independent of its tables: rendering a 300 dpi PNG and an SVG of
     each (:func:`save`) took about half of a headline report's time. Each figure is pickled
-    (its PNG is the same, byte for byte) and saved by one other process (:class:`_Process`);
-    :meth:`wait` returns when all are written and raises the first error of a save. A
-    figure that cannot be pickled, or a saving process that cannot start, dies or is busy
-    with another report (another thread), is saved in this process instead.
+    (its files are the same, byte for byte) and its two files are queued as two pieces of
+    work. A thread of this process hands them to one other process (:class:`_Process`), one
+    at a time, oldest first, as that process finishes the previous one; :meth:`wait`, called
+    when the report's tables are done, writes here the pieces not handed over yet, newest
+    first, so that the two processes finish together (a headline report's series figure: its
+    PNG there while its SVG is written here). :meth:`wait` returns when all are written and
+    raises the first error of a save. A figure that cannot be pickled, or a saving process
+    that cannot start or is busy with another report (another thread), is saved in this
+    process at once; a piece the process could not write because it died is written here.
     """
 
     def __init__(self) -> None:
         """No figure pending yet."""
-        self._pending: list[tuple[bytes, Path, Path]] = []
+        self._queue: collections.deque[tuple[Path, Path, str]] = collections.deque()  # (parcel, stem, suffix)
+        self._guard = threading.Lock()  # the queue and the feeding thread's state
+        self._feeder: threading.Thread | None = None
+        self._holding = False  # this saver holds _LOCK: its figures go to the process
+        self._errors: list[FigureError] = []
 
     def __call__(self, fig: Any, stem: Path | str) -> list[Path]:
         """Queue ``fig`` for ``<stem>.png`` and ``<stem>.svg``; return those paths (written by :meth:`wait`)."""
+        from clustersim import atomic
+
         stem = Path(stem)
         process = start_saver()
-        if process is None or (not self._pending and not _LOCK.acquire(blocking=False)):
+        if process is None or (not self._holding and not _LOCK.acquire(blocking=False)):
             return save(fig, stem)
+        self._holding = True
         try:
             data = pickle.dumps(fig)
         except Exception:  # an artist that does not pickle: this figure is saved here
-            self._release()
+            self._release_if_idle()
             return save(fig, stem)
+        parcels = []
         try:
-            parcel = process.send(data, stem)
-        except (BrokenPipeError, ValueError):  # the process died: this figure and the next are saved here
-            self._release()
-            _give_up()
-            return save(fig, stem)
-        except OSError:  # the figure's folder cannot be written: saving here raises its error
-            self._release()
-            return save(fig, stem)
-        self._pending.append((data, stem, parcel))
-        return [stem.with_suffix(".png"), stem.with_suffix(".svg")]
+            stem.parent.mkdir(parents=True, exist_ok=True)
+            for suffix in SUFFIXES:  # one pickle file per piece: each is removed by whoever writes it
+                parcels.append(atomic.temp_path(stem.with_suffix(f"{suffix}.figure")))
+                parcels[-1].write_bytes(data)
+        except OSError:  # the figure's folder cannot be written: told at once
+            for parcel in parcels:
+                parcel.unlink(missing_ok=True)
+            self._release_if_idle()
+            raise
+        with self._guard:
+            self._queue.extend(zip(parcels, [stem] * len(SUFFIXES), SUFFIXES, strict=True))
+            if self._feeder is None:
+                self._feeder = threading.Thread(target=self._feed, args=(process,), daemon=True)
+                self._feeder.start()
+        return [stem.with_suffix(suffix) for suffix in SUFFIXES]
 
-    def _release(self) -> None:
-        if not self._pending:
+    def _release_if_idle(self) -> None:
+        """Let another report use the process if none of this one's figures is queued."""
+        with self._guard:
+            idle = not self._queue and self._feeder is None
+        if idle and self._holding:
+            self._holding = False
             _LOCK.release()
 
-    def wait(self) -> None:
-        """Wait for every queued figure (saving here any the process could not); then raise the first save's error."""
-        pending, self._pending = self._pending, []
-        if pending:
+    def _feed(self, process: _Process) -> None:
+        """The feeding thread: the oldest piece to the process, its answer, the next, until none is left."""
+        while True:
+            with self._guard:
+                if not self._queue or _PROCESS is not process:
+                    self._feeder = None
+                    return
+                piece = self._queue.popleft()
+            parcel, stem, suffix = piece
             try:
-                self._collect(pending)
-            finally:
-                _LOCK.release()
-
-    def _collect(self, pending: list[tuple[bytes, Path, Path]]) -> None:
-        first: Exception | None = None
-        for data, stem, parcel in pending:
-            error = ""
-            try:
-                if _PROCESS is None:
-                    raise EOFError("no saving process")
-                error = _PROCESS.answer()
-            except (EOFError, OSError, ValueError):  # it died (or was killed): save here
+                process.send(parcel, stem, suffix)
+                error = process.answer()
+            except (EOFError, OSError, ValueError):  # it died (or was killed): this piece and the rest here
                 _give_up()
-                _remove_partial(stem)  # what it was writing when it died
-                save(pickle.loads(data), stem)
-            finally:
-                parcel.unlink(missing_ok=True)
-            if error and first is None:
-                first = FigureError(f"{stem.name}: {error}")
-        if first is not None:
+                _remove_partial(stem, (suffix,))  # what it was writing when it died
+                with self._guard:
+                    self._queue.appendleft(piece)
+                    self._feeder = None
+                return
+            parcel.unlink(missing_ok=True)
+            if error:
+                self._errors.append(FigureError(f"{stem.name}: {error}"))
+
+    def wait(self) -> None:
+        """Write here the pieces not handed over, newest first; wait for the rest; raise the first save's error."""
+        try:
+            while True:
+                with self._guard:
+                    if not self._queue:
+                        feeder = self._feeder
+                        break
+                    parcel, stem, suffix = self._queue.pop()
+                try:
+                    save(pickle.loads(parcel.read_bytes()), stem, (suffix,))
+                except Exception as err:  # as the process tells its errors
+                    self._errors.append(FigureError(f"{stem.name}: {_error_line(err)}"))
+                finally:
+                    parcel.unlink(missing_ok=True)
+            if feeder is not None:
+                feeder.join()
+            if _PROCESS is not None and _PROCESS.proc.poll() is not None:  # it died after its last answer
+                _give_up()
+        finally:
+            if self._holding:
+                self._holding = False
+                _LOCK.release()
+        if self._errors:
+            first, self._errors = self._errors[0], []
             raise first
 
 
 def main() -> None:
-    """The saving process: for each line ``[parcel, stem]`` on stdin, save the figure, answer on stdout."""
+    """The saving process: for each line ``[parcel, stem, suffix]`` on stdin, write that file, answer on stdout."""
     import gc
     import sys
 
@@ -227,12 +273,12 @@ def main() -> None:
 
     gc.freeze()  # a fast exit: nothing imported here needs collecting
     for line in sys.stdin:
-        parcel, stem = json.loads(line)
+        parcel, stem, suffix = json.loads(line)
         try:
-            save(pickle.loads(Path(parcel).read_bytes()), stem)
+            save(pickle.loads(Path(parcel).read_bytes()), stem, (suffix,))
             answer = ""
         except Exception as err:  # told to the report, which fails with it
-            answer = f"{type(err).__name__}: {err}" or type(err).__name__
+            answer = _error_line(err)
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
 
