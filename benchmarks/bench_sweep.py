@@ -23,7 +23,11 @@ waits for. For each sweep the benchmark then reports:
   simulation start), the job phase (first simulation start to the last job record) and
   the tail (last job record to the command's exit: merge, report, shut-down), and the
   time per job outside the simulation within the job phase;
-* and, across worker counts, the parallel efficiency (T_1 / T_W) / W.
+* and, across worker counts, the parallel efficiency (T_1 / T_W) / W;
+* the overhead factor: T x W over the same runs' construction + simulation time in one
+  process, alone on the machine (issue 11's reference); and, for W > 1, the same factor
+  against the runs timed in W such processes at once, which share the cores, caches and
+  memory bandwidth as the sweep's workers do: what remains is the sweep's own work.
 
 A probe in a fresh process then times the pieces of the per-job overhead on one of the
 sweeps: imports of the command's modules, the Hydra composition and validation of one
@@ -148,6 +152,12 @@ class SweepResult:
     inprocess_s: float = float("nan")  # the same runs' construction + simulation, in one process
     inprocess_median_s: float = float("nan")
     inprocess_cpu_s: float = float("nan")
+    contended_s: float = float("nan")  # the same, as many processes at once as the sweep has workers
+
+    @property
+    def contended_factor(self) -> float:
+        """Sweep wall time x workers / the runs' in-process time with as many processes at once as workers."""
+        return self.wall_s * self.workers / self.contended_s
 
     @property
     def overhead_factor(self) -> float:
@@ -270,19 +280,20 @@ def run_sweep(
 
 
 # ----------------------------------------------------------------------------- in-process reference
-def inprocess(sweep_dir: Path) -> dict[str, float]:
-    """Construction + simulation time of every run of a finished sweep, one after the other in this process.
+def inprocess(sweep_dir: Path, part: int = 0, parts: int = 1) -> dict[str, float]:
+    """Construction + simulation time of the runs of a finished sweep, one after the other in this process.
 
     Each run's configuration is composed from its job record's overrides beforehand (not
     timed); only ``ClusterModel(cfg)`` and ``model.run()`` are timed, as an in-process
-    user of the model would run them.
+    user of the model would run them. ``part`` of ``parts``: every ``parts``-th run from
+    the ``part``-th (the contended reference runs ``parts`` such processes at once).
     """
     from clustersim.config import load_config
     from clustersim.model import ClusterModel
     from clustersim.runner import prepare
 
     jobs = [json.loads(p.read_text()) for p in sorted((sweep_dir / "jobs").glob("*.json"))]
-    cfgs = [prepare(load_config(j["overrides"])) for j in jobs if j.get("status") == "complete"]
+    cfgs = [prepare(load_config(j["overrides"])) for j in jobs if j.get("status") == "complete"][part::parts]
     ClusterModel(cfgs[0]).run()  # warm-up: first-call caches, as a sweep's workers have them
     total = cpu = 0.0
     times = []
@@ -295,13 +306,31 @@ def inprocess(sweep_dir: Path) -> dict[str, float]:
     return {"total_s": total, "cpu_s": cpu, "median_s": statistics.median(times), "runs": len(cfgs)}
 
 
-def run_inprocess(sweep_dir: Path, timeout: float) -> dict[str, float]:
-    """Run :func:`inprocess` in a fresh subprocess (this script with ``--inprocess``)."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--inprocess", str(sweep_dir)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"in-process reference failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+def run_inprocess(sweep_dir: Path, timeout: float, parts: int = 1) -> dict[str, float]:
+    """Run :func:`inprocess` in ``parts`` fresh subprocesses at once (this script with ``--inprocess``); sum them.
+
+    With one part, the runs alone on the machine (the issue's reference); with as many parts
+    as the sweep has workers, the runs as the workers run them, sharing the machine's cores,
+    caches and memory bandwidth: what remains of the overhead factor against that reference
+    is the sweep's own work (start-up, writes, merge, report), not the sharing.
+    """
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--inprocess", str(sweep_dir), "--parts", str(parts)]
+    procs = [
+        subprocess.Popen([*cmd, "--part", str(k)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for k in range(parts)
+    ]
+    outs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=timeout)
+        if proc.returncode != 0:
+            raise RuntimeError(f"in-process reference failed ({proc.returncode}):\n{err[-4000:]}")
+        outs.append(json.loads(out.strip().splitlines()[-1]))
+    return {
+        "total_s": sum(o["total_s"] for o in outs),
+        "cpu_s": sum(o["cpu_s"] for o in outs),
+        "median_s": statistics.median(o["median_s"] for o in outs),
+        "runs": sum(o["runs"] for o in outs),
+    }
 
 
 # ----------------------------------------------------------------------------- probe
@@ -421,13 +450,15 @@ def factor_table(results: list[SweepResult]) -> str:
     """The overhead factor of each sweep: wall x workers over the runs' in-process time."""
     lines = [
         "| workers | runs | sweep wall s | Σ in-process construction + simulation s | in-process s / run (median) "
-        "| overhead factor (wall x workers / Σ) | job phase only | CPU factor (sweep CPU / in-process CPU) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| overhead factor (wall x workers / Σ) | job phase only | CPU factor (sweep CPU / in-process CPU) "
+        "| Σ in-process, W processes at once s | factor against it |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {r.workers} | {r.runs} | {r.wall_s:.1f} | {r.inprocess_s:.1f} | {r.inprocess_median_s:.3f} "
-            f"| {r.overhead_factor:.2f} | {r.job_phase_factor:.2f} | {r.cpu_factor:.2f} |"
+            f"| {r.overhead_factor:.2f} | {r.job_phase_factor:.2f} | {r.cpu_factor:.2f} "
+            f"| {r.contended_s:.1f} | {r.contended_factor:.2f} |"
         )
     return "\n".join(lines)
 
@@ -493,7 +524,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="*",
         default=[],
         metavar="KEY=VALUE",
-        help="further overrides of every run, e.g. population=small end=2014-12",
+        help="further overrides of every run, e.g. population=small end=2017-12",
     )
     ap.add_argument("--sweep-root", type=Path, help="folder for the sweep folders (default: a new temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the sweep folders (removed by default)")
@@ -503,6 +534,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-inprocess", action="store_true", help="skip the in-process reference (and the overhead factor)"
     )
     ap.add_argument("--inprocess", type=Path, metavar="SWEEP_DIR", help=argparse.SUPPRESS)
+    ap.add_argument("--part", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--parts", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per sweep")
     ap.add_argument("--out", type=Path, help="also write the markdown report to this file")
     ap.add_argument("--probe", type=Path, metavar="SWEEP_DIR", help=argparse.SUPPRESS)
@@ -517,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(probe(args.probe, json.loads(args.probe_overrides or "[]"))))
         return 0
     if args.inprocess is not None:
-        print(json.dumps(inprocess(args.inprocess)))
+        print(json.dumps(inprocess(args.inprocess, args.part, args.parts)))
         return 0
     if args.replications < 1 or any(w < 1 for w in args.workers):
         raise SystemExit("--replications and --workers must be at least 1")
@@ -543,6 +576,11 @@ def main(argv: list[str] | None = None) -> int:
                     results[-1].inprocess_median_s = results[0].inprocess_median_s
                     results[-1].inprocess_cpu_s = results[0].inprocess_cpu_s
                 print(f"  in-process reference: {results[-1].inprocess_s:.1f} s", file=sys.stderr, flush=True)
+                if w == 1:
+                    results[-1].contended_s = results[-1].inprocess_s
+                else:
+                    results[-1].contended_s = run_inprocess(sweep_dir, args.timeout, parts=w)["total_s"]
+                    print(f"  {w} at once: {results[-1].contended_s:.1f} s", file=sys.stderr, flush=True)
         probed: dict[str, float] = {}
         if not args.no_probe and results and results[-1].runs:
             job = [f"experiment={args.experiment}", "clusters=reform", "replication=0", *args.extra_overrides]
