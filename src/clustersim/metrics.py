@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import mesa
 import numpy as np
 import pandas as pd
 
@@ -206,6 +207,35 @@ def model_reporters(recorder: MonthlyRecorder) -> dict[str, Callable[[Any], floa
         return lambda _model: recorder.last(kpi)
 
     return {kpi: reporter(kpi) for kpi in MONTHLY_REPORTERS}
+
+
+class KpiCollector(mesa.DataCollector):
+    """Mesa's DataCollector of :func:`model_reporters`, collecting each month's values more cheaply.
+
+    Mesa's ``collect`` deep-copies each reporter's value and tests each reporter's type on
+    every call (about 15 us a month, 2 ms a Piedmont run). Every reporter here returns a
+    Python float (``recorder.last``), which ``deepcopy`` returns as it is, so the values are
+    read from the recorder's row of the month and appended directly: the same records,
+    ``model_vars`` and collection times as Mesa's method gives.
+    """
+
+    def __init__(self, recorder: MonthlyRecorder) -> None:
+        """Collect :data:`MONTHLY_REPORTERS` from ``recorder``."""
+        super().__init__(model_reporters=model_reporters(recorder))
+        self.recorder = recorder
+        self._columns = [(self.model_vars[kpi].append, kpi) for kpi in MONTHLY_REPORTERS]
+
+    def collect(self, model: Any) -> None:
+        """Append this month's value of each KPI (``recorder.last`` of each, as Mesa's reporters give)."""
+        rows = self.recorder.rows
+        if not rows:  # recorder.last gives NaN before the first row
+            super().collect(model)
+            return
+        self._collection_steps.append(model.time)
+        self._validated = True  # Mesa's validation calls each reporter once: recorder.last reads, never writes
+        row = rows[-1]
+        for append, kpi in self._columns:
+            append(float(row.get(kpi, 0.0)))
 
 
 def _modularity(a: np.ndarray, b: np.ndarray, labels: np.ndarray) -> float:
