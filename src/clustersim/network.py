@@ -107,6 +107,22 @@ class TieLedger:
         self.partners[i].add(j)
         self.partners[j].add(i)
 
+    def remember_team(self, month: int, team: list[int], outcome: float) -> None:
+        """:meth:`remember` of each pair of ``team`` (``team[a]``, ``team[b]``), a < b, in that order.
+
+        The same pair memory and partner sets, made in the same order, with one call a team
+        instead of one a pair (a project's end: about ten pairs).
+        """
+        last, partners = self._last, self.partners
+        value = (month, outcome)
+        for a in range(len(team) - 1):  # (a firm alone has no pair: no partner set made for it)
+            i = team[a]
+            pi = partners[i]
+            for j in team[a + 1 :]:
+                last[(i, j) if i < j else (j, i)] = value
+                pi.add(j)
+                partners[j].add(i)
+
     def relational(self, month: int, i: int, j: int) -> float:
         """Relational credit r_ij = delta^(t - t_ij) * outcome of the last joint work."""
         key = (i, j) if i < j else (j, i)
