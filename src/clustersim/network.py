@@ -9,6 +9,7 @@ through common partners.
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,15 @@ ORIGINS = ("brokered", "project", "plenary", "spontaneous", "cmo_link")
 def nooteboom_value(distance: np.ndarray | float) -> np.ndarray | float:
     """Value of a tie at cognitive distance ``d`` in [0, 1]: 4 d (1 - d), peak 1 at 0.5."""
     return 4.0 * distance * (1.0 - distance)
+
+
+def _as_array(rows: list[tuple[int, ...]]) -> np.ndarray:
+    """The ledger's rows (tuples of nine ints) as an int64 array of shape (rows, 9).
+
+    ``np.array(rows)`` gives the same array; reading the ints from one flat iterator is about
+    twice as fast (NumPy converts a list of tuples element by element, checking each tuple).
+    """
+    return np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=9 * len(rows)).reshape(len(rows), 9)
 
 
 class TieLedger:
@@ -186,13 +196,13 @@ class TieLedger:
         """
         done = self._arrays["month"].size
         if done < len(self):
-            new = np.array(self._rows[done:], dtype=np.int64)  # (rows, 9): its first five columns
+            new = _as_array(self._rows[done:])  # (rows, 9): its first five columns
             self._arrays = {k: np.concatenate([a, new[:, col]]) for col, (k, a) in enumerate(self._arrays.items())}
         return {k: a[start:].copy() for k, a in self._arrays.items()}
 
     def to_frame(self) -> pd.DataFrame:
         """All ties as a tidy table (one row per tie)."""
-        rows = np.array(self._rows, dtype=np.int64).reshape(len(self._rows), 9)
+        rows = _as_array(self._rows)
         return pd.DataFrame(
             {
                 "month": rows[:, 0].astype(np.int32),
