@@ -609,3 +609,21 @@ def test_monthly_table_holds_every_record_in_order(which: str, reform_run: Run, 
     pd.testing.assert_frame_equal(r.monthly, expected, check_exact=True)
     assert set(r.monthly["cluster"]) > {"all"}
     assert r.monthly["month"].is_monotonic_increasing
+
+
+@given(
+    st.lists(st.lists(st.integers(0, 12), min_size=0, max_size=6), min_size=1, max_size=8),
+    st.integers(0, 30),
+)
+def test_remember_team_is_remember_of_each_pair_in_order(teams: list[list[int]], month: int) -> None:
+    from clustersim.network import TieLedger
+
+    pairwise, by_team = TieLedger(0.9), TieLedger(0.9)
+    for t, team in enumerate(teams):
+        for a in range(len(team)):
+            for b in range(a + 1, len(team)):
+                pairwise.remember(month + t, team[a], team[b], 1.0)
+        by_team.remember_team(month + t, team, 1.0)
+    # the same memory and partner sets, made in the same order (dicts and sets compared as listed)
+    assert list(by_team._last.items()) == list(pairwise._last.items())
+    assert [(i, list(p)) for i, p in by_team.partners.items()] == [(i, list(p)) for i, p in pairwise.partners.items()]

@@ -66,3 +66,19 @@ def test_keyword_choices_compose_the_configuration() -> None:
     assert len(model.cmos) == 0 and model.n_months == 144  # CMOs arrive with the first dated event
     model.step()
     assert len(model.cmos) == 7
+
+
+def test_the_kpi_collector_records_what_mesas_data_collector_records(short_cfg) -> None:
+    from clustersim.metrics import model_reporters
+
+    model = ClusterModel(short_cfg)
+    mesas = mesa.DataCollector(model_reporters=model_reporters(model.recorder))
+    model.datacollector.collect(model)  # before the first month's row: Mesa's own method (NaN)
+    mesas.collect(model)
+    for _ in range(model.n_months):
+        model.step()
+        mesas.collect(model)
+    ours = model.datacollector.get_model_vars_dataframe()
+    pd.testing.assert_frame_equal(ours, mesas.get_model_vars_dataframe())
+    assert model.datacollector._collection_steps == mesas._collection_steps
+    assert len(ours) == model.n_months + 1

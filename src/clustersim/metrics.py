@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import mesa
 import numpy as np
 import pandas as pd
 
@@ -63,6 +64,8 @@ class MonthlyRecorder:
         self._last_grants = 0
         self._last_cmo_grants = 0
         self._n_projects = 0
+        self._in_force: tuple = ()  # the CMOs of the last month, and their keys
+        self._keys: tuple[str, ...] = ()
 
     def collect(self) -> None:
         """Write this month's rows (the processes' notes and the state's stocks)."""
@@ -70,16 +73,16 @@ class MonthlyRecorder:
         row: dict[str, Any] = {"month": s.month}
         row.update(s.notes)
         s.notes = {}
-        # one pass over the CMOs; the sums below add the same values in the same order
-        # (the hours, Python floats, one after another: see sum_in_order)
-        members, staff, available, service, used, balances = [], [], [], [], [], []
-        for c in s.cmos:
-            members.append(c.n_members)
-            staff.append(c.staff_fte)
-            available.append(c.hours_available)
-            service.append(c.hours_service)
-            used.append(c.hours_used)
-            balances.append(c.account.balance)
+        # the CMOs' numbers, a list each (comprehensions: cheaper than one loop of appends); the
+        # sums below add the same values in the same order (the hours, Python floats, one after
+        # another: see sum_in_order)
+        cmos = s.cmos
+        members = [c.n_members for c in cmos]
+        staff = [c.staff_fte for c in cmos]
+        available = [c.hours_available for c in cmos]
+        service = [c.hours_service for c in cmos]
+        used = [c.hours_used for c in cmos]
+        balances = [c.account.balance for c in cmos]
         row["members"] = sum(members)
         row["members_large"] = int(np.count_nonzero(s.firms.size_class[s.members] == LARGE))
         row["members_hhi"] = hhi(np.array(members, dtype=np.float64))
@@ -102,8 +105,10 @@ class MonthlyRecorder:
         row["cmo_hours_used"] = sum_in_order(used)
         self.rows.append(row)
         # the per-cluster rows of the month, kept as columns (expanded by monthly_table)
-        keys = tuple(c.key for c in s.cmos)
-        self.cluster_rows.append((s.month, keys, members, staff, service, balances))
+        in_force = tuple(cmos)  # their keys change only with the CMOs in force (a configuration)
+        if in_force != self._in_force:
+            self._in_force, self._keys = in_force, tuple(c.key for c in cmos)
+        self.cluster_rows.append((s.month, self._keys, members, staff, service, balances))
 
     def last(self, kpi: str) -> float:
         """This month's value of a monthly KPI (0 for a count no process noted)."""
@@ -206,6 +211,35 @@ def model_reporters(recorder: MonthlyRecorder) -> dict[str, Callable[[Any], floa
         return lambda _model: recorder.last(kpi)
 
     return {kpi: reporter(kpi) for kpi in MONTHLY_REPORTERS}
+
+
+class KpiCollector(mesa.DataCollector):
+    """Mesa's DataCollector of :func:`model_reporters`, collecting each month's values more cheaply.
+
+    Mesa's ``collect`` deep-copies each reporter's value and tests each reporter's type on
+    every call (about 15 us a month, 2 ms a Piedmont run). Every reporter here returns a
+    Python float (``recorder.last``), which ``deepcopy`` returns as it is, so the values are
+    read from the recorder's row of the month and appended directly: the same records,
+    ``model_vars`` and collection times as Mesa's method gives.
+    """
+
+    def __init__(self, recorder: MonthlyRecorder) -> None:
+        """Collect :data:`MONTHLY_REPORTERS` from ``recorder``."""
+        super().__init__(model_reporters=model_reporters(recorder))
+        self.recorder = recorder
+        self._columns = [(self.model_vars[kpi].append, kpi) for kpi in MONTHLY_REPORTERS]
+
+    def collect(self, model: Any) -> None:
+        """Append this month's value of each KPI (``recorder.last`` of each, as Mesa's reporters give)."""
+        rows = self.recorder.rows
+        if not rows:  # recorder.last gives NaN before the first row
+            super().collect(model)
+            return
+        self._collection_steps.append(model.time)
+        self._validated = True  # Mesa's validation calls each reporter once: recorder.last reads, never writes
+        row = rows[-1]
+        for append, kpi in self._columns:
+            append(float(row.get(kpi, 0.0)))
 
 
 def _modularity(a: np.ndarray, b: np.ndarray, labels: np.ndarray) -> float:

@@ -106,7 +106,9 @@ class FirmRecorder:
         self._ties_seen += new["month"].size
         new_ff = new["kind"] == FIRM_FIRM
         ends = np.concatenate([new["source"], new["target"][new_ff]])
-        ties = np.minimum(np.bincount(ends, minlength=n), np.iinfo(np.int16).max).astype(np.int16)
+        ties = np.bincount(ends, minlength=n)
+        np.minimum(ties, np.iinfo(np.int16).max, out=ties)  # in place: one array of the region's size fewer
+        ties = ties.astype(np.int16)
         # reached through a tie with a firm that has been a member (ties of earlier years
         # count for partners who joined later: recomputed over all firm-firm ties so far)
         self._ff_source = np.concatenate([self._ff_source, new["source"][new_ff]])
@@ -118,10 +120,10 @@ class FirmRecorder:
         innovations = (f.innovations_total - self._innovations_seen).astype(np.int16)
         self._innovations_seen = f.innovations_total.copy()
         member = f.member_of != NO_CLUSTER
-        codes = np.array([self._code[c.key] for c in s.cmos], dtype=np.int16)
-        cluster = np.zeros(n, dtype=np.int16)
-        if codes.size:
-            cluster[member] = codes[f.member_of[member]]
+        # each firm's cluster code in one look-up: the CMOs' codes, then 0 (``none``) at position
+        # NO_CLUSTER = -1, the last (the same codes as filling the members' into zeros)
+        codes = np.array([self._code[c.key] for c in s.cmos] + [0], dtype=np.int16)
+        cluster = codes.take(f.member_of)
         year = months.year_of(s.start_index + s.month)
         batch = pa.RecordBatch.from_arrays(
             [

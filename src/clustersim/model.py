@@ -30,7 +30,7 @@ from clustersim.mechanisms import (
     staffing,
     training,
 )
-from clustersim.metrics import MonthlyRecorder, model_reporters
+from clustersim.metrics import KpiCollector, MonthlyRecorder
 from clustersim.microdata import FirmRecorder
 from clustersim.money import Account, eur_to_cents
 from clustersim.network import TieLedger
@@ -120,7 +120,7 @@ class ClusterModel(mesa.Model):
         self.state.schedule(self.state.report_month, self.open_report_window)
         self.recorder = MonthlyRecorder(self.state)
         self.firm_recorder = FirmRecorder(self.state)
-        self.datacollector = mesa.DataCollector(model_reporters=model_reporters(self.recorder))
+        self.datacollector = KpiCollector(self.recorder)
         self._booking_months = self._turnover_bookings()
         self._bookings = 0
         self._last_booking = -1

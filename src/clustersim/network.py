@@ -9,6 +9,7 @@ through common partners.
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,15 @@ ORIGINS = ("brokered", "project", "plenary", "spontaneous", "cmo_link")
 def nooteboom_value(distance: np.ndarray | float) -> np.ndarray | float:
     """Value of a tie at cognitive distance ``d`` in [0, 1]: 4 d (1 - d), peak 1 at 0.5."""
     return 4.0 * distance * (1.0 - distance)
+
+
+def _as_array(rows: list[tuple[int, ...]]) -> np.ndarray:
+    """The ledger's rows (tuples of nine ints) as an int64 array of shape (rows, 9).
+
+    ``np.array(rows)`` gives the same array; reading the ints from one flat iterator is about
+    twice as fast (NumPy converts a list of tuples element by element, checking each tuple).
+    """
+    return np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=9 * len(rows)).reshape(len(rows), 9)
 
 
 class TieLedger:
@@ -107,6 +117,22 @@ class TieLedger:
         self.partners[i].add(j)
         self.partners[j].add(i)
 
+    def remember_team(self, month: int, team: list[int], outcome: float) -> None:
+        """:meth:`remember` of each pair of ``team`` (``team[a]``, ``team[b]``), a < b, in that order.
+
+        The same pair memory and partner sets, made in the same order, with one call a team
+        instead of one a pair (a project's end: about ten pairs).
+        """
+        last, partners = self._last, self.partners
+        value = (month, outcome)
+        for a in range(len(team) - 1):  # (a firm alone has no pair: no partner set made for it)
+            i = team[a]
+            pi = partners[i]
+            for j in team[a + 1 :]:
+                last[(i, j) if i < j else (j, i)] = value
+                pi.add(j)
+                partners[j].add(i)
+
     def relational(self, month: int, i: int, j: int) -> float:
         """Relational credit r_ij = delta^(t - t_ij) * outcome of the last joint work."""
         key = (i, j) if i < j else (j, i)
@@ -170,13 +196,13 @@ class TieLedger:
         """
         done = self._arrays["month"].size
         if done < len(self):
-            new = np.array(self._rows[done:], dtype=np.int64)  # (rows, 9): its first five columns
+            new = _as_array(self._rows[done:])  # (rows, 9): its first five columns
             self._arrays = {k: np.concatenate([a, new[:, col]]) for col, (k, a) in enumerate(self._arrays.items())}
         return {k: a[start:].copy() for k, a in self._arrays.items()}
 
     def to_frame(self) -> pd.DataFrame:
         """All ties as a tidy table (one row per tie)."""
-        rows = np.array(self._rows, dtype=np.int64).reshape(len(self._rows), 9)
+        rows = _as_array(self._rows)
         return pd.DataFrame(
             {
                 "month": rows[:, 0].astype(np.int32),

@@ -210,6 +210,8 @@ class State:
     members_cluster: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))  # member_of[members]
     members_by_cluster: list[np.ndarray] = field(default_factory=list)
     members_by_domain: list[np.ndarray] = field(default_factory=list)
+    # the members sorted by domain (the lists of members_by_domain one after another)
+    members_by_domain_flat: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     members_call_open: bool = False
     benefit: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     _members_per_domain: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # refresh_members
@@ -250,7 +252,8 @@ class State:
         # lies in one cluster), in firm order within each
         dom = firms.primary_domain[members]
         counts_d = np.bincount(dom, minlength=self.n_domains)
-        self.members_by_domain = _split(members[dom.argsort(kind="stable")], counts_d)
+        self.members_by_domain_flat = by_domain_flat = members[dom.argsort(kind="stable")]
+        self.members_by_domain = _split(by_domain_flat, counts_d)
         n_cmos = len(self.cmos)
         of_domain = self.cluster_of_domain.tolist()
         self._members_per_domain = counts_d

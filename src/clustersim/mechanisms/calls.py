@@ -869,12 +869,12 @@ def finish_project(state: State, prop: Proposal) -> None:
     knowledge, absorptive = firms.knowledge, firms.absorptive
     rate, one = np.float32(p.knowledge_gain), np.float32(1.0)  # float32 arithmetic, as on the arrays
     boost_until = state.month + p.innovation_boost_months - 1  # this month and the next months - 1
-    for f in prop.partners:  # a few partners: one by one, no array call
-        knowledge[f] += rate * absorptive[f] * (one - knowledge[f])
-        firms.innovation_boost_until[f] = boost_until
-    for a in range(len(prop.partners)):
-        for b in range(a + 1, len(prop.partners)):
-            state.ledger.remember(state.month, prop.partners[a], prop.partners[b], 1.0)
+    boost = firms.innovation_boost_until
+    for f in prop.partners:  # a few partners: one by one, no array call (each knowledge read once)
+        kf = knowledge[f]
+        knowledge[f] = kf + rate * absorptive[f] * (one - kf)
+        boost[f] = boost_until
+    state.ledger.remember_team(state.month, prop.partners, 1.0)  # each pair, as remember in a double loop
     if prop.ro >= 0:
         state.ros.active[prop.ro] -= 1
 

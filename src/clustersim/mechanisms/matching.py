@@ -228,12 +228,21 @@ def broker_introductions(state: State) -> int:
     g_tie = np.float32(benefits["tie"])
     gains_at: list[int] = []
     gains: list[np.float32] = []
+    if hours_each <= 0:  # CMO.use holds no introduction and books nothing
+        return 0
     plan = []  # the CMOs' introductions this month: hours first (they do not depend on the outcomes)
-    for c, cmo in enumerate(state.cmos):
-        members = state.members_by_cluster[c]
-        if members.size == 0:
+    for cmo, members in zip(state.cmos, state.members_by_cluster, strict=False):
+        size = members.size
+        if size == 0:
             continue
-        n = cmo.use("business_opportunities", hours_each, wanted=members.size)
+        # cmo.use("business_opportunities", hours_each, size), written out: the same operations
+        hours = cmo.hours
+        left = hours["business_opportunities"]
+        n = int(left // hours_each)
+        n = n if n < size else size  # min(size, n), as the builtin picks it
+        spent = n * hours_each
+        hours["business_opportunities"] = left - spent
+        cmo.hours_used += spent
         cmo.totals["introductions"] += n
         if n:
             plan.append((cmo, members, n))
@@ -290,7 +299,9 @@ def broker_introductions(state: State) -> int:
     # min(int(u * size), size - 1), from the first position of the domain's members
     candidate_at = np.minimum((u_block[:, _CANDIDATES : _CANDIDATES + c_n] * size_of).astype(np.int64), size_of - 1)
     candidate_at += np.array(list(accumulate(pool_size, initial=0)), dtype=np.int64)[need_at][:, None]
-    cands = np.concatenate(pools)[candidate_at]  # nobody to propose (size 0): the position before, valid and never read
+    # (all members by domain: the pools one after another; nobody to propose (size 0): the position
+    # before, valid and never read)
+    cands = state.members_by_domain_flat[candidate_at]
     cands_l = cands.tolist()
     # the past partners of those who will ask them first, as they stand now: their distances
     # in the same pass (an introduction after which the firm gains a partner asks best_partner)

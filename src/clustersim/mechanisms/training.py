@@ -53,7 +53,14 @@ def sign_and_train(state: State) -> tuple[int, int]:
         if size == 0:
             continue
         b = index[cmo.stream_id]  # the CMO's stream this month
-        new = cmo.accumulate("competences", hours_each)
+        # cmo.accumulate("competences", hours_each), written out: the same operations in the same order
+        hours, progress = cmo.hours, cmo.progress
+        h = hours["competences"]
+        hours["competences"] = 0.0
+        cmo.hours_used += h
+        done = progress["competences"] + h
+        new = int(done // hours_each)
+        progress["competences"] = done - new * hours_each
         if new:
             for u in ahead.child_stream(b, "agency").uniform_list(new):
                 agency = min(int(u * n_agencies), n_agencies - 1)
@@ -61,7 +68,7 @@ def sign_and_train(state: State) -> tuple[int, int]:
                 cmo.agreements.append((agency, until))
             cmo.totals["agreements"] += new
             signed += new
-        active = cmo.active_agreements(month)
+        active = len([u for _, u in cmo.agreements if u > month])  # cmo.active_agreements(month), without the call
         if active == 0:
             continue
         k = poisson(first[b], active * per_agreement)
