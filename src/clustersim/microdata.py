@@ -201,10 +201,10 @@ PROPOSAL_COLUMNS = {
 }
 
 
-def proposals_table(state: State) -> pd.DataFrame:
-    """Every proposal of the run (withdrawn ones included), in the order they were formed."""
+def proposals_columns(state: State) -> dict[str, list]:
+    """The values of :func:`proposals_table`, column by column (lists, one item a proposal)."""
     ps = state.proposals
-    columns = {
+    return {
         "call": [p.call for p in ps],
         "line": [p.line for p in ps],
         "month": [p.month for p in ps],
@@ -224,6 +224,11 @@ def proposals_table(state: State) -> pd.DataFrame:
         "funded_month": [p.funded_month for p in ps],
         "grant_cents": [p.grant_cents for p in ps],
     }
+
+
+def proposals_table(state: State) -> pd.DataFrame:
+    """Every proposal of the run (withdrawn ones included), in the order they were formed."""
+    columns = proposals_columns(state)
     data = {}
     for name, dtype in PROPOSAL_COLUMNS.items():
         values = columns[name]
@@ -237,3 +242,31 @@ def proposals_table(state: State) -> pd.DataFrame:
         else:
             data[name] = np.asarray(values, dtype=dtype) if values else np.zeros(0, dtype=dtype)
     return pd.DataFrame(data)
+
+
+def proposals_arrow(state: State) -> pa.Table | None:
+    """:func:`proposals_table` as the Arrow table ``from_pandas`` makes of it (None without proposals).
+
+    The same conversions of the values (``np.asarray`` to each column's dtype, each
+    proposal's partners to int32); ``firms`` is a list<int32> column of their partners.
+    """
+    from clustersim.arrowtables import frame_table, text
+
+    if not state.proposals:
+        return None
+    columns = proposals_columns(state)
+    out = {}
+    for name, dtype in PROPOSAL_COLUMNS.items():
+        values = columns[name]
+        if dtype == "object":
+            lengths = np.array([v.size for v in values], dtype=np.int32)
+            offsets = np.zeros(len(values) + 1, dtype=np.int32)
+            np.cumsum(lengths, out=offsets[1:])
+            out[name] = pa.ListArray.from_arrays(pa.array(offsets), pa.array(np.concatenate(values)))
+        elif dtype == "str":
+            if not all(type(v) is str for v in values):  # pandas' str dtype would convert them
+                return None
+            out[name] = text(values)
+        else:
+            out[name] = np.asarray(values, dtype=dtype)
+    return frame_table(out)
