@@ -43,6 +43,18 @@ def test_a_job_composed_the_fast_way_is_the_configuration_load_config_gives(over
     assert config_hash(fast) == config_hash(slow)
 
 
+def test_one_job_configs_for_many_runs_parses_each_line_once_and_gives_each_its_configuration() -> None:
+    configs = JobConfigs()
+    for overrides in [*JOBS, *JOBS[:3]]:
+        assert configs.config(overrides) == load_config(overrides)
+    assert configs.parse(["clusters=reform"])[0] is configs.parse(["seed=2", "clusters=reform"])[1]
+    with pytest.raises(ConfigError) as slow:
+        load_config(["clusters=reform", "seed=[1"])
+    with pytest.raises(ConfigError) as fast:
+        configs.config(["clusters=reform", "seed=[1"])  # a line that does not parse: the full way's error
+    assert str(fast.value) == str(slow.value)
+
+
 def test_the_fast_way_refuses_what_load_config_refuses_with_the_same_line() -> None:
     configs = JobConfigs()
     for bad in (["staffing.run_fte=-1"], ["staffing.run_fte=abc"], ["replication=1.5"], ["staffing.run_ft=3"]):

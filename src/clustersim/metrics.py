@@ -13,9 +13,11 @@ from typing import Any
 import mesa
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from clustersim import months
-from clustersim.kpis import INFO, KPI, KPI_BY_NAME, KPIS, MAXIMIZE, MINIMIZE
+from clustersim.arrowtables import frame_table, plain, text
+from clustersim.kpis import INFO, KPI, KPI_BY_NAME, KPIS, MAXIMIZE, MINIMIZE, undefined_note
 from clustersim.money import Account
 from clustersim.network import ORIGINS, TIE_KINDS
 from clustersim.population import LARGE
@@ -114,13 +116,12 @@ class MonthlyRecorder:
         """This month's value of a monthly KPI (0 for a count no process noted)."""
         return float(self.rows[-1].get(kpi, 0.0)) if self.rows else float("nan")
 
-    def monthly_table(self) -> pd.DataFrame:
-        """The monthly table in long form: month, date, kpi, cluster, value.
+    def monthly_columns(self) -> tuple[Any, ...]:
+        """The monthly table's columns, its text coded: (month, dates, codes, KPIs, codes, clusters, codes, value).
 
-        Sorted by month, KPI and cluster (text compared as Python compares it). The
-        whole-region KPIs (cluster ``all``) are those any month noted; a KPI not noted in a
-        month is NaN there. Each cluster in force has four rows a month: members,
-        staff_fte, service_hours and balance_eur (the CMO's account, in euros).
+        Row ``i`` is month ``month[i]`` (int32), date ``dates[date_codes[i]]``, KPI
+        ``kpis[kpi_codes[i]]``, cluster ``clusters[cluster_codes[i]]`` and ``value[i]``
+        (see :meth:`monthly_table`).
         """
         rows = self.rows
         kpis: dict[str, None] = {}
@@ -174,13 +175,44 @@ class MonthlyRecorder:
         order = np.lexsort((cluster, kpi, month))  # stable, like sorting the records by (month, kpi, cluster)
         month, kpi, cluster, value = month[order], kpi[order], cluster[order], value[order]
         distinct = np.unique(month)
-        labels = np.array([month_label(self.state.start_index, int(m)) for m in distinct], dtype=object)
+        labels = [month_label(self.state.start_index, int(m)) for m in distinct]
+        dates = np.searchsorted(distinct, month)
+        return month.astype(np.int32), labels, dates, kpi_vocab, kpi, cluster_vocab, cluster, value
+
+    def monthly_table(self) -> pd.DataFrame:
+        """The monthly table in long form: month, date, kpi, cluster, value.
+
+        Sorted by month, KPI and cluster (text compared as Python compares it). The
+        whole-region KPIs (cluster ``all``) are those any month noted; a KPI not noted in a
+        month is NaN there. Each cluster in force has four rows a month: members,
+        staff_fte, service_hours and balance_eur (the CMO's account, in euros).
+        """
+        month, labels, dates, kpi_vocab, kpi, cluster_vocab, cluster, value = self.monthly_columns()
         return pd.DataFrame(
             {
-                "month": month.astype(np.int32),
-                "date": labels[np.searchsorted(distinct, month)] if len(month) else [],
+                "month": month,
+                "date": np.array(labels, dtype=object)[dates] if len(month) else [],
                 "kpi": np.array(kpi_vocab, dtype=object)[kpi],
                 "cluster": np.array(cluster_vocab, dtype=object)[cluster],
+                "value": value,
+            }
+        )
+
+    def monthly_arrow(self) -> pa.Table | None:
+        """:meth:`monthly_table` as the Arrow table ``from_pandas`` makes of it (None without rows).
+
+        The text columns are taken from their vocabularies by code (Arrow's ``take``):
+        the same strings as the DataFrame's, without a Python string a row.
+        """
+        month, labels, dates, kpi_vocab, kpi, cluster_vocab, cluster, value = self.monthly_columns()
+        if not len(month):
+            return None
+        return frame_table(
+            {
+                "month": month,
+                "date": text(labels).take(pa.array(dates)),
+                "kpi": text(kpi_vocab).take(pa.array(kpi)),
+                "cluster": text(cluster_vocab).take(pa.array(cluster)),
                 "value": value,
             }
         )
@@ -259,6 +291,34 @@ def summary(state: State, recorder: MonthlyRecorder, ties: pd.DataFrame | None =
 
     ``ties``: the ledger's table (``state.ledger.to_frame()``), if already made.
     """
+    out = pd.DataFrame(summary_rows(state, recorder, ties), columns=["kpi", "cluster", "value", "unit", "direction"])
+    out["value"] = out["value"].astype(np.float64)
+    return out
+
+
+def summary_arrow(state: State, recorder: MonthlyRecorder, ties: pd.DataFrame | None = None) -> pa.Table:
+    """A run's summary table as written: :func:`summary` with the ``note`` column, as an Arrow table.
+
+    The table ``from_pandas`` makes of ``runner.mark_undefined(summary(...))``: the note
+    is ``not defined: <reason>`` where a value is not finite, else ''.
+    """
+    rows = summary_rows(state, recorder, ties)
+    value = np.array([r[2] for r in rows], dtype=np.float64)
+    missing = ~np.isfinite(value)
+    return frame_table(
+        {
+            "kpi": text([r[0] for r in rows]),
+            "cluster": text([r[1] for r in rows]),
+            "value": value,
+            "unit": text([r[3] for r in rows]),
+            "direction": text([r[4] for r in rows]),
+            "note": text([undefined_note(r[0]) if m else "" for r, m in zip(rows, missing.tolist(), strict=True)]),
+        }
+    )
+
+
+def summary_rows(state: State, recorder: MonthlyRecorder, ties: pd.DataFrame | None = None) -> list[tuple]:
+    """The rows of :func:`summary`: (kpi, cluster, value, unit, direction)."""
     m = state
     f = m.firms
     w0 = m.report_month
@@ -356,9 +416,7 @@ def summary(state: State, recorder: MonthlyRecorder, ties: pd.DataFrame | None =
     for c in m.cmos:
         rows.append(("members", c.key, float(c.n_members), "firms", MAXIMIZE))
         rows.append(("cmo_staff_utilisation", c.key, c.utilisation, "share", MAXIMIZE))
-    out = pd.DataFrame(rows, columns=["kpi", "cluster", "value", "unit", "direction"])
-    out["value"] = out["value"].astype(np.float64)
-    return out
+    return rows
 
 
 def turnover_gap_pp(state: State) -> float:
@@ -406,14 +464,48 @@ def accounts_table(accounts: list[Account]) -> pd.DataFrame:
     return out
 
 
-def calls_table(state: State) -> pd.DataFrame:
-    """One row per call of the run: money and the outcome of its evaluation.
+def accounts_arrow(accounts: list[Account]) -> pa.Table | None:
+    """:func:`accounts_table` as the Arrow table ``from_pandas`` makes of it (None for a shape it does not cover).
 
-    ``budget_eur`` includes top-ups; ``left_eur`` is what no admitted proposal took.
+    The cents are cast to int64 as the DataFrame's columns are, from whole numbers only
+    (``astype`` would truncate a float that pandas inferred).
     """
+    if not accounts:
+        return None
+    names = [a.name for a in accounts]
+    kinds = [a.kind for a in accounts]
+    if not all(type(v) is str for v in names + kinds):
+        return None
+    columns = {"account": text(names), "kind": text(kinds)}
+    for col, attr in (
+        ("allocated_cents", "allocated"),
+        ("spent_cents", "spent"),
+        ("transferred_out_cents", "transferred_out"),
+        ("left_over_cents", "balance"),
+    ):
+        values = [getattr(a, attr) for a in accounts]
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values):
+            return None
+        columns[col] = np.array(values, dtype=np.int64)
+    return frame_table(columns)
+
+
+CALL_COLUMNS = ("call", "line", "opens", "closes", "budget_eur", "formed", "withdrawn", "submitted", "admitted")
+CALL_COLUMNS += ("funded", "firms_submitted", "requested_eur", "granted_eur", "left_eur")
+
+
+def calls_rows(state: State) -> list[dict[str, Any]]:
+    """The rows of :func:`calls_table`, one per call.
+
+    The proposals are grouped by call in one pass (each call's in the order they were
+    formed, as a filter of the whole list gives them).
+    """
+    by_call: dict[str, list[Any]] = {}
+    for p in state.proposals:
+        by_call.setdefault(p.call, []).append(p)
     rows = []
     for call in state.region.calls:
-        props = [p for p in state.proposals if p.call == call.cfg.name]
+        props = by_call.get(call.cfg.name, [])
         submitted = [p for p in props if not p.withdrawn]
         rows.append(
             {
@@ -433,6 +525,30 @@ def calls_table(state: State) -> pd.DataFrame:
                 "left_eur": call.account.balance / 100.0,
             }
         )
-    columns = ["call", "line", "opens", "closes", "budget_eur", "formed", "withdrawn", "submitted", "admitted"]
-    columns += ["funded", "firms_submitted", "requested_eur", "granted_eur", "left_eur"]
-    return pd.DataFrame(rows, columns=columns)
+    return rows
+
+
+def calls_table(state: State) -> pd.DataFrame:
+    """One row per call of the run: money and the outcome of its evaluation.
+
+    ``budget_eur`` includes top-ups; ``left_eur`` is what no admitted proposal took.
+    """
+    return pd.DataFrame(calls_rows(state), columns=list(CALL_COLUMNS))
+
+
+def calls_arrow(state: State) -> pa.Table | None:
+    """:func:`calls_table` as the Arrow table ``from_pandas`` makes of it (None for a shape it does not cover)."""
+    rows = calls_rows(state)
+    if not rows:
+        return None
+    columns = {}
+    for name in CALL_COLUMNS:
+        values = [r[name] for r in rows]
+        if name in ("call", "line", "opens", "closes"):
+            column = text(values) if all(type(v) is str for v in values) else None
+        else:
+            column = plain(values, "float64" if name.endswith("_eur") else "int64")
+        if column is None:
+            return None
+        columns[name] = column
+    return frame_table(columns)

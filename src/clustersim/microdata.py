@@ -18,6 +18,7 @@ the call's threshold), funded, the month it was funded (a top-up funds later), g
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -203,16 +204,19 @@ PROPOSAL_COLUMNS = {
 }
 
 
-def proposals_table(state: State) -> pd.DataFrame:
-    """Every proposal of the run (withdrawn ones included), in the order they were formed."""
+def proposals_columns(state: State) -> dict[str, list]:
+    """The values of :func:`proposals_table`, column by column (lists, one item a proposal).
+
+    ``firms`` holds each proposal's partners as they are (each table builder converts them).
+    """
     ps = state.proposals
-    columns = {
+    return {
         "call": [p.call for p in ps],
         "line": [p.line for p in ps],
         "month": [p.month for p in ps],
         "lead": [p.lead for p in ps],
         "n_firms": [len(p.partners) for p in ps],
-        "firms": [np.asarray(p.partners, dtype=np.int32) for p in ps],
+        "firms": [p.partners for p in ps],
         "n_clusters": [p.n_clusters for p in ps],
         "research_org": [p.ro for p in ps],
         "duration_months": [p.duration for p in ps],
@@ -226,16 +230,57 @@ def proposals_table(state: State) -> pd.DataFrame:
         "funded_month": [p.funded_month for p in ps],
         "grant_cents": [p.grant_cents for p in ps],
     }
+
+
+def proposals_table(state: State) -> pd.DataFrame:
+    """Every proposal of the run (withdrawn ones included), in the order they were formed."""
+    columns = proposals_columns(state)
     data = {}
     for name, dtype in PROPOSAL_COLUMNS.items():
         values = columns[name]
         if dtype == "object":
             col = np.empty(len(values), dtype=object)
             for k, v in enumerate(values):  # element by element: equal-length arrays must not broadcast
-                col[k] = v
+                col[k] = np.asarray(v, dtype=np.int32)
             data[name] = col
         elif dtype == "str":
             data[name] = pd.Series(values, dtype="str")
         else:
             data[name] = np.asarray(values, dtype=dtype) if values else np.zeros(0, dtype=dtype)
     return pd.DataFrame(data)
+
+
+def proposals_arrow(state: State) -> pa.Table | None:
+    """:func:`proposals_table` as the Arrow table ``from_pandas`` makes of it (None without proposals).
+
+    The same conversions of the values (``np.asarray`` to each column's dtype); ``firms``
+    is a list<int32> column of their partners, all converted to int32 at once when every
+    proposal's partners are a list (as ``np.asarray`` of each list converts them), else
+    proposal by proposal.
+    """
+    from clustersim.arrowtables import frame_table, text
+
+    if not state.proposals:
+        return None
+    columns = proposals_columns(state)
+    out = {}
+    for name, dtype in PROPOSAL_COLUMNS.items():
+        values = columns[name]
+        if dtype == "object":
+            if all(type(v) is list for v in values):
+                flat = np.array(list(itertools.chain.from_iterable(values)), dtype=np.int32)
+                lengths = np.array([len(v) for v in values], dtype=np.int32)
+            else:
+                arrays = [np.asarray(v, dtype=np.int32) for v in values]
+                flat = np.concatenate(arrays)
+                lengths = np.array([a.size for a in arrays], dtype=np.int32)
+            offsets = np.zeros(len(values) + 1, dtype=np.int32)
+            np.cumsum(lengths, out=offsets[1:])
+            out[name] = pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat))
+        elif dtype == "str":
+            if not all(type(v) is str for v in values):  # pandas' str dtype would convert them
+                return None
+            out[name] = text(values)
+        else:
+            out[name] = np.asarray(values, dtype=dtype)
+    return frame_table(out)

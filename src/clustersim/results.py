@@ -18,6 +18,7 @@ import os
 import platform
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -173,7 +174,7 @@ def is_complete(folder: Path) -> bool:
 
 def write_run(
     folder: Path,
-    tables: dict[str, pd.DataFrame],
+    tables: Mapping[str, Any],
     cfg: Config,
     meta: dict[str, Any],
     files: dict[str, Path] | None = None,
@@ -184,7 +185,8 @@ def write_run(
     Everything goes to a temporary sibling folder first, metadata last; the folder is then
     renamed into place in one step (:func:`clustersim.atomic.folder`). ``files`` are tables
     already written as Parquet files beside the folder (the firm microdata, streamed during
-    the run): they are moved in instead of written from ``tables``. A configuration with
+    the run): they are moved in instead of written from ``tables`` (DataFrames, or Arrow
+    tables as :func:`write_parquet` takes them). A configuration with
     ``microdata=false`` has no ``firms`` table to write. ``converted``, if given, receives
     each table as the Arrow table written (for a sweep's dataset parts, converted once).
     """
@@ -214,16 +216,21 @@ def write_run(
     return True
 
 
-def write_parquet(df: pd.DataFrame, path: Path) -> Any:
+def write_parquet(df: Any, path: Path) -> Any:
     """``df.to_parquet(path, index=False, compression="zstd")``, the same bytes, without pandas' I/O layer.
 
-    The conversion runs in this thread (``nthreads=1``): a pool of threads per small table
-    cost more than it saved, and the bytes are the same. Returns the Arrow table written
-    (None when pandas wrote it).
+    ``df`` is a DataFrame or the Arrow table ``from_pandas`` makes of one (with its
+    ``pandas`` metadata: :mod:`clustersim.arrowtables`), written as it is. The conversion
+    runs in this thread (``nthreads=1``): a pool of threads per small table cost more than
+    it saved, and the bytes are the same. Returns the Arrow table written (None when pandas
+    wrote it).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if isinstance(df, pa.Table):
+        pq.write_table(df, path, compression="zstd")
+        return df
     if df.attrs:  # pandas keeps attrs in the file's metadata: leave that to pandas
         df.to_parquet(path, index=False, compression="zstd")
         return None

@@ -9,6 +9,7 @@ compute it once.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from clustersim import atomic
+from clustersim.arrowtables import RunTables, either, frame_table, plain, text
 from clustersim.config import Config, validate
 from clustersim.kpis import undefined_note
-from clustersim.metrics import accounts_table, calls_table, summary
-from clustersim.microdata import Sink, proposals_table
+from clustersim.metrics import accounts_arrow, accounts_table, calls_arrow, calls_table, summary_arrow
+from clustersim.microdata import Sink, proposals_arrow, proposals_table
 from clustersim.model import ClusterModel
 from clustersim.results import config_hash, is_complete, metadata, read_table, run_name, write_run
 
@@ -31,7 +33,7 @@ from clustersim.results import config_hash, is_complete, metadata, read_table, r
 class RunResult:
     """The tables of one run and where they were written."""
 
-    tables: dict[str, pd.DataFrame]
+    tables: Mapping[str, pd.DataFrame]  # a run computed here: RunTables (DataFrames made when asked for)
     folder: Path
     written: bool
     arrow: dict[str, Any] = field(default_factory=dict)  # the tables as written (a run computed here)
@@ -59,51 +61,83 @@ def mark_undefined(summary_table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def simulate(cfg: Config, progress: bool = False, firm_sink: Sink | None = None) -> dict[str, pd.DataFrame]:
-    """Run the model over the configured window and return its tables.
+PROJECT_COLUMNS = {
+    "call": "str",
+    "line": "str",
+    "month": "int64",
+    "lead": "int64",
+    "n_firms": "int64",
+    "research_org": "int64",
+    "duration_months": "int64",
+    "cost_cents": "int64",
+    "grant_cents": "int64",
+    "quality": "float64",
+    "prescreened": "bool",
+    "in_report_window": "bool",
+}
+
+
+def projects_table(projects: list[dict[str, Any]]) -> pd.DataFrame:
+    """The funded projects, one row each (with their columns and dtypes when there is none)."""
+    table = pd.DataFrame(projects)
+    if table.empty:
+        table = pd.DataFrame({c: pd.Series(dtype=t) for c, t in PROJECT_COLUMNS.items()})
+    return table
+
+
+def projects_arrow(projects: list[dict[str, Any]]) -> pa.Table | None:
+    """:func:`projects_table` as the Arrow table ``from_pandas`` makes of it (None for a shape it does not cover).
+
+    Covered: every project with the keys of :data:`PROJECT_COLUMNS` in that order, each
+    value of the type pandas infers the column's dtype from.
+    """
+    names = tuple(PROJECT_COLUMNS)
+    if not projects or not all(tuple(p) == names for p in projects):
+        return None
+    columns = {}
+    for name, kind in PROJECT_COLUMNS.items():
+        values = [p[name] for p in projects]
+        if kind == "str":
+            column = text(values) if all(type(v) is str for v in values) else None
+        else:
+            column = plain(values, kind)
+        if column is None:
+            return None
+        columns[name] = column
+    return frame_table(columns)
+
+
+def simulate(cfg: Config, progress: bool = False, firm_sink: Sink | None = None) -> RunTables:
+    """Run the model over the configured window and return its tables (DataFrames, made when asked for).
 
     With ``firm_sink`` the yearly firm snapshots go to it as they are made (a Parquet
     writer keeps the whole region's microdata out of memory) and ``firms`` is not returned.
+    The tables are built as Arrow tables (:mod:`clustersim.arrowtables`): a run written to
+    its folder is never converted to pandas.
     """
     model = ClusterModel(cfg)
     model.firm_recorder.sink = firm_sink
     model.run(progress=progress)
-    for account in model.accounts():
+    accounts = model.accounts()
+    for account in accounts:
         account.check()
-    projects = pd.DataFrame(model.state.projects)
-    if projects.empty:
-        projects = pd.DataFrame(
-            {
-                c: pd.Series(dtype=t)
-                for c, t in (
-                    ("call", "str"),
-                    ("line", "str"),
-                    ("month", "int64"),
-                    ("lead", "int64"),
-                    ("n_firms", "int64"),
-                    ("research_org", "int64"),
-                    ("duration_months", "int64"),
-                    ("cost_cents", "int64"),
-                    ("grant_cents", "int64"),
-                    ("quality", "float64"),
-                    ("prescreened", "bool"),
-                    ("in_report_window", "bool"),
-                )
-            }
-        )
-    ties = model.state.ledger.to_frame()
+    state = model.state
+    ties = state.ledger.to_frame()
+    frames: dict[str, pd.DataFrame] = {"ties": ties}  # the DataFrames already made
     tables = {
-        "monthly": model.recorder.monthly_table(),
-        "summary": mark_undefined(summary(model.state, model.recorder, ties)),
-        "accounts": accounts_table(model.accounts()),
-        "projects": projects,
-        "ties": ties,
-        "proposals": proposals_table(model.state),
-        "calls": calls_table(model.state),
+        "monthly": either(model.recorder.monthly_arrow, model.recorder.monthly_table, frames, "monthly"),
+        "summary": summary_arrow(state, model.recorder, ties),
+        "accounts": either(lambda: accounts_arrow(accounts), lambda: accounts_table(accounts), frames, "accounts"),
+        "projects": either(
+            lambda: projects_arrow(state.projects), lambda: projects_table(state.projects), frames, "projects"
+        ),
+        "ties": pa.Table.from_pandas(ties, preserve_index=False, nthreads=1),
+        "proposals": either(lambda: proposals_arrow(state), lambda: proposals_table(state), frames, "proposals"),
+        "calls": either(lambda: calls_arrow(state), lambda: calls_table(state), frames, "calls"),
     }
     if firm_sink is None:
-        tables["firms"] = model.firm_recorder.table()
-    return tables
+        tables["firms"] = model.firm_recorder.arrow()
+    return RunTables(tables, frames)
 
 
 def run_and_save(cfg: Config, progress: bool = False, firm_ids: dict[str, Any] | None = None) -> RunResult:
@@ -136,7 +170,7 @@ def run_and_save(cfg: Config, progress: bool = False, firm_ids: dict[str, Any] |
             meta = metadata(cfg, time.perf_counter() - t0, digest)
             arrow: dict[str, Any] = {}
             files = {"firms": firms_file} if cfg.microdata else {}
-            written = write_run(folder, tables, cfg, meta, files=files, converted=arrow)
+            written = write_run(folder, tables.arrow, cfg, meta, files=files, converted=arrow)
         finally:
             firms_file.unlink(missing_ok=True)
     return RunResult(tables, folder, written, arrow)
