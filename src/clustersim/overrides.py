@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import typing
 from dataclasses import dataclass
 from functools import cache
@@ -76,7 +77,9 @@ def group_options(group: str) -> tuple[str, ...]:
 
 
 # --------------------------------------------------------------------- keys of the schema
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
+    """The resolved field types of dataclass ``cls`` (cached, as :func:`clustersim.schema._hints`; read only)."""
     return typing.get_type_hints(cls)
 
 

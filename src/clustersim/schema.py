@@ -21,6 +21,7 @@ A leaf module (it imports only :mod:`clustersim.errors` and :mod:`clustersim.mon
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 from collections.abc import Iterator
@@ -271,7 +272,14 @@ def allowed_at(schema: type, dotted: str) -> Allowed | None:
     return allowed
 
 
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
+    """The resolved field types of dataclass ``cls``, read and never modified.
+
+    Cached: the schemas never change, and ``typing.get_type_hints`` evaluates every string
+    annotation again at each call (about 0.1 ms a class; composing one configuration asked
+    for them 874 times).
+    """
     import typing
 
     return typing.get_type_hints(cls)
