@@ -283,3 +283,17 @@ def test_a_report_whose_shaded_periods_end_after_the_runs(tmp_path: Path) -> Non
     proc = subprocess.run([*cmd, f"hydra.sweep.dir={tmp_path / 's'}"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "s" / "figures" / "series.svg").is_file()
+
+
+def test_a_sweep_process_freezes_its_imported_objects_once_before_its_first_batch() -> None:
+    """Full collections after a run no longer walk the imported libraries (gc.freeze), and only once."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, clustersim.sweep as s; before = gc.get_freeze_count(); s._freeze_imports();"
+        " once = gc.get_freeze_count(); s._freeze_imports(); print(before, once, gc.get_freeze_count())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    before, once, again = map(int, out)
+    assert once > before + 10_000 and again == once  # the imports (Hydra, OmegaConf...): tens of thousands

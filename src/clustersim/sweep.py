@@ -328,6 +328,7 @@ def run_batch(sweep_dir: Path, jobs: list[list[str]], composed: Any = None, firs
     whose configuration is refused is recorded as failed, and the others go on. ``composed``
     is the launched job's configuration as Hydra composed it (that of run ``first``).
     """
+    _freeze_imports()
     out = []
     for overrides in jobs:
         try:
@@ -341,6 +342,26 @@ def run_batch(sweep_dir: Path, jobs: list[list[str]], composed: Any = None, firs
             continue
         out.append(_logged(run_job(cfg, sweep_dir, overrides)))
     return out
+
+
+_FROZEN: list[int] = []  # the process whose objects :func:`_freeze_imports` froze
+
+
+def _freeze_imports() -> None:
+    """Move the process's objects to the collector's permanent generation, once, before its first batch.
+
+    The objects are the imported libraries' and the launcher's state. A run switches the
+    cyclic collector off while its months go, but its tables and writes still trigger
+    collections, and a full one walked every object of the process (the imported libraries'
+    too): about 100 ms, every 20 runs or so. Frozen objects are still freed when no longer
+    referenced; only cycles among them would wait. A sweep job's collections went from
+    10-12 to 6 ms a run (``gc.callbacks``, 20 runs of the headline, twice).
+    """
+    import gc
+
+    if os.getpid() not in _FROZEN:  # a forked child would freeze its own objects again
+        gc.freeze()
+        _FROZEN.append(os.getpid())
 
 
 def warm_worker() -> int:
