@@ -43,14 +43,7 @@ def build_links_and_ties(state: State) -> tuple[int, int]:
         if members.size == 0:
             continue
         b = index[cmo.stream_id]  # the CMO's stream this month
-        # cmo.accumulate("internationalisation", hours_each), written out: the same operations in the same order
-        hours, progress = cmo.hours, cmo.progress
-        h = hours["internationalisation"]
-        hours["internationalisation"] = 0.0
-        cmo.hours_used += h
-        done = progress["internationalisation"] + h
-        made = int(done // hours_each)
-        progress["internationalisation"] = done - made * hours_each
+        made = cmo.accumulate("internationalisation", hours_each)
         if made:
             linked = set(cmo.links)
             pick = ahead.child_stream(b, "partner")

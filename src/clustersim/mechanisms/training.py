@@ -53,14 +53,7 @@ def sign_and_train(state: State) -> tuple[int, int]:
         if size == 0:
             continue
         b = index[cmo.stream_id]  # the CMO's stream this month
-        # cmo.accumulate("competences", hours_each), written out: the same operations in the same order
-        hours, progress = cmo.hours, cmo.progress
-        h = hours["competences"]
-        hours["competences"] = 0.0
-        cmo.hours_used += h
-        done = progress["competences"] + h
-        new = int(done // hours_each)
-        progress["competences"] = done - new * hours_each
+        new = cmo.accumulate("competences", hours_each)
         if new:
             for u in ahead.child_stream(b, "agency").uniform_list(new):
                 agency = min(int(u * n_agencies), n_agencies - 1)
