@@ -130,14 +130,14 @@ def choose_membership(state: State) -> tuple[int, int]:
 
 
 def update_satisfaction(state: State) -> None:
-    """Members remember benefits received: s <- memory * s + benefit of the month."""
-    firms = state.firms
-    m = state.members
-    memory = state.cfg.behaviour.membership.satisfaction_memory
-    sat = firms.satisfaction[m]  # float32, updated in place as memory * s + benefit
-    sat *= memory
-    sat += state.benefit[m]
-    firms.satisfaction[m] = sat
+    """Members remember benefits received: s <- memory * s + benefit of the month.
+
+    Worked out for every firm in two passes (cheaper than gathering and scattering the
+    members'): a non-member's satisfaction is never read (a firm that joins starts from 0).
+    """
+    sat = state.firms.satisfaction  # float32, as memory * s + benefit element by element
+    sat *= state.cfg.behaviour.membership.satisfaction_memory
+    sat += state.benefit
     state.benefit.fill(0.0)
 
 
