@@ -20,7 +20,6 @@ from clustersim.arrowtables import frame_table, plain, text
 from clustersim.kpis import INFO, KPI, KPI_BY_NAME, KPIS, MAXIMIZE, MINIMIZE, undefined_note
 from clustersim.money import Account
 from clustersim.network import ORIGINS, TIE_KINDS
-from clustersim.population import LARGE
 from clustersim.state import State
 
 __all__ = ["INFO", "KPI", "KPIS", "KPI_BY_NAME", "MAXIMIZE", "MINIMIZE"]
@@ -40,6 +39,44 @@ def hhi(counts: np.ndarray) -> float:
         return float("nan")
     s = counts / total
     return float((s * s).sum())
+
+
+def hhi_of_counts(counts: list[int]) -> float:
+    """:func:`hhi` of a short list of whole counts, in Python floats (the same float).
+
+    The total of whole counts is exact in any order; each share is the same division and
+    each square the same product as NumPy's, and the squares are added in the order of
+    NumPy's sum of a float64 row (:func:`numpy_row_sum`).
+    """
+    total = float(sum(counts))
+    if total <= 0:
+        return float("nan")
+    shares = [c / total for c in counts]
+    return numpy_row_sum([x * x for x in shares])
+
+
+def numpy_row_sum(values: list[float]) -> float:
+    """``np.array(values).sum()`` of up to 128 floats, in Python floats (the same additions in the same order).
+
+    NumPy adds fewer than 8 numbers one by one from 0; up to 128 into 8 partial sums
+    (elements ``j, j + 8, ...``), combined as ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)),
+    then the rest one by one (:func:`clustersim.mechanisms.calls.row_sums` does the same
+    on columns). More numbers: NumPy sums them.
+    """
+    n = len(values)
+    if n > 128:
+        return float(np.array(values, dtype=np.float64).sum())
+    if n < 8:
+        return sum_in_order(values) + 0.0  # (+ 0.0: a float even for no values)
+    r = values[:8]
+    top = n - n % 8
+    for i in range(8, top, 8):
+        for j in range(8):
+            r[j] += values[i + j]
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    for k in range(top, n):
+        total += values[k]
+    return total
 
 
 def sum_in_order(values: list[float]) -> float:
@@ -86,8 +123,9 @@ class MonthlyRecorder:
         used = [c.hours_used for c in cmos]
         balances = [c.account.balance for c in cmos]
         row["members"] = sum(members)
-        row["members_large"] = int(np.count_nonzero(s.firms.size_class[s.members] == LARGE))
-        row["members_hhi"] = hhi(np.array(members, dtype=np.float64))
+        # large firms sit at the end of the firm arrays (clustersim.population), the members in firm order
+        row["members_large"] = s.members.size - int(s.members.searchsorted(s.firms.n_smes))
+        row["members_hhi"] = hhi_of_counts(members)  # hhi of the counts, without arrays
         row["clusters_in_force"] = len(s.cmos)
         row["aware_firms"] = int(np.count_nonzero(s.firms.aware))
         new = s.projects[self._n_projects :]

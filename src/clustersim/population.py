@@ -195,25 +195,36 @@ class AwarenessClock:
         x0 = math.inf if initial_share >= 1.0 else -math.log1p(-initial_share)
         self.exposure = np.full(n_domains, x0)
         self.pointer = self.bounds[:-1].copy()
+        # each domain's lowest threshold not yet passed (as float64; inf when none is left)
+        self.next_threshold = np.full(n_domains, math.inf)
+        left = (self.pointer < self.bounds[1:]).nonzero()[0]
+        self.next_threshold[left] = self.sorted_thresholds[self.pointer[left]]
 
     def advance(self, increment: np.ndarray) -> np.ndarray:
-        """Add ``increment`` to each domain's exposure; return the firms newly aware."""
+        """Add ``increment`` to each domain's exposure; return the firms newly aware.
+
+        Only the domains whose exposure reached their lowest threshold not yet passed are
+        searched (most months most domains make no firm aware).
+        """
         self.exposure += increment
+        exposure, next_threshold = self.exposure, self.next_threshold
+        # a threshold is passed when it is <= the exposure, compared as float64 (as searchsorted does)
+        reached = (exposure >= next_threshold).nonzero()[0].tolist()
+        if not reached:
+            return np.zeros(0, dtype=np.int64)
         newly = []
-        ends = self.bounds[1:].tolist()
-        thresholds, exposure = self.sorted_thresholds, self.exposure
-        for d, (lo, hi) in enumerate(zip(self.pointer.tolist(), ends, strict=True)):
-            if lo >= hi:
-                continue
+        thresholds, pointer, bounds = self.sorted_thresholds, self.pointer, self.bounds
+        for d in reached:
+            lo, hi = pointer.item(d), bounds.item(d + 1)
             # the first threshold above the exposure (float32 thresholds against the float64 exposure;
             # a Python list of the region's 428,457 thresholds would cost 14 MB for a few microseconds);
             # the array's method, without np.searchsorted's dispatch, with the exposure as np.float64
             # (a Python float would be compared as float32)
             stop = lo + int(thresholds[lo:hi].searchsorted(exposure[d], "right"))
-            if stop > lo:
-                newly.append(self.order[lo:stop])
-                self.pointer[d] = stop
-        return np.concatenate(newly).astype(np.int64) if newly else np.zeros(0, dtype=np.int64)
+            newly.append(self.order[lo:stop])
+            pointer[d] = stop
+            next_threshold[d] = thresholds[stop] if stop < hi else math.inf
+        return np.concatenate(newly, dtype=np.int64)  # (int32 firm numbers, widened as they are joined)
 
 
 def cognitive_distance(profile_a: np.ndarray, profile_b: np.ndarray) -> np.ndarray:

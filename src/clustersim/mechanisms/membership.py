@@ -109,16 +109,15 @@ def choose_membership(state: State) -> tuple[int, int]:
     idx = unique_ints(rng.integers(0, firms.n, size=k), firms.n)
     draw = rng.random(idx.size)
     member = firms.member_of[idx] != NO_CLUSTER
-    # only members (stay or leave) and aware non-members (join or not) have a choice
-    deciding = (member | firms.aware[idx]).nonzero()[0]  # found once, then taken from each array
-    idx, draw, member = idx.take(deciding), draw.take(deciding), member.take(deciding)
+    # every reviewing firm's threshold is worked out (fewer passes than picking out first those
+    # with a choice); only members (stay or leave) and aware non-members (join or not) have one
     u = membership_utility(state, idx)
     # one threshold per firm: logistic(U + beta_satisfaction * s + switching_cost) for members
     # (stay), logistic(U - switching_cost) for non-members (join), element by element
     stay = u + p.beta_satisfaction * firms.satisfaction[idx]
     stay += p.switching_cost
     threshold = logistic(np.where(member, stay, u - p.switching_cost))
-    joiners = idx[(~member) & (draw < threshold)]
+    joiners = idx[(~member) & firms.aware[idx] & (draw < threshold)]
     leavers = idx[member & (draw >= threshold)]
     firms.member_of[joiners] = state.cluster_of_firm[joiners]
     firms.member_since[joiners] = state.month
@@ -130,14 +129,14 @@ def choose_membership(state: State) -> tuple[int, int]:
 
 
 def update_satisfaction(state: State) -> None:
-    """Members remember benefits received: s <- memory * s + benefit of the month."""
-    firms = state.firms
-    m = state.members
-    memory = state.cfg.behaviour.membership.satisfaction_memory
-    sat = firms.satisfaction[m]  # float32, updated in place as memory * s + benefit
-    sat *= memory
-    sat += state.benefit[m]
-    firms.satisfaction[m] = sat
+    """Members remember benefits received: s <- memory * s + benefit of the month.
+
+    Worked out for every firm in two passes (cheaper than gathering and scattering the
+    members'): a non-member's satisfaction is never read (a firm that joins starts from 0).
+    """
+    sat = state.firms.satisfaction  # float32, as memory * s + benefit element by element
+    sat *= state.cfg.behaviour.membership.satisfaction_memory
+    sat += state.benefit
     state.benefit.fill(0.0)
 
 
