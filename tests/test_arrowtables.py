@@ -11,7 +11,8 @@ from clustersim.arrowtables import RunTables, frame_table, text
 from clustersim.metrics import accounts_arrow, accounts_table, calls_arrow, calls_table, summary, summary_arrow
 from clustersim.microdata import proposals_arrow, proposals_table
 from clustersim.model import ClusterModel
-from clustersim.runner import mark_undefined, projects_arrow, projects_table, simulate
+from clustersim.network import TieLedger
+from clustersim.runner import mark_undefined, projects_arrow, projects_table, simulate, ties_arrow
 from conftest import small_config
 
 
@@ -21,7 +22,7 @@ def converted(df: pd.DataFrame) -> pa.Table:
 
 def pandas_and_arrow(model: ClusterModel) -> dict[str, tuple[pd.DataFrame, pa.Table | None]]:
     state, rec = model.state, model.recorder
-    ties = state.ledger.to_frame()
+    ties = state.ledger.table_columns()
     return {
         "monthly": (rec.monthly_table(), rec.monthly_arrow()),
         "summary": (mark_undefined(summary(state, rec, ties)), summary_arrow(state, rec, ties)),
@@ -29,6 +30,7 @@ def pandas_and_arrow(model: ClusterModel) -> dict[str, tuple[pd.DataFrame, pa.Ta
         "projects": (projects_table(state.projects), projects_arrow(state.projects)),
         "proposals": (proposals_table(state), proposals_arrow(state)),
         "calls": (calls_table(state), calls_arrow(state)),
+        "ties": (state.ledger.to_frame(), ties_arrow(ties)),
     }
 
 
@@ -50,6 +52,23 @@ def test_each_table_is_the_one_from_pandas_makes_of_the_dataframe(window: tuple[
         assert table.equals(want, check_metadata=True), name
         assert table.schema.metadata == want.schema.metadata, name
         pd.testing.assert_frame_equal(table.to_pandas(), df, check_exact=True, obj=name)
+
+
+def test_an_empty_tie_ledger_converts_as_pandas_converts_its_table() -> None:
+    ledger = TieLedger(0.9)
+    want = converted(ledger.to_frame())
+    table = ties_arrow(ledger.table_columns())
+    assert table.num_rows == 0
+    assert table.equals(want, check_metadata=True)
+    assert table.schema.field("kind").type == want.schema.field("kind").type
+
+
+def test_an_ordered_or_non_text_dictionary_is_not_covered() -> None:
+    codes = pa.array(np.array([0, 1], dtype=np.int8))
+    with pytest.raises(TypeError, match="kind"):
+        frame_table({"kind": pa.DictionaryArray.from_arrays(codes, text(["a", "b"]), ordered=True)})
+    with pytest.raises(TypeError, match="kind"):
+        frame_table({"kind": pa.DictionaryArray.from_arrays(codes, pa.array([1, 2]))})
 
 
 def test_a_nan_is_written_as_pandas_writes_it_a_null() -> None:

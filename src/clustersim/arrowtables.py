@@ -60,6 +60,11 @@ def plain(values: list[Any], kind: str) -> np.ndarray | None:
     return np.array(values, dtype=kind)
 
 
+def categorical(codes: np.ndarray, categories: list[str]) -> pa.DictionaryArray:
+    """A column of ``categories`` by their ``codes`` as ``from_pandas`` makes pandas' categorical of them."""
+    return pa.DictionaryArray.from_arrays(pa.array(codes), text(categories))
+
+
 def frame_table(columns: dict[str, np.ndarray | pa.Array]) -> pa.Table:
     """A table of ``columns`` with the ``pandas`` metadata ``from_pandas`` writes for a DataFrame of them.
 
@@ -68,8 +73,8 @@ def frame_table(columns: dict[str, np.ndarray | pa.Array]) -> pa.Table:
     is that of a DataFrame without index (``preserve_index=False``) and without ``attrs``:
     each column's ``pandas_type`` (pyarrow's logical type of its Arrow type) and
     ``numpy_type`` (its pandas dtype: ``text_kind`` for text, ``object`` for a list
-    column, else the NumPy dtype of its Arrow type). Dictionary (categorical) columns are
-    not covered.
+    column, the codes' dtype for a categorical (:func:`categorical`, unordered), else the
+    NumPy dtype of its Arrow type).
     """
     import pandas as pd
     from pyarrow.pandas_compat import get_logical_type
@@ -80,11 +85,17 @@ def frame_table(columns: dict[str, np.ndarray | pa.Array]) -> pa.Table:
     text_type, text_pandas, text_numpy = text_kind()
     described = []
     for field in table.schema:
+        extra = None
         if field.type == text_type:
             pandas_type, numpy_type = text_pandas, text_numpy
         elif pa.types.is_list(field.type):
             pandas_type, numpy_type = get_logical_type(field.type), "object"
-        elif pa.types.is_dictionary(field.type) or pa.types.is_nested(field.type):
+        elif pa.types.is_dictionary(field.type):
+            if field.type.ordered or field.type.value_type != text_type:
+                raise TypeError(f"{field.name}: {field.type} is not covered")
+            pandas_type, numpy_type = "categorical", np.dtype(field.type.index_type.to_pandas_dtype()).name
+            extra = {"num_categories": len(columns[field.name].dictionary), "ordered": False}
+        elif pa.types.is_nested(field.type):
             raise TypeError(f"{field.name}: {field.type} is not covered")
         else:
             pandas_type, numpy_type = get_logical_type(field.type), np.dtype(field.type.to_pandas_dtype()).name
@@ -94,7 +105,7 @@ def frame_table(columns: dict[str, np.ndarray | pa.Array]) -> pa.Table:
                 "field_name": field.name,
                 "pandas_type": pandas_type,
                 "numpy_type": numpy_type,
-                "metadata": None,
+                "metadata": extra,
             }
         )
     meta = {

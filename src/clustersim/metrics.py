@@ -324,17 +324,17 @@ def _modularity(a: np.ndarray, b: np.ndarray, labels: np.ndarray) -> float:
     return float((inside * 2.0 / m2 - (degree / m2) ** 2).sum())
 
 
-def summary(state: State, recorder: MonthlyRecorder, ties: pd.DataFrame | None = None) -> pd.DataFrame:
+def summary(state: State, recorder: MonthlyRecorder, ties: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """End-of-run KPIs in long form: kpi, cluster ('all' or a cluster name), value, unit, direction.
 
-    ``ties``: the ledger's table (``state.ledger.to_frame()``), if already made.
+    ``ties``: the ledger's columns (``state.ledger.table_columns()``), if already made.
     """
     out = pd.DataFrame(summary_rows(state, recorder, ties), columns=["kpi", "cluster", "value", "unit", "direction"])
     out["value"] = out["value"].astype(np.float64)
     return out
 
 
-def summary_arrow(state: State, recorder: MonthlyRecorder, ties: pd.DataFrame | None = None) -> pa.Table:
+def summary_arrow(state: State, recorder: MonthlyRecorder, ties: dict[str, np.ndarray] | None = None) -> pa.Table:
     """A run's summary table as written: :func:`summary` with the ``note`` column, as an Arrow table.
 
     The table ``from_pandas`` makes of ``runner.mark_undefined(summary(...))``: the note
@@ -355,19 +355,17 @@ def summary_arrow(state: State, recorder: MonthlyRecorder, ties: pd.DataFrame | 
     )
 
 
-def summary_rows(state: State, recorder: MonthlyRecorder, ties: pd.DataFrame | None = None) -> list[tuple]:
+def summary_rows(state: State, recorder: MonthlyRecorder, ties: dict[str, np.ndarray] | None = None) -> list[tuple]:
     """The rows of :func:`summary`: (kpi, cluster, value, unit, direction)."""
     m = state
     f = m.firms
     w0 = m.report_month
     if ties is None:
-        ties = m.ledger.to_frame()
-    kind = ties["kind"].cat.codes.to_numpy()
-    origin = ties["origin"].cat.codes.to_numpy()
-    source = ties["source"].to_numpy()
-    target = ties["target"].to_numpy()
-    cross_domain = ties["cross_domain"].to_numpy()
-    win = ties["month"].to_numpy() >= w0
+        ties = m.ledger.table_columns()
+    kind, origin = ties["kind"], ties["origin"]  # codes of TIE_KINDS and ORIGINS
+    source, target = ties["source"], ties["target"]
+    cross_domain = ties["cross_domain"]
+    win = ties["month"] >= w0
     brokered = origin == ORIGINS.index("brokered")
     ff = win & (kind == TIE_KINDS.index("firm_firm"))
     abroad_tie = win & (kind == TIE_KINDS.index("firm_international"))
@@ -389,12 +387,12 @@ def summary_rows(state: State, recorder: MonthlyRecorder, ties: pd.DataFrame | N
     abroad = target[abroad_tie]
     vals["inter_regional_collaborations"] = float(m.partners.inter_regional[abroad].sum()) if abroad.size else 0.0
     vals["cross_domain_share"] = float(cross_domain[ff].mean()) if n_ff else float("nan")
-    vals["cross_cluster_share"] = float(ties["cross_cluster"].to_numpy()[ff].mean()) if n_ff else float("nan")
+    vals["cross_cluster_share"] = float(ties["cross_cluster"][ff].mean()) if n_ff else float("nan")
     cross = ff & cross_domain
     vals["cross_domain_ties"] = float(np.count_nonzero(cross))
     ends = np.concatenate([source[cross], target[cross]])
     vals["firms_with_cross_domain_tie"] = float(np.unique(ends).size)
-    both = ff & ties["members_both"].to_numpy()
+    both = ff & ties["members_both"]
     vals["cross_domain_share_members"] = float(cross_domain[both].mean()) if both.any() else float("nan")
     a, b = source[ff], target[ff]
     vals["modularity_clusters"] = _modularity(a, b, m.cluster_of_domain[f.primary_domain].astype(np.int64))

@@ -200,19 +200,28 @@ class TieLedger:
             self._arrays = {k: np.concatenate([a, new[:, col]]) for col, (k, a) in enumerate(self._arrays.items())}
         return {k: a[start:].copy() for k, a in self._arrays.items()}
 
-    def to_frame(self) -> pd.DataFrame:
-        """All ties as a tidy table (one row per tie)."""
+    def table_columns(self) -> dict[str, np.ndarray]:
+        """All ties as the columns of :meth:`to_frame`, ``kind`` and ``origin`` as their codes (int8).
+
+        The codes index :data:`TIE_KINDS` and :data:`ORIGINS`. The run's summary and its
+        Arrow table of ties read these arrays without making the DataFrame.
+        """
         rows = _as_array(self._rows)
-        return pd.DataFrame(
-            {
-                "month": rows[:, 0].astype(np.int32),
-                "kind": pd.Categorical.from_codes(rows[:, 1].astype(np.int8), categories=list(TIE_KINDS)),
-                "origin": pd.Categorical.from_codes(rows[:, 2].astype(np.int8), categories=list(ORIGINS)),
-                "source": rows[:, 3].copy(),
-                "target": rows[:, 4].copy(),
-                "cluster": rows[:, 5].astype(np.int16),
-                "cross_domain": rows[:, 6].astype(bool),
-                "cross_cluster": rows[:, 7].astype(bool),
-                "members_both": rows[:, 8].astype(bool),
-            }
-        )
+        return {
+            "month": rows[:, 0].astype(np.int32),
+            "kind": rows[:, 1].astype(np.int8),
+            "origin": rows[:, 2].astype(np.int8),
+            "source": rows[:, 3].copy(),
+            "target": rows[:, 4].copy(),
+            "cluster": rows[:, 5].astype(np.int16),
+            "cross_domain": rows[:, 6].astype(bool),
+            "cross_cluster": rows[:, 7].astype(bool),
+            "members_both": rows[:, 8].astype(bool),
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """All ties as a tidy table (one row per tie); ``kind`` and ``origin`` categorical."""
+        columns = self.table_columns()
+        columns["kind"] = pd.Categorical.from_codes(columns["kind"], categories=list(TIE_KINDS))
+        columns["origin"] = pd.Categorical.from_codes(columns["origin"], categories=list(ORIGINS))
+        return pd.DataFrame(columns)

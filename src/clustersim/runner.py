@@ -20,12 +20,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from clustersim import atomic
-from clustersim.arrowtables import RunTables, either, frame_table, plain, text
+from clustersim.arrowtables import RunTables, categorical, either, frame_table, plain, text
 from clustersim.config import Config, validate
 from clustersim.kpis import undefined_note
 from clustersim.metrics import accounts_arrow, accounts_table, calls_arrow, calls_table, summary_arrow
 from clustersim.microdata import Sink, proposals_arrow, proposals_table
 from clustersim.model import ClusterModel
+from clustersim.network import ORIGINS, TIE_KINDS
 from clustersim.results import config_hash, is_complete, metadata, read_table, run_name, write_run
 
 
@@ -107,6 +108,14 @@ def projects_arrow(projects: list[dict[str, Any]]) -> pa.Table | None:
     return frame_table(columns)
 
 
+def ties_arrow(columns: dict[str, np.ndarray]) -> pa.Table:
+    """The tie ledger's table (``TieLedger.to_frame``) as ``from_pandas`` converts it, from its columns."""
+    table = dict(columns)
+    table["kind"] = categorical(columns["kind"], list(TIE_KINDS))
+    table["origin"] = categorical(columns["origin"], list(ORIGINS))
+    return frame_table(table)
+
+
 def simulate(cfg: Config, progress: bool = False, firm_sink: Sink | None = None) -> RunTables:
     """Run the model over the configured window and return its tables (DataFrames, made when asked for).
 
@@ -122,8 +131,8 @@ def simulate(cfg: Config, progress: bool = False, firm_sink: Sink | None = None)
     for account in accounts:
         account.check()
     state = model.state
-    ties = state.ledger.to_frame()
-    frames: dict[str, pd.DataFrame] = {"ties": ties}  # the DataFrames already made
+    ties = state.ledger.table_columns()
+    frames: dict[str, pd.DataFrame] = {}  # the DataFrames already made (by a pandas builder)
     tables = {
         "monthly": either(model.recorder.monthly_arrow, model.recorder.monthly_table, frames, "monthly"),
         "summary": summary_arrow(state, model.recorder, ties),
@@ -131,7 +140,7 @@ def simulate(cfg: Config, progress: bool = False, firm_sink: Sink | None = None)
         "projects": either(
             lambda: projects_arrow(state.projects), lambda: projects_table(state.projects), frames, "projects"
         ),
-        "ties": pa.Table.from_pandas(ties, preserve_index=False, nthreads=1),
+        "ties": ties_arrow(ties),
         "proposals": either(lambda: proposals_arrow(state), lambda: proposals_table(state), frames, "proposals"),
         "calls": either(lambda: calls_arrow(state), lambda: calls_table(state), frames, "calls"),
     }
