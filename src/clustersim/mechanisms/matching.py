@@ -275,31 +275,44 @@ def broker_introductions(state: State) -> int:
     first_service = firms.first_nonfinancial  # state.mark_nonfinancial, inlined
     first_service[who[first_service[who] < 0]] = month
     primary = firms.primary_domain[who].tolist()
-    # the needed domain of each introduction (needed_domain with the domain's tables precomputed: the same arithmetic)
+    # in one pass: the needed domain of each introduction (needed_domain with the domain's tables
+    # precomputed: the same arithmetic), those sent to a research organisation, and the past partners
+    # of those who will ask them first, as they stand now: their distances are worked out with the
+    # candidates' (an introduction after which the firm gains a partner asks best_partner)
+    ro_share, past_first, referral = t.ro_introduction_share, t.past_partner_first, t.referral_success
     low = t.need_own_domain_share
     width_related = (1.0 - low) * t.need_related_share
     low_related = low + width_related
     needs = []
-    for own, u in zip(primary, u_rows, strict=True):
+    to_ro = []
+    past_at: dict[int, tuple[list[int], int, int]] = {}  # row -> (partners but i, how many i has, first pair)
+    past_i: list[int] = []
+    past_j: list[int] = []
+    n_pairs = len(u_rows) * c_n  # the candidates' pairs come first
+    for r, (i, own, u) in enumerate(zip(who_l, primary, u_rows, strict=True)):
         x = u[_NEED]
         if x < low:
             needs.append(own)
-            continue
-        rel = related[own]
-        if rel:
+        elif rel := related[own]:
             if x < low_related:
                 needs.append(rel[min(int((x - low) / width_related * len(rel)), len(rel) - 1)])
-                continue
-            if low_related >= 1.0:
+            elif low_related >= 1.0:
                 needs.append(own)
-                continue
-            oth = others[own]
-            needs.append(oth[min(int((x - low_related) / (1.0 - low_related) * len(oth)), len(oth) - 1)])
+            else:
+                oth = others[own]
+                needs.append(oth[min(int((x - low_related) / (1.0 - low_related) * len(oth)), len(oth) - 1)])
         elif low >= 1.0:
             needs.append(own)
         else:
             oth = others[own]
             needs.append(oth[min(int((x - low) / (1.0 - low) * len(oth)), len(oth) - 1)])
+        if u[_KIND] < ro_share:
+            to_ro.append(r)
+        elif u[_PAST] < past_first and (past := partners.get(i)):
+            ask = [j for j in sorted(past) if j != i]
+            past_at[r] = (ask, len(past), n_pairs + len(past_j))
+            past_i += [i] * len(ask)
+            past_j += ask
     # candidates of every introduction, from its needed domain's members, and their scores without trust
     pools = state.members_by_domain
     pool_size = [pool.size for pool in pools]
@@ -313,21 +326,6 @@ def broker_introductions(state: State) -> int:
     # before, valid and never read)
     cands = state.members_by_domain_flat[candidate_at]
     cands_l = cands.tolist()
-    # the past partners of those who will ask them first, as they stand now: their distances
-    # in the same pass (an introduction after which the firm gains a partner asks best_partner)
-    ro_share, past_first, referral = t.ro_introduction_share, t.past_partner_first, t.referral_success
-    past_at: dict[int, tuple[list[int], int, int]] = {}  # row -> (partners but i, how many i has, first pair)
-    past_i: list[int] = []
-    past_j: list[int] = []
-    for r, u in enumerate(u_rows):
-        if u[_KIND] >= ro_share and u[_PAST] < past_first:
-            i = who_l[r]
-            past = partners.get(i)
-            if past:
-                ask = [j for j in sorted(past) if j != i]
-                past_at[r] = (ask, len(past), cands.size + len(past_j))
-                past_i += [i] * len(ask)
-                past_j += ask
     # one distance per (firm, candidate) pair, candidates first (row r's k-th at r * c_n + k)
     pair_i = who.repeat(c_n)  # the method: np.repeat calls it
     pair_j = cands.ravel()
@@ -341,7 +339,6 @@ def broker_introductions(state: State) -> int:
     d *= 0.5
     plain_l = (w * nooteboom_value(d)).tolist()  # float32, as best_partner computes it
     d_l = d.tolist()
-    to_ro = [r for r, u in enumerate(u_rows) if u[_KIND] < ro_share]
     offered = research_organisation_offers(state, [who_l[r] for r in to_ro], [u_rows[r] for r in to_ro])
     offers = dict(zip(to_ro, offered, strict=True))
     first = 0
