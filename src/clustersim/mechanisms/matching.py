@@ -137,11 +137,13 @@ def add_firm_tie(state: State, i: int, j: int, origin: int, distance: float) -> 
         ci != cluster_of.item(j),
         member_of.item(i) >= 0 and member_of.item(j) >= 0,
     )
-    # learn_from_tie, inlined: float32 scalars, as there
+    # learn_from_tie, inlined: float32 scalars, as there (each knowledge read once)
     knowledge, absorptive = firms.knowledge, firms.absorptive
     g = state.cfg.behaviour.dynamics.tie_knowledge_gain * (4.0 * distance * (1.0 - distance))
-    knowledge[i] += g * absorptive[i] * (1.0 - knowledge[i])
-    knowledge[j] += g * absorptive[j] * (1.0 - knowledge[j])
+    k = knowledge[i]
+    knowledge[i] = k + g * absorptive[i] * (1.0 - k)
+    k = knowledge[j]
+    knowledge[j] = k + g * absorptive[j] * (1.0 - k)
 
 
 _NO_CANDIDATES = np.zeros(0, dtype=np.int64)  # for best_partner when it asks the past partners (it reads none)
@@ -180,8 +182,15 @@ def _broker_uniforms(state: State, plan: list, width: int) -> np.ndarray:
     entry = state.broker_ahead.get(month)
     if entry is not None:
         rows, first, n_rows = entry
-        if rows.shape[1] == width and all(cmo.stream_id in first and n <= n_rows for cmo, _, n in plan):
-            return rows.take([first[cmo.stream_id] + k for cmo, _, n in plan for k in range(n)], axis=0)
+        if rows.shape[1] == width:
+            at: list[int] = []
+            for cmo, _, n in plan:
+                b = first.get(cmo.stream_id)
+                if b is None or n > n_rows:
+                    break
+                at += range(b, b + n)
+            else:
+                return rows.take(at, axis=0)
     n_rows = 2 * max(n for _, _, n in plan)
     months = range(month, max(month + 1, min(month + _AHEAD_MONTHS, state.n_months)))
     ids = list(dict.fromkeys([cmo.stream_id for cmo in state.cmos] + [cmo.stream_id for cmo, _, _ in plan]))
@@ -224,10 +233,11 @@ def broker_introductions(state: State) -> int:
     ledger = state.ledger
     partners = ledger.partners
     related, others = _domain_tables(state)
-    g_intro = np.float32(benefits["introduction"])
-    g_tie = np.float32(benefits["tie"])
+    # the gains as Python floats (made float32 all at once, the same numbers)
+    g_intro = float(benefits["introduction"])
+    g_tie = float(benefits["tie"])
     gains_at: list[int] = []
-    gains: list[np.float32] = []
+    gains: list[float] = []
     if hours_each <= 0:  # CMO.use holds no introduction and books nothing
         return 0
     plan = []  # the CMOs' introductions this month: hours first (they do not depend on the outcomes)
@@ -265,31 +275,44 @@ def broker_introductions(state: State) -> int:
     first_service = firms.first_nonfinancial  # state.mark_nonfinancial, inlined
     first_service[who[first_service[who] < 0]] = month
     primary = firms.primary_domain[who].tolist()
-    # the needed domain of each introduction (needed_domain with the domain's tables precomputed: the same arithmetic)
+    # in one pass: the needed domain of each introduction (needed_domain with the domain's tables
+    # precomputed: the same arithmetic), those sent to a research organisation, and the past partners
+    # of those who will ask them first, as they stand now: their distances are worked out with the
+    # candidates' (an introduction after which the firm gains a partner asks best_partner)
+    ro_share, past_first, referral = t.ro_introduction_share, t.past_partner_first, t.referral_success
     low = t.need_own_domain_share
     width_related = (1.0 - low) * t.need_related_share
     low_related = low + width_related
     needs = []
-    for own, u in zip(primary, u_rows, strict=True):
+    to_ro = []
+    past_at: dict[int, tuple[list[int], int, int]] = {}  # row -> (partners but i, how many i has, first pair)
+    past_i: list[int] = []
+    past_j: list[int] = []
+    n_pairs = len(u_rows) * c_n  # the candidates' pairs come first
+    for r, (i, own, u) in enumerate(zip(who_l, primary, u_rows, strict=True)):
         x = u[_NEED]
         if x < low:
             needs.append(own)
-            continue
-        rel = related[own]
-        if rel:
+        elif rel := related[own]:
             if x < low_related:
                 needs.append(rel[min(int((x - low) / width_related * len(rel)), len(rel) - 1)])
-                continue
-            if low_related >= 1.0:
+            elif low_related >= 1.0:
                 needs.append(own)
-                continue
-            oth = others[own]
-            needs.append(oth[min(int((x - low_related) / (1.0 - low_related) * len(oth)), len(oth) - 1)])
+            else:
+                oth = others[own]
+                needs.append(oth[min(int((x - low_related) / (1.0 - low_related) * len(oth)), len(oth) - 1)])
         elif low >= 1.0:
             needs.append(own)
         else:
             oth = others[own]
             needs.append(oth[min(int((x - low) / (1.0 - low) * len(oth)), len(oth) - 1)])
+        if u[_KIND] < ro_share:
+            to_ro.append(r)
+        elif u[_PAST] < past_first and (past := partners.get(i)):
+            ask = [j for j in sorted(past) if j != i]
+            past_at[r] = (ask, len(past), n_pairs + len(past_j))
+            past_i += [i] * len(ask)
+            past_j += ask
     # candidates of every introduction, from its needed domain's members, and their scores without trust
     pools = state.members_by_domain
     pool_size = [pool.size for pool in pools]
@@ -303,21 +326,6 @@ def broker_introductions(state: State) -> int:
     # before, valid and never read)
     cands = state.members_by_domain_flat[candidate_at]
     cands_l = cands.tolist()
-    # the past partners of those who will ask them first, as they stand now: their distances
-    # in the same pass (an introduction after which the firm gains a partner asks best_partner)
-    ro_share, past_first, referral = t.ro_introduction_share, t.past_partner_first, t.referral_success
-    past_at: dict[int, tuple[list[int], int, int]] = {}  # row -> (partners but i, how many i has, first pair)
-    past_i: list[int] = []
-    past_j: list[int] = []
-    for r, u in enumerate(u_rows):
-        if u[_KIND] >= ro_share and u[_PAST] < past_first:
-            i = who_l[r]
-            past = partners.get(i)
-            if past:
-                ask = [j for j in sorted(past) if j != i]
-                past_at[r] = (ask, len(past), cands.size + len(past_j))
-                past_i += [i] * len(ask)
-                past_j += ask
     # one distance per (firm, candidate) pair, candidates first (row r's k-th at r * c_n + k)
     pair_i = who.repeat(c_n)  # the method: np.repeat calls it
     pair_j = cands.ravel()
@@ -331,7 +339,6 @@ def broker_introductions(state: State) -> int:
     d *= 0.5
     plain_l = (w * nooteboom_value(d)).tolist()  # float32, as best_partner computes it
     d_l = d.tolist()
-    to_ro = [r for r, u in enumerate(u_rows) if u[_KIND] < ro_share]
     offered = research_organisation_offers(state, [who_l[r] for r in to_ro], [u_rows[r] for r in to_ro])
     offers = dict(zip(to_ro, offered, strict=True))
     first = 0
@@ -417,8 +424,10 @@ def research_organisation_offers(state: State, firm_ids: list[int], us: list[lis
     n_ros = ros.n
     k = min(n_ros, state.cfg.behaviour.ties.candidates_per_introduction)
     picks = [sample_without_replacement(u[_CANDIDATES : _CANDIDATES + k], n_ros) for u in us]
-    # each firm's fit to the organisations sampled for it (each fit the same sum of one row as among all organisations)
-    fits = np.minimum(ros.profiles.take(picks, axis=0), state.firms.profile.take(firm_ids, axis=0)[:, None, :])
+    # each firm's fit to the organisations sampled for it (each fit the same sum of one row as among all
+    # organisations; the samples' profiles gathered by a flat list, faster than a list of lists)
+    profiles = ros.profiles.take([r for pick in picks for r in pick], axis=0).reshape(len(picks), k, -1)
+    fits = np.minimum(profiles, state.firms.profile.take(firm_ids, axis=0)[:, None, :], out=profiles)
     offers = []
     for pick, fit in zip(picks, fits.sum(axis=-1).tolist(), strict=True):
         best = fit.index(max(fit))  # the first of equal fits
@@ -444,7 +453,7 @@ def introduce_research_organisation(
     """
     t = state.cfg.behaviour.ties
     r, fit = offer if offer is not None else research_organisation_offers(state, [i], [u])[0]
-    p = t.p_min + (t.p_max - t.p_min) * 0.5 * (float(state.firms.absorptive[i]) + fit)
+    p = t.p_min + (t.p_max - t.p_min) * 0.5 * (state.firms.absorptive.item(i) + fit)
     if u[_SUCCESS] >= p:
         return 0
     state.ledger.add(state.month, FIRM_RO, origin, i, r, cmo.cluster_id)

@@ -67,7 +67,8 @@ def sign_and_train(state: State) -> tuple[int, int]:
         k = poisson(first[b], active * per_agreement)
         if k:  # a few trainees: read one by one (item), cheaper than indexing with a list
             us = ahead.child_uniforms(b, 0, k)
-            trainees += sorted({members.item(min(int(u * size), size - 1)) for u in us})  # duplicates trained once
+            # min(int(u * size), size - 1), without the call; duplicates trained once
+            trainees += sorted({members.item(x if (x := int(u * size)) < size else size - 1) for u in us})
     if not trainees:
         return signed, 0
     who = np.asarray(trainees, dtype=np.int64)
