@@ -31,6 +31,7 @@ Examples::
     python benchmarks/bench_floor.py                       # a reform run of the headline
     python benchmarks/bench_floor.py --repeats 9 --overrides experiment=twelve_vs_seven clusters=twelve
     python benchmarks/bench_floor.py --run-s 0.1           # also: the bound if a run took 0.1 s
+    python benchmarks/bench_floor.py --writer polars       # the same files written by polars' writer
 """
 
 from __future__ import annotations
@@ -96,11 +97,13 @@ def identity_columns(sweep_dir: Path, run: str) -> list[str]:
 
 
 def write_jobs(
-    files: list[Path], names: list[str], drop: tuple[str, ...] = ()
+    files: list[Path], names: list[str], drop: tuple[str, ...] = (), writer: str = "pyarrow"
 ) -> list[tuple[str, Any, dict[str, Any] | None]]:
     """What writing each file again takes: its name, its content, its Parquet options (None: bytes).
 
-    A Parquet file's content is the Arrow table it holds, less the columns ``drop``.
+    A Parquet file's content is the Arrow table it holds, less the columns ``drop``; with
+    ``writer="polars"`` it is that table as a polars DataFrame (converted here, not timed),
+    written with the file's codec and polars' own choices for the rest.
     """
     import pyarrow.parquet as pq
 
@@ -112,6 +115,11 @@ def write_jobs(
         table = pq.read_table(path)
         table = table.drop_columns([c for c in drop if c in table.column_names])
         options = write_options(path)
+        if writer == "polars":
+            import polars as pl
+
+            jobs.append((name, pl.from_arrow(table), {"compression": options["compression"], "polars": True}))
+            continue
         for key in ("use_dictionary", "write_statistics"):
             options[key] = [c for c in options.get(key, []) if c in table.column_names]
         jobs.append((name, table, options))
@@ -119,7 +127,7 @@ def write_jobs(
 
 
 def time_writes(jobs: list[tuple[str, Any, dict[str, Any] | None]], folder: Path) -> dict[str, float]:
-    """Write every file once into ``folder`` with pyarrow alone (Parquet) or as bytes; seconds by file."""
+    """Write every file once into ``folder`` (Parquet by pyarrow or polars, text as bytes); seconds by file."""
     import pyarrow.parquet as pq
 
     out = {}
@@ -128,6 +136,8 @@ def time_writes(jobs: list[tuple[str, Any, dict[str, Any] | None]], folder: Path
         t0 = time.perf_counter()
         if options is None:
             target.write_bytes(data)
+        elif options.get("polars"):
+            data.write_parquet(target, compression=options["compression"])
         else:
             pq.write_table(data, target, **options)
         out[name] = time.perf_counter() - t0
@@ -139,7 +149,8 @@ def measure(overrides: list[str], groups: dict[str, list], repeats: int) -> tupl
     """Medians of the run and of each group of writes (their total, and by file), measured in turn.
 
     Each repeat times one in-process run (construction + simulation, after one warm-up run)
-    and then every group's writes, so that the machine's drift moves them alike.
+    and then every group's writes (after one warm-up of each), so that the machine's drift
+    moves them alike.
     """
     from clustersim.config import load_config
     from clustersim.model import ClusterModel
@@ -151,6 +162,8 @@ def measure(overrides: list[str], groups: dict[str, list], repeats: int) -> tupl
     totals: dict[str, list[float]] = {g: [] for g in groups}
     per_file: dict[str, dict[str, list[float]]] = {g: {} for g in groups}
     with tempfile.TemporaryDirectory(prefix="clustersim-floor-") as tmp:
+        for jobs in groups.values():  # warm-up: the writers' first-call costs, paid once by a worker
+            time_writes(jobs, Path(tmp))
         for _ in range(repeats):
             t0 = time.perf_counter()
             ClusterModel(cfg).run()
@@ -191,12 +204,19 @@ def bound(run_s: float, writes_s: float, startup_s: float, runs: int, workers: i
     return (runs * (run_s + writes_s) + workers * startup_s) / (runs * run_s)
 
 
-def report(run_s: float, writes: dict[str, float], startup_s: float, per_file: dict, extra: list[float]) -> str:
+def report(
+    run_s: float,
+    writes: dict[str, float],
+    startup_s: float,
+    per_file: dict,
+    extra: list[float],
+    writer: str = "pyarrow",
+) -> str:
     """The figures and the bounds as markdown (``writes``: the ``folder`` and ``sweep`` totals)."""
     folder, sweep_s = writes["folder"], writes["sweep"]
     lines = [
         f"- a run in-process (construction + simulation, median): {run_s * 1000:.1f} ms",
-        f"- writing its complete folder, pyarrow alone (median): {folder * 1000:.1f} ms"
+        f"- writing its complete folder, {writer} alone (median): {folder * 1000:.1f} ms"
         f" = {folder / run_s:.1%} of the run; the target leaves {(TARGET_FACTOR - 1) * run_s * 1000:.1f} ms"
         " a run for everything outside the simulation",
         f"- with the sweep's dataset as well (its parts, and the identity columns in the firm microdata):"
@@ -230,6 +250,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--overrides", nargs="*", default=list(DEFAULT_OVERRIDES), help="the run's overrides")
     parser.add_argument("--repeats", type=int, default=7, help="measurements per figure (medians reported)")
     parser.add_argument("--run-s", type=float, nargs="*", default=[], help="also bound runs of these seconds")
+    parser.add_argument(
+        "--writer",
+        choices=("pyarrow", "polars"),
+        default="pyarrow",
+        help="the Parquet writer timed: pyarrow (clustersim's) or polars (a dev dependency; its own encodings)",
+    )
     parser.add_argument("--out", type=Path, help="also write the markdown here")
     return parser.parse_args(argv)
 
@@ -253,13 +279,15 @@ def main(argv: list[str] | None = None) -> int:
         ids = tuple(identity_columns(sweep_dir, run))
         names = [label(p, sweep_dir, run) for p in folder]
         groups = {
-            "folder": write_jobs(folder, names, drop=ids),
-            "sweep": write_jobs(folder, names) + write_jobs(parts, [label(p, sweep_dir, run) for p in parts]),
+            "folder": write_jobs(folder, names, drop=ids, writer=args.writer),
+            "sweep": write_jobs(folder, names, writer=args.writer)
+            + write_jobs(parts, [label(p, sweep_dir, run) for p in parts], writer=args.writer),
         }
     run_s, writes, per_file = measure(list(args.overrides), groups, args.repeats)
     startup_s = time_startup(max(3, args.repeats // 2))
-    text = f"# Floor of a sweep's overhead factor ({' '.join(args.overrides)}; {os.cpu_count()} CPUs)\n\n" + report(
-        run_s, writes, startup_s, per_file, args.run_s
+    text = (
+        f"# Floor of a sweep's overhead factor ({' '.join(args.overrides)}; {args.writer}; {os.cpu_count()} CPUs)\n\n"
+        + report(run_s, writes, startup_s, per_file, args.run_s, args.writer)
     )
     print(text)
     if args.out:
